@@ -1,0 +1,131 @@
+"""Command line: parse, call the engine or a stand-in, render, exit code. Nothing else.
+
+Exit codes (DESIGN 3): 0 all good; 1 some orders failed (others still synced);
+2 usage or configuration error. Usage and configuration errors print one line on
+stderr, never a traceback. Each command's handler lives beside what it drives and is
+imported only when that command runs, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sf_stripe_sync import __version__
+from sf_stripe_sync.errors import ConfigError, SyncError, UsageError
+
+EXIT_OK = 0
+EXIT_ORDERS_FAILED = 1
+EXIT_USAGE = 2
+
+Handler = Callable[[argparse.Namespace], int]
+
+# command name -> "module:function"; each function takes the parsed Namespace.
+HANDLERS: dict[str, str] = {
+    "preview": "sf_stripe_sync.commands:run_preview",
+    "sync": "sf_stripe_sync.commands:run_sync",
+    "cancel": "sf_stripe_sync.commands:run_cancel",
+    "status": "sf_stripe_sync.commands:run_status",
+    "sandbox stripe": "sf_stripe_sync.sandbox.stripe_emulator.server:run_cli",
+    "sandbox salesforce": "sf_stripe_sync.sandbox.salesforce_org.server:run_cli",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, default=None, help="TOML settings file")
+    p.add_argument("--state-dir", type=Path, default=None, help="where the state store lives")
+    p.add_argument("--log-format", choices=("human", "json"), default="human")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="sf-stripe-sync",
+        description="Turn activated Salesforce Orders into Stripe subscription schedules.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("preview", help="show the phases orders would become; writes nothing")
+    _common(p)
+    p.add_argument("order_ids", nargs="*", metavar="ORDER_ID")
+    p.add_argument("--source", required=True, help="an org snapshot FILE, or 'salesforce'")
+    p.add_argument("--format", choices=("table", "json", "html"), default="table")
+    p.add_argument("--output", "-o", type=Path, default=None, help="write to FILE, not stdout")
+    p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD", help="what 'now' is")
+
+    p = sub.add_parser("sync", help="sync changed orders (or the given ones) to Stripe")
+    _common(p)
+    p.add_argument("--order", nargs="+", default=None, metavar="ORDER_ID")
+    p.add_argument("--dry-run", action="store_true", help="plan and show; send nothing")
+    p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD")
+    p.add_argument("--salesforce-sandbox", type=Path, default=None, metavar="SNAPSHOT",
+                   help="run a local org from this snapshot instead of a real org")
+    p.add_argument("--stripe-emulator", action="store_true",
+                   help="run the local Stripe emulator instead of reaching Stripe")
+    p.add_argument("--stripe-emulator-seed", type=Path, default=None, metavar="FILE")
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("cancel", help="cancel an order's Stripe subscription schedule")
+    _common(p)
+    p.add_argument("order_id", metavar="ORDER_ID")
+    p.add_argument("--salesforce-sandbox", type=Path, default=None, metavar="SNAPSHOT")
+    p.add_argument("--stripe-emulator", action="store_true")
+    p.add_argument("--stripe-emulator-seed", type=Path, default=None, metavar="FILE")
+
+    p = sub.add_parser("status", help="what the state store knows")
+    _common(p)
+    p.add_argument("--format", choices=("table", "json"), default="table")
+
+    sandbox = sub.add_parser("sandbox", help="run a local stand-in (tests, demos, rehearsals)")
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox", required=True, parser_class=_Parser)
+    p = sandbox_sub.add_parser("stripe", help="local Stripe API emulator")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=12111)
+    p.add_argument("--seed", type=Path, default=None, help="JSON catalog loaded at start")
+    p.add_argument("--state", type=Path, default=None, help="persist objects to FILE")
+    p.add_argument("--rate-limit", type=float, default=None, help="requests per second")
+    p.add_argument("--latency-ms", type=float, default=0.0)
+    p.add_argument("--fail-rate", type=float, default=0.0, help="probability of a 500")
+    p.add_argument("--fault-seed", type=int, default=None)
+    p = sandbox_sub.add_parser("salesforce", help="local Salesforce org from a snapshot")
+    p.add_argument("--snapshot", type=Path, required=True)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=12112)
+    p.add_argument("--batch-size", type=int, default=2000)
+    p.add_argument("--latency-ms", type=float, default=0.0)
+    return parser
+
+
+def _handler(name: str) -> Handler:
+    module_name, _, func = HANDLERS[name].partition(":")
+    handler: Handler = getattr(importlib.import_module(module_name), func)
+    return handler
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        name = args.command if args.command != "sandbox" else f"sandbox {args.sandbox}"
+        return _handler(name)(args)
+    except (UsageError, ConfigError) as exc:
+        print(f"sf-stripe-sync: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SyncError as exc:
+        print(f"sf-stripe-sync: error: {exc}", file=sys.stderr)
+        return EXIT_ORDERS_FAILED
+    except KeyboardInterrupt:
+        print("sf-stripe-sync: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Settings: a TOML file, then environment variables, then a secrets file for secrets.
+
+Theory of operation: ``load_settings`` reads the TOML file named by ``--config`` (or
+``SF_STRIPE_SYNC_CONFIG``, or ``./sf-stripe-sync.toml`` when present), overlays
+``SF_STRIPE_SYNC__SECTION__KEY`` environment variables (pydantic-settings, ``__`` as the
+nesting delimiter) and validates everything into ``Settings``. Secrets are never stored
+in settings themselves: settings hold the *names* of environment variables (or keys of
+a ``KEY=value`` secrets file) and ``resolve_secret`` reads the value at the moment an
+adapter needs it. ``Secret`` wraps the value so it never prints.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from sf_stripe_sync.core.rules import FieldMap, SyncRules
+from sf_stripe_sync.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "sf-stripe-sync.toml"
+SALESFORCE_API_VERSION = "65.0"
+STRIPE_API_VERSION = "2026-10-28.endive"
+"""Pinned to the version the bundled stripe SDK was generated for."""
+
+
+class StripeAccountSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    api_key_env: str = "STRIPE_API_KEY"
+    """Environment variable (or secrets-file key) holding the secret key."""
+    connected_account: str | None = None
+    """Sent as ``Stripe-Account`` when acting on behalf of a connected account."""
+    api_base: str | None = None
+    """Override of Stripe's API address (the local emulator); None means Stripe's own."""
+    rate_limit_per_second: float = 25.0
+    """Client-side token bucket; 25/s is Stripe's documented test-mode limit."""
+    max_retries: int = 5
+
+
+class SalesforceSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    auth: Literal["session", "password", "jwt", "client_credentials"] = "password"
+    instance_url: str | None = None
+    domain: str = "login"
+    """``login``, ``test`` (sandboxes) or a My Domain host without ``.salesforce.com``."""
+    api_version: str = SALESFORCE_API_VERSION
+    username: str | None = None
+    consumer_key: str | None = None
+    private_key_file: Path | None = None
+    session_id_env: str = "SF_SESSION_ID"
+    password_env: str = "SF_PASSWORD"
+    security_token_env: str = "SF_SECURITY_TOKEN"
+    consumer_secret_env: str = "SF_CONSUMER_SECRET"
+    verify_tls: bool = True
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SF_STRIPE_SYNC__",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
+    stripe_accounts: tuple[StripeAccountSettings, ...] = (
+        StripeAccountSettings(name="default"),
+    )
+    default_stripe_account: str = "default"
+    fields: FieldMap = Field(default_factory=FieldMap)
+    rules: SyncRules = Field(default_factory=SyncRules)
+    state_dir: Path = Path(".sf-stripe-sync")
+    secrets_file: Path | None = None
+    page_size: int = 200
+    concurrency: int = 4
+
+    @model_validator(mode="after")
+    def _default_account_exists(self) -> Settings:
+        names = [a.name for a in self.stripe_accounts]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stripe_accounts: duplicate names in {names}")
+        if self.default_stripe_account not in names:
+            raise ValueError(
+                f"default_stripe_account {self.default_stripe_account!r} is not one of "
+                f"the configured stripe_accounts {names}"
+            )
+        return self
+
+    def stripe_account(self, name: str | None) -> StripeAccountSettings:
+        wanted = name or self.default_stripe_account
+        for account in self.stripe_accounts:
+            if account.name == wanted:
+                return account
+        raise ConfigError(f"unknown Stripe account {wanted!r}; configured: "
+                          f"{[a.name for a in self.stripe_accounts]}")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats the file; the file's values arrive as init kwargs.
+        return (env_settings, init_settings)
+
+
+def find_config(path: Path | None, environ: Mapping[str, str] | None = None) -> Path | None:
+    env = os.environ if environ is None else environ
+    if path is not None:
+        return path
+    if env.get("SF_STRIPE_SYNC_CONFIG"):
+        return Path(env["SF_STRIPE_SYNC_CONFIG"])
+    default = Path(DEFAULT_CONFIG_NAME)
+    return default if default.exists() else None
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read and validate settings; every problem becomes one ``ConfigError``."""
+    found = find_config(path)
+    data: dict[str, Any] = {}
+    if found is not None:
+        try:
+            data = tomllib.loads(found.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {found}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {found} is not valid TOML: {exc}") from exc
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        where = f" in {found}" if found else ""
+        raise ConfigError(f"invalid configuration{where}: {problems}") from exc
+
+
+def _read_secrets_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read secrets file {path}: {exc.strerror}") from exc
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def resolve_secret(
+    name: str,
+    settings: Settings,
+    environ: Mapping[str, str] | None = None,
+    *,
+    required: bool = True,
+) -> SecretStr | None:
+    """The secret stored under ``name`` in the environment, else in the secrets file.
+
+    The error names the variable, never a value.
+    """
+    env = os.environ if environ is None else environ
+    if env.get(name):
+        return SecretStr(env[name])
+    if settings.secrets_file is not None:
+        from_file = _read_secrets_file(settings.secrets_file).get(name)
+        if from_file:
+            return SecretStr(from_file)
+    if required:
+        where = f" or in {settings.secrets_file}" if settings.secrets_file else ""
+        raise ConfigError(f"secret {name} is not set in the environment{where}")
+    return None

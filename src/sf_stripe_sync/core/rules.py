@@ -1,0 +1,66 @@
+"""The configurable part of the domain rules, as plain values the pure core can take.
+
+Theory of operation: ``config.py`` reads TOML and the environment and builds these;
+the core only ever receives them as arguments, so it stays free of I/O. ``FieldMap``
+names every non-standard Salesforce field the engine reads or writes (defaults from
+DESIGN 2, "Field names"); ``SyncRules`` holds the knobs that change what a plan is.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FieldMap(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    order_item_price: str = "Stripe_Price_Id__c"
+    pricebook_entry_price: str = "Stripe_Price_Id__c"
+    product_stripe_id: str = "Stripe_Product_Id__c"
+    account_customer: str = "Stripe_Customer_Id__c"
+    order_schedule: str = "Stripe_Subscription_Schedule_Id__c"
+    contract_schedule: str = "Stripe_Subscription_Schedule_Id__c"
+    order_stripe_account: str = "Stripe_Account__c"
+    collection_method: str = "Stripe_Collection_Method__c"
+    """Read on the OrderItem, then on the Order."""
+    days_until_due: str = "Days_Until_Due__c"
+    """Read on the OrderItem, then on the Order."""
+    discount_amount_off: str = "Discount_Amount_Off__c"
+    discount_percent_off: str = "Discount_Percent_Off__c"
+    default_payment_method: str | None = None
+    """Optional field (Contract, then Account) holding a saved Stripe payment method id."""
+    currency: str = "CurrencyIsoCode"
+    """Absent in single-currency orgs: ``SyncRules.default_currency`` is used then."""
+    sync_status: str = "Stripe_Sync_Status__c"
+    sync_error: str = "Stripe_Sync_Error__c"
+    last_synced_at: str = "Stripe_Last_Synced_At__c"
+    sync_log_object: str = "Sync_Log__c"
+    sync_log_order: str = "Order__c"
+    sync_log_operation: str = "Operation__c"
+    sync_log_status: str = "Status__c"
+    sync_log_message: str = "Message__c"
+    sync_log_idempotency_key: str = "Idempotency_Key__c"
+    sync_log_request_id: str = "Stripe_Request_Id__c"
+
+
+class SyncRules(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    activated_status: str = "Activated"
+    cancel_status: str = "Cancelled"
+    end_date_inclusive: bool = False
+    """Salesforce stores the last *served* day as EndDate: the period ends a day later."""
+    backdate: bool = True
+    """A create whose start is past backdates; ``False`` starts it now instead."""
+    default_currency: str = "usd"
+    proration_behavior: Literal["create_prorations", "none", "always_invoice"] = (
+        "create_prorations"
+    )
+    invoice_now: bool = False
+    prorate: bool = False
+    max_items_per_phase: int = 20
+    create_missing_prices: bool = False
+    metadata_map: dict[str, str] = Field(default_factory=dict)
+    """Salesforce field (on Order or OrderItem) -> Stripe metadata key to copy it to."""

@@ -1,0 +1,104 @@
+"""The project's one exception tree.
+
+Theory of operation: every failure the engine can meet is one of two kinds, decided at
+the edge where it happens (the h11 / dlt split):
+
+* ``TransientError``: the same call may succeed if tried again (timeouts, 5xx, 429,
+  lock contention). Retry policies look only at this class.
+* ``TerminalError``: trying again will fail the same way until someone changes data or
+  configuration. It is reported and journaled, never retried.
+
+``ConfigError`` / ``UsageError`` are terminal errors that are the *operator's* fault and
+stop a run (exit code 2). ``OrderRejected`` carries the per-order domain problems
+(``core.issues.OrderIssue``) that are the *data's* fault: one order fails, the run goes on.
+
+Adapters translate library exceptions into these with ``raise ... from exc`` and never
+let a ``stripe.*`` or ``simple_salesforce.*`` exception escape. No message built here
+may contain a secret: adapters pass only ids, codes and Stripe/Salesforce messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sf_stripe_sync.core.issues import OrderIssue
+
+
+class SyncError(Exception):
+    """Base of every error this project raises on purpose."""
+
+    def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        if self.request_id:
+            return f"{self.message} (request {self.request_id})"
+        return self.message
+
+
+class TransientError(SyncError):
+    """Worth retrying: the remote side was busy, slow, unreachable or rate-limiting."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.retry_after = retry_after
+
+
+class TerminalError(SyncError):
+    """Not worth retrying as is: bad data, a refused request, a missing object."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_id: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.code = code
+        self.param = param
+
+
+class ConfigError(TerminalError):
+    """The configuration is wrong or incomplete: the operator's fault; exit code 2."""
+
+
+class UsageError(TerminalError):
+    """The command line or an input file is wrong: the caller's fault; exit code 2."""
+
+
+class AuthenticationError(TerminalError):
+    """Credentials were refused (and re-authentication, where possible, did not help)."""
+
+
+class ApiLimitExceeded(TerminalError):
+    """The org's or account's API allowance is used up; the run must stop."""
+
+
+class IdempotencyConflict(TerminalError):
+    """The same idempotency key was reused with different parameters: a bug, never retried."""
+
+
+class LeaseHeld(TransientError):
+    """Another run holds the lease on this order; it will be picked up later."""
+
+
+class OrderRejected(TerminalError):
+    """An order cannot be synced because of its data; carries every issue found."""
+
+    def __init__(self, order_id: str, issues: Sequence[OrderIssue]) -> None:
+        codes = ", ".join(sorted({i.code for i in issues})) or "unknown"
+        super().__init__(f"order {order_id} rejected: {codes}", code=codes)
+        self.order_id = order_id
+        self.issues = tuple(issues)

@@ -1,0 +1,62 @@
+"""Ports: the Protocols the engine talks through, one per outside system.
+
+Theory of operation (the httpx transport idea): the engine depends only on these
+Protocols. Each has a real adapter (``salesforce/``, ``stripe/``, ``state/``) and a
+file/in-memory stand-in, so the same engine runs against a real org, a snapshot file,
+or the local sandboxes. Adapters raise only ``sf_stripe_sync.errors`` exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from sf_stripe_sync.core.models import OrderBundle
+
+
+class RecordResult(BaseModel):
+    """Outcome of writing one record (sObject collections report per record)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str | None
+    success: bool
+    errors: tuple[str, ...] = ()
+    """``STATUS_CODE: message`` strings as Salesforce reports them."""
+
+
+class OrderSource(Protocol):
+    """Where orders come from: a real org, the local org, or a snapshot file."""
+
+    def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderBundle]:
+        """The given Orders (any status) with their items and related records."""
+        ...
+
+    def activated_order_ids(self) -> list[str]:
+        """Ids of every Order whose status is the activated status."""
+        ...
+
+    def changed_since(
+        self, watermark: datetime | None, page_size: int = 200
+    ) -> Iterator[list[OrderBundle]]:
+        """Pages of Orders changed (or whose items changed) since ``watermark``."""
+        ...
+
+    def contract_orders(self, contract_id: str) -> list[OrderBundle]:
+        """Every activated Order on a Contract (the whole desired state for replace)."""
+        ...
+
+
+class WriteBack(Protocol):
+    """Where results go back to: sObject collections, 200 records a call."""
+
+    def update(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[RecordResult]:
+        """PATCH records (each carries ``Id``); one result per record, in order."""
+        ...
+
+    def insert(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[RecordResult]:
+        """POST new records; one result per record, in order."""
+        ...

@@ -26,9 +26,9 @@ Handler = Callable[[argparse.Namespace], int]
 # command name -> "module:function"; each function takes the parsed Namespace.
 HANDLERS: dict[str, str] = {
     "preview": "sf_stripe_sync.commands:run_preview",
-    "sync": "sf_stripe_sync.commands:run_sync",
-    "cancel": "sf_stripe_sync.commands:run_cancel",
-    "status": "sf_stripe_sync.commands:run_status",
+    "sync": "sf_stripe_sync.sync_commands:run_sync",
+    "cancel": "sf_stripe_sync.sync_commands:run_cancel",
+    "status": "sf_stripe_sync.sync_commands:run_status",
     "sandbox stripe": "sf_stripe_sync.sandbox.stripe_emulator.server:run_cli",
     "sandbox salesforce": "sf_stripe_sync.sandbox.salesforce_org.server:run_cli",
 }

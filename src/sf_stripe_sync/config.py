@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     state_dir: Path = Path(".sf-stripe-sync")
     secrets_file: Path | None = None
     page_size: int = 200
+    watermark_overlap_seconds: int = 300
+    """Re-read this much before the watermark: SystemModstamp is not strictly ordered."""
     concurrency: int = 4
 
     @model_validator(mode="after")

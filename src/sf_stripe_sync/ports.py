@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from sf_stripe_sync.core.models import OrderBundle
+from sf_stripe_sync.core.models import OrderBundle, OrderPlan, Phase
 
 
 class RecordResult(BaseModel):
@@ -60,3 +60,65 @@ class WriteBack(Protocol):
     def insert(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[RecordResult]:
         """POST new records; one result per record, in order."""
         ...
+
+
+class RemoteScheduleLike(Protocol):
+    """What the engine reads of a Stripe schedule (``stripe.gateway.RemoteSchedule``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def customer(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def metadata(self) -> dict[str, str]: ...
+    @property
+    def phases(self) -> tuple[Phase, ...]: ...
+    @property
+    def current_phase_start(self) -> datetime | None: ...
+
+
+class ScheduleResultLike(Protocol):
+    @property
+    def schedule(self) -> RemoteScheduleLike: ...
+    @property
+    def request_ids(self) -> tuple[str, ...]: ...
+    @property
+    def writes(self) -> int: ...
+
+
+class BillingGateway(Protocol):
+    """One Stripe account, driven through the stripe SDK (``stripe.gateway.StripeGateway``)."""
+
+    def ensure_customer(
+        self,
+        *,
+        account_id: str,
+        name: str | None,
+        known_customer_id: str | None,
+        metadata: dict[str, str],
+    ) -> tuple[str, bool]: ...
+
+    def find_schedule(
+        self, *, customer_id: str, contract_key: str
+    ) -> RemoteScheduleLike | None: ...
+
+    def retrieve_schedule(self, schedule_id: str) -> RemoteScheduleLike: ...
+
+    def create_schedule(
+        self, plan: OrderPlan, *, customer_id: str, op_key: str
+    ) -> ScheduleResultLike: ...
+
+    def update_schedule(
+        self,
+        plan: OrderPlan,
+        *,
+        schedule_id: str,
+        op_key: str,
+        current: RemoteScheduleLike | None = None,
+    ) -> ScheduleResultLike: ...
+
+    def cancel_schedule(
+        self, schedule_id: str, *, op_key: str, invoice_now: bool, prorate: bool
+    ) -> ScheduleResultLike: ...

@@ -1,0 +1,199 @@
+"""The operation journal: every Stripe write is planned, sent, confirmed, written back.
+
+Theory of operation: before the engine sends anything to Stripe it begins a journal
+entry (PLANNED) under the operation's idempotency key; it then marks the entry SENT,
+CONFIRMED once Stripe answered, WRITTEN_BACK once Salesforce knows, or FAILED. A run
+that crashes leaves entries unfinished; the next run lists them (``unfinished``) and
+resumes each with its own idempotency key, so nothing is done twice and nothing lost.
+
+Beginning an operation whose key already has an unfinished entry returns that entry
+(a rerun resumes instead of starting over; at most one unfinished entry per key is also
+enforced by a unique index). Beginning a key whose last entry FAILED revives that entry
+to PLANNED and counts the attempt: this is the only way out of FAILED. A key reused for
+a different operation, fingerprint, order or account is a bug and raises
+``IdempotencyConflict``.
+
+These functions run inside a transaction the store opened (``ConnectionPool.write``);
+``mark`` also keeps the per-order failure list in step (see ``runs.record_failure``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sf_stripe_sync.errors import IdempotencyConflict
+from sf_stripe_sync.state import runs
+from sf_stripe_sync.state.codec import (
+    decode_dt,
+    decode_json,
+    encode_dt,
+    encode_json,
+    encode_payload,
+    mask_optional,
+)
+from sf_stripe_sync.state.errors import StateStoreError, StateUsageError
+from sf_stripe_sync.state.records import (
+    UNFINISHED_STATES,
+    JournalEntry,
+    JournalState,
+    check_transition,
+)
+
+_COLUMNS = (
+    "id, run_id, order_id, contract_key, account, operation, fingerprint, idempotency_key, "
+    "state, stripe_id, request_ids, error_code, error_message, payload, attempts, "
+    "created_at, updated_at"
+)
+_UNFINISHED_SQL = ", ".join(f"'{s.value}'" for s in sorted(UNFINISHED_STATES))
+
+
+def _entry(row: sqlite3.Row | tuple[Any, ...]) -> JournalEntry:
+    return JournalEntry(
+        id=row[0], run_id=row[1], order_id=row[2], contract_key=row[3], account=row[4],
+        operation=row[5], fingerprint=row[6], idempotency_key=row[7],
+        state=JournalState(row[8]), stripe_id=row[9],
+        request_ids=tuple(decode_json(row[10], [])), error_code=row[11],
+        error_message=row[12], payload=decode_json(row[13], {}), attempts=row[14],
+        created_at=decode_dt(row[15]), updated_at=decode_dt(row[16]),
+    )
+
+
+def get(conn: sqlite3.Connection, entry_id: int) -> JournalEntry:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM journal WHERE id = ?", (entry_id,)).fetchone()
+    if row is None:
+        raise StateUsageError(f"no journal entry {entry_id}")
+    return _entry(row)
+
+
+def _require(**values: str) -> None:
+    for name, value in values.items():
+        if not value:
+            raise StateUsageError(f"journal entry needs a non-empty {name}")
+
+
+def _check_same_operation(existing: JournalEntry, wanted: Mapping[str, str]) -> None:
+    differing = sorted(k for k, v in wanted.items() if getattr(existing, k) != v)
+    if differing:
+        raise IdempotencyConflict(
+            f"idempotency key of journal entry {existing.id} reused with a different "
+            f"{', '.join(differing)}",
+            code="idempotency_key_reused",
+        )
+
+
+def begin(
+    conn: sqlite3.Connection,
+    *,
+    run_id: str,
+    order_id: str,
+    contract_key: str,
+    account: str,
+    operation: str,
+    fingerprint: str,
+    idempotency_key: str,
+    payload: Mapping[str, Any] | None,
+    now: datetime,
+) -> JournalEntry:
+    identity = {"order_id": order_id, "contract_key": contract_key, "account": account,
+                "operation": operation, "fingerprint": fingerprint}
+    _require(run_id=run_id, idempotency_key=idempotency_key, **identity)
+    stamp = encode_dt(now)
+    latest_row = conn.execute(
+        f"SELECT {_COLUMNS} FROM journal WHERE idempotency_key = ? ORDER BY id DESC LIMIT 1",
+        (idempotency_key,),
+    ).fetchone()
+    latest = _entry(latest_row) if latest_row is not None else None
+    if latest is not None:
+        _check_same_operation(latest, identity)
+        if latest.is_unfinished:
+            return latest
+        if latest.state is JournalState.FAILED:
+            new_payload = encode_payload(payload) if payload is not None else encode_payload(
+                latest.payload)
+            conn.execute(
+                "UPDATE journal SET state = ?, run_id = ?, error_code = NULL, "
+                "error_message = NULL, payload = ?, attempts = attempts + 1, updated_at = ? "
+                "WHERE id = ?",
+                (JournalState.PLANNED.value, run_id, new_payload, stamp, latest.id),
+            )
+            return get(conn, latest.id)
+    cursor = conn.execute(
+        "INSERT INTO journal (run_id, order_id, contract_key, account, operation, "
+        "fingerprint, idempotency_key, state, payload, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (run_id, order_id, contract_key, account, operation, fingerprint, idempotency_key,
+         JournalState.PLANNED.value, encode_payload(payload), stamp, stamp),
+    )
+    if cursor.lastrowid is None:
+        raise StateStoreError("journal insert returned no row id")
+    return get(conn, cursor.lastrowid)
+
+
+def mark(
+    conn: sqlite3.Connection,
+    entry_id: int,
+    state: JournalState,
+    *,
+    stripe_id: str | None,
+    request_ids: Sequence[str],
+    error_code: str | None,
+    error_message: str | None,
+    now: datetime,
+) -> JournalEntry:
+    current = get(conn, entry_id)
+    wanted = JournalState(state)
+    check_transition(entry_id, current.state, wanted)
+    if isinstance(request_ids, str):
+        raise StateUsageError("request_ids must be a sequence of ids, not one string")
+    merged_ids = list(current.request_ids)
+    merged_ids += [r for r in dict.fromkeys(request_ids) if r and r not in merged_ids]
+    stamp = encode_dt(now)
+    conn.execute(
+        "UPDATE journal SET state = ?, stripe_id = COALESCE(?, stripe_id), request_ids = ?, "
+        "error_code = COALESCE(?, error_code), "
+        "error_message = COALESCE(?, error_message), updated_at = ? WHERE id = ?",
+        (wanted.value, stripe_id, encode_json(merged_ids), error_code,
+         mask_optional(error_message), stamp, entry_id),
+    )
+    updated = get(conn, entry_id)
+    if wanted is JournalState.FAILED:
+        runs.record_failure(
+            conn, updated.order_id, code=updated.error_code or "failed",
+            message=updated.error_message or "", run_id=updated.run_id, now=now,
+        )
+    elif wanted is JournalState.WRITTEN_BACK:
+        runs.clear_failure(conn, updated.order_id)
+    return updated
+
+
+def unfinished(conn: sqlite3.Connection) -> list[JournalEntry]:
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM journal WHERE state IN ({_UNFINISHED_SQL}) ORDER BY id"
+    ).fetchall()
+    return [_entry(r) for r in rows]
+
+
+def for_order(conn: sqlite3.Connection, order_id: str) -> list[JournalEntry]:
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM journal WHERE order_id = ? ORDER BY id", (order_id,)
+    ).fetchall()
+    return [_entry(r) for r in rows]
+
+
+def recent(conn: sqlite3.Connection, limit: int) -> list[JournalEntry]:
+    if limit < 0:
+        raise StateUsageError(f"limit must not be negative, got {limit}")
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM journal ORDER BY id DESC LIMIT ?", (limit,)
+    ).fetchall()
+    return [_entry(r) for r in rows]
+
+
+def state_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    counts = {state.value: 0 for state in JournalState}
+    for state, count in conn.execute("SELECT state, COUNT(*) FROM journal GROUP BY state"):
+        counts[str(state)] = int(count)
+    return counts

@@ -1,0 +1,92 @@
+"""Per-order leases, so two runs at once never work on the same order.
+
+Theory of operation: a lease is one row (key, owner, acquired_at, expires_at). Taking
+one happens inside a ``BEGIN IMMEDIATE`` transaction, so across threads and processes
+exactly one contender sees the row free and writes its name. A lease that has passed
+``expires_at`` is stale (its holder crashed or stalled) and the next contender takes it
+over. The holder keeps a lease alive with ``renew`` while it works and gives it back
+with ``release``; taking a lease one already holds simply extends it. Time is passed
+in (``now``) like everywhere else, so tests need no clock.
+
+Keys are opaque: an order id, or a contract key prefixed by the caller.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from datetime import datetime, timedelta
+
+from sf_stripe_sync.state.codec import decode_dt, encode_dt
+from sf_stripe_sync.state.errors import StateUsageError
+
+
+def _expiry(now: datetime, ttl_seconds: float) -> str:
+    if not math.isfinite(ttl_seconds) or ttl_seconds <= 0:
+        raise StateUsageError(f"lease ttl must be a positive number of seconds, "
+                              f"got {ttl_seconds!r}")
+    return encode_dt(now + timedelta(seconds=ttl_seconds), "lease now")
+
+
+def _check(key: str, owner: str) -> None:
+    if not key or not owner:
+        raise StateUsageError("a lease needs a non-empty key and owner")
+
+
+def acquire(
+    conn: sqlite3.Connection, key: str, owner: str, ttl_seconds: float, now: datetime
+) -> bool:
+    _check(key, owner)
+    expires_at = _expiry(now, ttl_seconds)
+    stamp = encode_dt(now, "lease now")
+    row = conn.execute("SELECT owner, expires_at FROM leases WHERE key = ?", (key,)).fetchone()
+    if row is not None:
+        holder, held_until = str(row[0]), decode_dt(str(row[1]))
+        if holder != owner and held_until > now:
+            return False
+        if holder == owner:
+            conn.execute("UPDATE leases SET expires_at = ? WHERE key = ?", (expires_at, key))
+            return True
+    conn.execute(
+        "INSERT INTO leases (key, owner, acquired_at, expires_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, "
+        "acquired_at = excluded.acquired_at, expires_at = excluded.expires_at",
+        (key, owner, stamp, expires_at),
+    )
+    return True
+
+
+def renew(
+    conn: sqlite3.Connection, key: str, owner: str, ttl_seconds: float, now: datetime
+) -> bool:
+    """Extend a lease ``owner`` still holds; False when it is gone or someone took it over.
+
+    A lease that expired but that nobody took over is still ``owner``'s: no one else
+    worked on the key meanwhile, so renewing it is safe.
+    """
+    _check(key, owner)
+    expires_at = _expiry(now, ttl_seconds)
+    cursor = conn.execute(
+        "UPDATE leases SET expires_at = ? WHERE key = ? AND owner = ?", (expires_at, key, owner)
+    )
+    return cursor.rowcount == 1
+
+
+def release(conn: sqlite3.Connection, key: str, owner: str) -> None:
+    """Give a lease back; releasing a lease one does not hold changes nothing."""
+    _check(key, owner)
+    conn.execute("DELETE FROM leases WHERE key = ? AND owner = ?", (key, owner))
+
+
+def holder(conn: sqlite3.Connection, key: str, now: datetime) -> str | None:
+    row = conn.execute("SELECT owner, expires_at FROM leases WHERE key = ?", (key,)).fetchone()
+    if row is None or decode_dt(str(row[1])) <= now:
+        return None
+    return str(row[0])
+
+
+def active_count(conn: sqlite3.Connection, now: datetime) -> int:
+    row = conn.execute(
+        "SELECT COUNT(*) FROM leases WHERE expires_at > ?", (encode_dt(now, "now"),)
+    ).fetchone()
+    return int(row[0])

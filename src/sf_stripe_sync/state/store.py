@@ -1,0 +1,320 @@
+"""The state store: what the engine remembers between runs, in one SQLite file.
+
+Theory of operation: ``StateStore.open`` creates the directory and the file, switches
+it to WAL and brings the schema up to date (``migrations``). Every method then runs in
+its own short transaction on the calling thread's connection (``connections``): writes
+take the write lock up front (``BEGIN IMMEDIATE``) and wait up to the busy timeout for
+another process, reads see one consistent snapshot. The store is therefore safe to
+share between the engine's threads and between processes running at the same time.
+
+What it holds (DESIGN 1): watermarks per source; the Salesforce <-> Stripe id map per
+Stripe account; what each contract's schedule has applied; the operation journal
+(planned -> sent -> confirmed -> written back, or failed) that lets a crashed run
+resume; per-order leases; and a record of each run with the orders it could not sync.
+
+The store never holds secrets. Its methods take ids, idempotency keys, fingerprints,
+error codes and messages, and small plan summaries; callers must never pass an API key,
+password or session id. As a backstop, text shaped like a Stripe secret key or a
+Salesforce session id is masked and a payload key named like a credential is refused.
+
+Every datetime goes in timezone-aware (a naive one is refused) and comes out aware UTC.
+"Now" comes from the injectable ``clock`` (or is passed in, for leases and runs).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sf_stripe_sync.state import journal, leases, mappings, runs
+from sf_stripe_sync.state.codec import iso_z
+from sf_stripe_sync.state.connections import (
+    DEFAULT_BUSY_TIMEOUT_SECONDS,
+    ConnectionPool,
+    translate,
+)
+from sf_stripe_sync.state.errors import StateStoreError
+from sf_stripe_sync.state.migrations import migrate, schema_version
+from sf_stripe_sync.state.records import (
+    ContractState,
+    FailedOrder,
+    JournalEntry,
+    JournalState,
+    RunSummary,
+)
+
+__all__ = [
+    "STATE_FILE_NAME",
+    "ContractState",
+    "FailedOrder",
+    "JournalEntry",
+    "JournalState",
+    "RunSummary",
+    "StateStore",
+    "store_path",
+]
+
+STATE_FILE_NAME = "state.sqlite3"
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def store_path(state_dir: Path) -> Path:
+    """Where the store lives inside a state directory (``Settings.state_dir``)."""
+    return state_dir / STATE_FILE_NAME
+
+
+class StateStore:
+    """Watermarks, id map, contract state, journal, leases and runs over one SQLite file."""
+
+    def __init__(self, pool: ConnectionPool, clock: Clock) -> None:
+        self._pool = pool
+        self._clock = clock
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        *,
+        clock: Clock | None = None,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
+    ) -> StateStore:
+        """Open (creating and migrating as needed) the store at ``path``.
+
+        ``path`` is the database file; an existing directory means the file
+        ``STATE_FILE_NAME`` inside it. Raises ``ConfigError`` when the file was written by
+        a newer release, ``StateStoreError`` when it is not a usable database.
+        """
+        file = store_path(path) if path.is_dir() else path
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateStoreError(f"cannot create state directory {file.parent}: "
+                                  f"{exc.strerror}") from exc
+        pool = ConnectionPool(file, busy_timeout)
+        try:
+            migrate(pool.connection(), file)
+        except sqlite3.Error as exc:
+            pool.close()
+            raise translate(exc, file) from exc
+        except BaseException:
+            pool.close()
+            raise
+        return cls(pool, clock or _utc_now)
+
+    @property
+    def path(self) -> Path:
+        return self._pool.path
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def schema_version(self) -> int:
+        with self._pool.read() as conn:
+            return schema_version(conn)
+
+    # ------------------------------------------------------------------ watermarks
+
+    def get_watermark(self, source: str) -> datetime | None:
+        with self._pool.read() as conn:
+            return mappings.get_watermark(conn, source)
+
+    def set_watermark(self, source: str, value: datetime) -> None:
+        with self._pool.write() as conn:
+            mappings.set_watermark(conn, source, value, self._clock())
+
+    def watermarks(self) -> dict[str, datetime]:
+        with self._pool.read() as conn:
+            return mappings.all_watermarks(conn)
+
+    # ------------------------------------------------------------------ id map
+
+    def put_id(self, account: str, kind: str, salesforce_id: str, stripe_id: str) -> None:
+        with self._pool.write() as conn:
+            mappings.put_id(conn, account, kind, salesforce_id, stripe_id, self._clock())
+
+    def get_stripe_id(self, account: str, kind: str, salesforce_id: str) -> str | None:
+        with self._pool.read() as conn:
+            return mappings.get_stripe_id(conn, account, kind, salesforce_id)
+
+    def get_salesforce_id(self, account: str, kind: str, stripe_id: str) -> str | None:
+        with self._pool.read() as conn:
+            return mappings.get_salesforce_id(conn, account, kind, stripe_id)
+
+    # ------------------------------------------------------------------ contracts
+
+    def get_contract(self, account: str, contract_key: str) -> ContractState | None:
+        with self._pool.read() as conn:
+            return mappings.get_contract(conn, account, contract_key)
+
+    def put_contract(self, state: ContractState) -> None:
+        with self._pool.write() as conn:
+            mappings.put_contract(conn, state)
+
+    # ------------------------------------------------------------------ journal
+
+    def journal_begin(
+        self,
+        *,
+        run_id: str,
+        order_id: str,
+        contract_key: str,
+        account: str,
+        operation: str,
+        fingerprint: str,
+        idempotency_key: str,
+        payload: Mapping[str, Any] | None = None,
+    ) -> JournalEntry:
+        """A PLANNED entry for this operation, or the unfinished one its key already has.
+
+        A key whose last entry FAILED is revived to PLANNED (attempts + 1). The same key
+        with a different order, contract, account, operation or fingerprint raises
+        ``IdempotencyConflict``. ``payload`` is a small plan summary: ids, amounts as
+        int or Decimal, dates; never a credential.
+        """
+        with self._pool.write() as conn:
+            return journal.begin(
+                conn, run_id=run_id, order_id=order_id, contract_key=contract_key,
+                account=account, operation=operation, fingerprint=fingerprint,
+                idempotency_key=idempotency_key, payload=payload, now=self._clock(),
+            )
+
+    def journal_mark(
+        self,
+        entry_id: int,
+        state: JournalState,
+        *,
+        stripe_id: str | None = None,
+        request_ids: Sequence[str] = (),
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> JournalEntry:
+        """Move an entry along the state machine (``records.check_transition``).
+
+        Request ids accumulate; ``stripe_id`` and the error fields keep their old value
+        when not given. FAILED also records the order's failure; WRITTEN_BACK clears it.
+        An illegal transition raises ``IllegalTransition``.
+        """
+        with self._pool.write() as conn:
+            return journal.mark(
+                conn, entry_id, state, stripe_id=stripe_id, request_ids=request_ids,
+                error_code=error_code, error_message=error_message, now=self._clock(),
+            )
+
+    def journal_entry(self, entry_id: int) -> JournalEntry:
+        with self._pool.read() as conn:
+            return journal.get(conn, entry_id)
+
+    def journal_unfinished(self) -> list[JournalEntry]:
+        """PLANNED, SENT and CONFIRMED entries, oldest first: what a new run resumes."""
+        with self._pool.read() as conn:
+            return journal.unfinished(conn)
+
+    def journal_for_order(self, order_id: str) -> list[JournalEntry]:
+        with self._pool.read() as conn:
+            return journal.for_order(conn, order_id)
+
+    def journal_recent(self, limit: int = 50) -> list[JournalEntry]:
+        """The newest entries first."""
+        with self._pool.read() as conn:
+            return journal.recent(conn, limit)
+
+    # ------------------------------------------------------------------ leases
+
+    def acquire_lease(self, key: str, owner: str, ttl_seconds: float, now: datetime) -> bool:
+        """Take ``key`` for ``owner`` until ``now + ttl``; False when someone else holds it."""
+        with self._pool.write() as conn:
+            return leases.acquire(conn, key, owner, ttl_seconds, now)
+
+    def renew_lease(self, key: str, owner: str, ttl_seconds: float, now: datetime) -> bool:
+        with self._pool.write() as conn:
+            return leases.renew(conn, key, owner, ttl_seconds, now)
+
+    def release_lease(self, key: str, owner: str) -> None:
+        with self._pool.write() as conn:
+            leases.release(conn, key, owner)
+
+    def lease_holder(self, key: str, now: datetime) -> str | None:
+        with self._pool.read() as conn:
+            return leases.holder(conn, key, now)
+
+    # ------------------------------------------------------------------ runs
+
+    def run_start(self, run_id: str, *, mode: str, started_at: datetime) -> None:
+        with self._pool.write() as conn:
+            runs.start(conn, run_id, mode=mode, started_at=started_at)
+
+    def run_finish(
+        self,
+        run_id: str,
+        *,
+        finished_at: datetime,
+        counts: Mapping[str, int],
+        stripe_writes: int,
+        salesforce_calls: int,
+        failed_orders: Sequence[FailedOrder],
+        succeeded_orders: Sequence[str] = (),
+    ) -> None:
+        """Record a run's outcome. ``succeeded_orders`` (synced or noop) clears old failures."""
+        with self._pool.write() as conn:
+            runs.finish(
+                conn, run_id, finished_at=finished_at, counts=counts,
+                stripe_writes=stripe_writes, salesforce_calls=salesforce_calls,
+                failed_orders=failed_orders, succeeded_orders=succeeded_orders,
+            )
+
+    def last_run(self) -> RunSummary | None:
+        with self._pool.read() as conn:
+            return runs.last(conn)
+
+    def get_run(self, run_id: str) -> RunSummary | None:
+        with self._pool.read() as conn:
+            return runs.get(conn, run_id)
+
+    def failed_orders(self) -> list[FailedOrder]:
+        """The latest failure of each order that has not succeeded since."""
+        with self._pool.read() as conn:
+            return runs.failed_orders(conn)
+
+    # ------------------------------------------------------------------ status
+
+    def status_document(self, now: datetime | None = None) -> dict[str, Any]:
+        """What ``status --format json`` prints; every value is JSON-ready."""
+        at = now or self._clock()
+        with self._pool.read() as conn:
+            last = runs.last(conn)
+            marks = mappings.all_watermarks(conn)
+            failed = runs.failed_orders(conn)
+            journal_counts = journal.state_counts(conn)
+            contracts = mappings.contract_status_counts(conn)
+            active_leases = leases.active_count(conn, at)
+            version = schema_version(conn)
+        return {
+            "state_file": str(self.path),
+            "schema_version": version,
+            "last_run": last.as_json() if last is not None else None,
+            "watermark": iso_z(min(marks.values())) if marks else None,
+            "watermarks": {source: iso_z(value) for source, value in marks.items()},
+            "failed_orders": [f.model_dump() for f in failed],
+            "journal": journal_counts,
+            "unfinished_operations": sum(
+                journal_counts[s.value] for s in JournalState if s.is_unfinished
+            ),
+            "contracts": contracts,
+            "active_leases": active_leases,
+        }
+

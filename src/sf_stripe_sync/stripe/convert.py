@@ -1,0 +1,203 @@
+"""Stripe subscription-schedule JSON -> core models (``RemoteSchedule``).
+
+Theory of operation: the gateway turns every schedule Stripe returns into a
+``RemoteSchedule`` whose phases are ``core.models.Phase`` values, so the engine compares
+and amends schedules in its own terms. Conversion works on plain dicts (a StripeObject's
+``to_dict()``), which keeps it testable on recorded JSON.
+
+Mapping decisions:
+
+* Unix seconds become aware UTC datetimes.
+* Discounts come back as ``Discount(coupon=id)``: Stripe keeps the coupon, not the
+  value it was made from, and an amend passes the coupon on as is (edits made in Stripe
+  survive). A phase or item with more than one discount, or with a promotion code /
+  discount id instead of a coupon, cannot be represented without losing it, so it is
+  refused (``TerminalError``, code ``unsupported_schedule``) rather than silently dropped.
+* ``collection_method`` / ``days_until_due`` / ``default_payment_method`` fall back to the
+  schedule's ``default_settings`` when the phase leaves them unset.
+* A ``release`` schedule's last phase is open-ended in core terms (Stripe fills in an
+  end date one billing period out, but the subscription goes on after it).
+* The item metadata key ``salesforce_order_item_id`` (comma-separated) becomes
+  ``PhaseItem.order_item_ids`` and is removed from ``PhaseItem.metadata``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from sf_stripe_sync.core.models import Discount, Phase, PhaseItem, PhaseProperties
+from sf_stripe_sync.errors import TerminalError
+
+META_CONTRACT_KEY = "salesforce_contract_key"
+META_FINGERPRINT = "sf_sync_fingerprint"
+META_ORDER_ITEM_IDS = "salesforce_order_item_id"
+META_ACCOUNT_ID = "salesforce_account_id"
+ITEM_ID_SEPARATOR = ","
+LIVE_STATUSES = ("not_started", "active")
+
+
+class RemoteSchedule(BaseModel):
+    """A Stripe subscription schedule converted to core terms."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    customer: str
+    status: str
+    end_behavior: str
+    current_phase_start: AwareDatetime | None = None
+    current_phase_end: AwareDatetime | None = None
+    phases: tuple[Phase, ...] = ()
+    metadata: dict[str, str] = Field(default_factory=dict)
+    subscription: str | None = None
+
+    @property
+    def is_live(self) -> bool:
+        """Still changeable: not started yet, or running."""
+        return self.status in LIVE_STATUSES
+
+    @property
+    def contract_key(self) -> str | None:
+        return self.metadata.get(META_CONTRACT_KEY)
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.metadata.get(META_FINGERPRINT)
+
+
+class ScheduleResult(BaseModel):
+    """What one schedule write did: the schedule after it, and what it cost."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schedule: RemoteSchedule
+    request_ids: tuple[str, ...] = ()
+    writes: int = 0
+    coupons: tuple[str, ...] = ()
+    """Ids of the coupons made (or replayed) by this operation."""
+
+
+def from_unix(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TerminalError(f"unexpected timestamp in Stripe response: {value!r}",
+                            code="unsupported_schedule")
+    return datetime.fromtimestamp(int(value), tz=UTC)
+
+
+def object_id(value: object) -> str | None:
+    """The id of a field Stripe may return as an id or as an expanded object."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        found = value.get("id")
+        return str(found) if found is not None else None
+    return str(value)
+
+
+def _string_map(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in value.items() if v is not None}
+
+
+def _discount(entries: object, where: str) -> Discount | None:
+    if not entries:
+        return None
+    if not isinstance(entries, Sequence) or isinstance(entries, str):
+        raise TerminalError(f"{where}: unexpected discounts value", code="unsupported_schedule")
+    if len(entries) > 1:
+        raise TerminalError(f"{where} has {len(entries)} discounts; one is supported",
+                            code="unsupported_schedule")
+    entry = entries[0]
+    coupon = object_id(entry.get("coupon")) if isinstance(entry, Mapping) else None
+    if coupon is None:
+        raise TerminalError(f"{where} has a discount that is not a coupon "
+                            "(promotion code or discount id)", code="unsupported_schedule")
+    return Discount(coupon=coupon)
+
+
+def _item(raw: Mapping[str, Any], where: str) -> PhaseItem:
+    price = object_id(raw.get("price")) or object_id(raw.get("plan"))
+    if price is None:
+        raise TerminalError(f"{where} has no price", code="unsupported_schedule")
+    metadata = _string_map(raw.get("metadata"))
+    joined = metadata.pop(META_ORDER_ITEM_IDS, "")
+    item_ids = tuple(part for part in joined.split(ITEM_ID_SEPARATOR) if part)
+    quantity = raw.get("quantity")
+    return PhaseItem(
+        price=price,
+        quantity=int(quantity) if quantity is not None else 1,
+        order_item_ids=item_ids,
+        discount=_discount(raw.get("discounts"), where),
+        metadata=metadata,
+    )
+
+
+def _days_until_due(raw: Mapping[str, Any] | None) -> int | None:
+    settings = raw.get("invoice_settings") if raw else None
+    if isinstance(settings, Mapping) and settings.get("days_until_due") is not None:
+        return int(settings["days_until_due"])
+    return None
+
+
+def _phase(raw: Mapping[str, Any], defaults: Mapping[str, Any], *, open_end: bool,
+           where: str, fallback_currency: str) -> Phase:
+    start = from_unix(raw.get("start_date"))
+    if start is None:
+        raise TerminalError(f"{where} has no start_date", code="unsupported_schedule")
+    collection = raw.get("collection_method") or defaults.get("collection_method")
+    days = _days_until_due(raw)
+    if days is None:
+        days = _days_until_due(defaults)
+    properties = PhaseProperties(
+        currency=str(raw.get("currency") or fallback_currency),
+        collection_method="send_invoice" if collection == "send_invoice"
+        else "charge_automatically",
+        days_until_due=days if collection == "send_invoice" else None,
+        default_payment_method=object_id(raw.get("default_payment_method"))
+        or object_id(defaults.get("default_payment_method")),
+        discount=_discount(raw.get("discounts"), where),
+    )
+    items = tuple(_item(item, f"{where} item {n}") for n, item in enumerate(raw.get("items") or ()))
+    return Phase(
+        start=start,
+        end=None if open_end else from_unix(raw.get("end_date")),
+        properties=properties,
+        items=items,
+        metadata=_string_map(raw.get("metadata")),
+    )
+
+
+def schedule_from_stripe(data: Mapping[str, Any], *, fallback_currency: str = "usd"
+                         ) -> RemoteSchedule:
+    """Convert a subscription schedule (as a plain dict) to a ``RemoteSchedule``."""
+    schedule_id = str(data.get("id") or "")
+    end_behavior = str(data.get("end_behavior") or "release")
+    defaults = data.get("default_settings") or {}
+    raw_phases = list(data.get("phases") or ())
+    phases = tuple(
+        _phase(raw, defaults,
+               open_end=end_behavior == "release" and n == len(raw_phases) - 1,
+               where=f"schedule {schedule_id} phase {n}", fallback_currency=fallback_currency)
+        for n, raw in enumerate(raw_phases)
+    )
+    current = data.get("current_phase") or {}
+    return RemoteSchedule(
+        id=schedule_id,
+        customer=object_id(data.get("customer")) or "",
+        status=str(data.get("status") or ""),
+        end_behavior=end_behavior,
+        current_phase_start=from_unix(current.get("start_date")),
+        current_phase_end=from_unix(current.get("end_date")),
+        phases=phases,
+        metadata=_string_map(data.get("metadata")),
+        subscription=object_id(data.get("subscription")),
+    )

@@ -1,0 +1,324 @@
+"""The Stripe gateway: customers, coupons and subscription schedules for the engine.
+
+Theory of operation: one ``StripeGateway`` per configured Stripe account wraps one
+``stripe.StripeClient`` (``client.build_client``). Each public method is one engine
+operation; it builds typed params (``params``), sends each request through the single
+retry policy (``retry.RetryPolicy``) with SDK exceptions translated at this edge
+(``errors.translate_stripe_error``), and converts what Stripe returns into core terms
+(``convert.RemoteSchedule``). No ``stripe.*`` exception leaves this module.
+
+Idempotency: every write carries a derived key (``core.keys``): the schedule write uses
+the operation key, each coupon ``child_key(op_key, "coupon:" + slot)``, a new customer
+``customer_key(account, account_id)``. A retried write reuses its key, so a write that
+Stripe applied but whose response was lost converges on one object. Because Stripe
+forgets keys after about a day, ``find_schedule`` looks for a schedule carrying our
+contract metadata before the engine creates one.
+
+Request cost (no faults; a retry adds one request of the same kind):
+
+* ``ensure_customer``: known id 0; found by search 1 read; created 1 read + 1 write.
+* ``find_schedule``: 1 read per 100 schedules of the customer.
+* ``retrieve_schedule``: 1 read.
+* ``create_schedule``: N coupon writes + 1 schedule write (N = discounts needing a coupon).
+* ``update_schedule``: N + 1 writes, plus 1 read when ``current`` is not given.
+* ``cancel_schedule``: 1 write (+1 read if Stripe refuses because it is already canceled).
+
+``stats`` counts every request sent (reads, writes, retries, per method).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Literal, TypeVar
+
+import stripe
+from pydantic import SecretStr
+
+from sf_stripe_sync.config import STRIPE_API_VERSION, StripeAccountSettings
+from sf_stripe_sync.core.keys import child_key, customer_key
+from sf_stripe_sync.core.models import OrderPlan
+from sf_stripe_sync.errors import (
+    AuthenticationError,
+    IdempotencyConflict,
+    TerminalError,
+    TransientError,
+)
+from sf_stripe_sync.stripe import params as build
+from sf_stripe_sync.stripe.client import DEFAULT_TIMEOUT_SECONDS, build_client
+from sf_stripe_sync.stripe.convert import (
+    LIVE_STATUSES,
+    META_CONTRACT_KEY,
+    RemoteSchedule,
+    ScheduleResult,
+    schedule_from_stripe,
+)
+from sf_stripe_sync.stripe.errors import translate_stripe_error
+from sf_stripe_sync.stripe.retry import RetryPolicy
+
+__all__ = ["GatewayStats", "RemoteSchedule", "ScheduleResult", "StripeGateway"]
+
+T = TypeVar("T")
+RequestKind = Literal["read", "write"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GatewayStats:
+    """Requests sent through one gateway (retries included), for the run summary."""
+
+    reads: int = 0
+    writes: int = 0
+    retries: int = 0
+    by_method: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, method: str, kind: RequestKind) -> None:
+        with self._lock:
+            if kind == "read":
+                self.reads += 1
+            else:
+                self.writes += 1
+            self.by_method[method] = self.by_method.get(method, 0) + 1
+
+    def count_retry(self) -> None:
+        with self._lock:
+            self.retries += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {"reads": self.reads, "writes": self.writes, "retries": self.retries,
+                    "by_method": dict(self.by_method)}
+
+
+@dataclass
+class _Cost:
+    """What one operation spent: write requests sent and Stripe request ids seen."""
+
+    writes: int = 0
+    request_ids: list[str] = field(default_factory=list)
+
+
+def _request_id(obj: object) -> str | None:
+    response = getattr(obj, "last_response", None)
+    request_id = getattr(response, "request_id", None)
+    return request_id if isinstance(request_id, str) else None
+
+
+class StripeGateway:
+    """Customers, coupons and subscription schedules of one Stripe account."""
+
+    def __init__(
+        self,
+        client: stripe.StripeClient,
+        *,
+        account_name: str,
+        proration_behavior: build.ProrationBehavior = "create_prorations",
+        retry: RetryPolicy | None = None,
+        fallback_currency: str = "usd",
+    ) -> None:
+        self._client = client
+        self.account_name = account_name
+        self.proration_behavior: build.ProrationBehavior = proration_behavior
+        self.retry = retry or RetryPolicy()
+        self.fallback_currency = fallback_currency
+        self.stats = GatewayStats()
+
+    @classmethod
+    def from_settings(
+        cls,
+        account: StripeAccountSettings,
+        api_key: SecretStr,
+        *,
+        api_version: str = STRIPE_API_VERSION,
+        proration_behavior: build.ProrationBehavior = "create_prorations",
+        retry: RetryPolicy | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> StripeGateway:
+        """A gateway for a configured account; ``retry`` sets the waits, the account the tries."""
+        client = build_client(account, api_key, api_version=api_version, timeout=timeout)
+        policy = RetryPolicy.from_max_retries(account.max_retries, retry)
+        return cls(client, account_name=account.name, proration_behavior=proration_behavior,
+                   retry=policy)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _call(self, method: str, kind: RequestKind, send: Callable[[], T],
+              cost: _Cost | None = None, idempotency_key: str | None = None) -> T:
+        def attempt() -> T:
+            self.stats.count(method, kind)
+            if cost is not None and kind == "write":
+                cost.writes += 1
+            try:
+                return send()
+            except stripe.StripeError as exc:
+                raise translate_stripe_error(exc, operation=method) from exc
+
+        result = self.retry.call(attempt, on_retry=lambda _exc: self.stats.count_retry(),
+                                 describe=f"Stripe {method}")
+        request_id = _request_id(result)
+        if cost is not None and request_id:
+            cost.request_ids.append(request_id)
+        log.info("stripe %s ok (request %s, idempotency key %s)", method, request_id or "-",
+                 idempotency_key or "-")
+        return result
+
+    def _write_options(self, key: str) -> stripe.RequestOptions:
+        return {"idempotency_key": key}
+
+    def _convert(self, obj: stripe.SubscriptionSchedule) -> RemoteSchedule:
+        return schedule_from_stripe(obj.to_dict(), fallback_currency=self.fallback_currency)
+
+    # ------------------------------------------------------------------ customers
+
+    def ensure_customer(self, *, account_id: str, name: str | None,
+                        known_customer_id: str | None,
+                        metadata: Mapping[str, str]) -> tuple[str, bool]:
+        """The customer of a Salesforce Account: ``(customer id, created?)``."""
+        if known_customer_id:
+            return known_customer_id, False
+        search = build.customer_search_params(account_id)
+        found = self._call("customers.search", "read",
+                           lambda: self._client.v1.customers.search(params=search))
+        if found.data:
+            return found.data[0].id, False
+        key = customer_key(self.account_name, account_id)
+        create = build.customer_create_params(account_id=account_id, name=name,
+                                              metadata=metadata)
+        customer = self._call(
+            "customers.create", "write",
+            lambda: self._client.v1.customers.create(params=create,
+                                                     options=self._write_options(key)),
+            idempotency_key=key)
+        return customer.id, True
+
+    # ------------------------------------------------------------------ schedules: reads
+
+    def retrieve_schedule(self, schedule_id: str) -> RemoteSchedule:
+        obj = self._call("subscription_schedules.retrieve", "read",
+                         lambda: self._client.v1.subscription_schedules.retrieve(schedule_id))
+        return self._convert(obj)
+
+    def find_schedule(self, *, customer_id: str, contract_key: str) -> RemoteSchedule | None:
+        """The customer's schedule carrying ``contract_key`` that is not canceled/released.
+
+        A live one (not started / active) wins over a completed one; among equals, the
+        newest (Stripe lists newest first).
+        """
+        matches: list[dict[str, Any]] = []
+        starting_after: str | None = None
+        while True:
+            page_params = build.schedule_list_params(customer_id, starting_after)
+            page = self._call(
+                "subscription_schedules.list", "read",
+                partial(self._client.v1.subscription_schedules.list, params=page_params))
+            for obj in page.data:
+                raw = obj.to_dict()
+                metadata = raw.get("metadata") or {}
+                if raw.get("status") in (*LIVE_STATUSES, "completed") and \
+                        metadata.get(META_CONTRACT_KEY) == contract_key:
+                    matches.append(raw)
+            if not page.has_more or not page.data:
+                break
+            starting_after = page.data[-1].id
+        if not matches:
+            return None
+        live = [m for m in matches if m.get("status") in LIVE_STATUSES]
+        if len(live) > 1:
+            log.warning("customer %s has %d live schedules for contract key %s; using %s",
+                        customer_id, len(live), contract_key, live[0].get("id"))
+        return schedule_from_stripe((live or matches)[0],
+                                    fallback_currency=self.fallback_currency)
+
+    # ------------------------------------------------------------------ schedules: writes
+
+    def _make_coupons(self, plan: OrderPlan, slots: Sequence[build.DiscountSlot], op_key: str,
+                      cost: _Cost) -> dict[str, str]:
+        coupons: dict[str, str] = {}
+        for slot in slots:
+            key = child_key(op_key, f"coupon:{slot.slot}")
+            coupon_params = build.coupon_params(plan, slot)
+            coupon = self._call(
+                "coupons.create", "write",
+                partial(self._client.v1.coupons.create, params=coupon_params,
+                        options=self._write_options(key)),
+                cost, idempotency_key=key)
+            coupons[slot.slot] = coupon.id
+        return coupons
+
+    def _result(self, obj: stripe.SubscriptionSchedule, cost: _Cost,
+                coupons: Mapping[str, str]) -> ScheduleResult:
+        return ScheduleResult(schedule=self._convert(obj), request_ids=tuple(cost.request_ids),
+                              writes=cost.writes, coupons=tuple(coupons.values()))
+
+    def create_schedule(self, plan: OrderPlan, *, customer_id: str, op_key: str
+                        ) -> ScheduleResult:
+        """A new schedule for the plan (its coupons first); N discounts cost N+1 writes."""
+        schedule = build.desired_schedule(plan)
+        cost = _Cost()
+        slots = build.discount_slots(list(enumerate(schedule.phases)))
+        coupons = self._make_coupons(plan, slots, op_key, cost)
+        create = build.create_params(plan, customer_id=customer_id, coupons=coupons)
+        obj = self._call(
+            "subscription_schedules.create", "write",
+            lambda: self._client.v1.subscription_schedules.create(
+                params=create, options=self._write_options(op_key)),
+            cost, idempotency_key=op_key)
+        return self._result(obj, cost, coupons)
+
+    def update_schedule(self, plan: OrderPlan, *, schedule_id: str, op_key: str,
+                        current: RemoteSchedule | None = None) -> ScheduleResult:
+        """Send the plan's current and future phases (amend and replace alike)."""
+        if current is None:
+            current = self.retrieve_schedule(schedule_id)
+        if not current.is_live:
+            raise TerminalError(f"schedule {schedule_id} is {current.status}; it can no "
+                                "longer be changed", code="schedule_not_live")
+        cost = _Cost()
+        slots = build.discount_slots(build.phases_to_send(plan, current))
+        coupons = self._make_coupons(plan, slots, op_key, cost)
+        update = build.update_params(plan, current=current, coupons=coupons,
+                                     proration_behavior=self.proration_behavior)
+        try:
+            obj = self._call(
+                "subscription_schedules.update", "write",
+                lambda: self._client.v1.subscription_schedules.update(
+                    schedule_id, params=update, options=self._write_options(op_key)),
+                cost, idempotency_key=op_key)
+        except IdempotencyConflict:
+            # The same operation was applied earlier, while the current phase was another
+            # one (so today's body differs). If Stripe already carries this plan, done.
+            now = self.retrieve_schedule(schedule_id)
+            if plan.fingerprint and now.fingerprint == plan.fingerprint:
+                return ScheduleResult(schedule=now, request_ids=tuple(cost.request_ids),
+                                      writes=cost.writes, coupons=tuple(coupons.values()))
+            raise
+        return self._result(obj, cost, coupons)
+
+    def cancel_schedule(self, schedule_id: str, *, op_key: str, invoice_now: bool,
+                        prorate: bool) -> ScheduleResult:
+        """Cancel now; a schedule Stripe reports as already canceled counts as done."""
+        cost = _Cost()
+        cancel = build.cancel_params(invoice_now=invoice_now, prorate=prorate)
+        try:
+            obj = self._call(
+                "subscription_schedules.cancel", "write",
+                lambda: self._client.v1.subscription_schedules.cancel(
+                    schedule_id, params=cancel, options=self._write_options(op_key)),
+                cost, idempotency_key=op_key)
+        except (AuthenticationError, TransientError):
+            raise
+        except TerminalError as refused:
+            try:
+                now = self.retrieve_schedule(schedule_id)
+            except TerminalError:
+                raise refused from None
+            if now.status == "canceled":
+                return ScheduleResult(schedule=now, request_ids=tuple(cost.request_ids),
+                                      writes=cost.writes)
+            raise
+        return self._result(obj, cost, {})

@@ -1,0 +1,321 @@
+"""Build Stripe request parameters from core models, as the SDK's own TypedDicts.
+
+Theory of operation: every request body the gateway sends is built here and typed with
+``stripe.params`` (``SubscriptionScheduleCreateParams``, ``CouponCreateParams`` ...), so
+``mypy --strict`` refuses a misspelled or misplaced parameter. Only existing prices are
+referenced (``items[].price``), never ``price_data``.
+
+Discounts: a ``Discount`` with ``percent_off`` / ``amount_off`` needs a new single-use
+coupon; ``discount_slots`` names each one by a *slot* that is stable for a given plan
+(``p{phase}`` for a phase discount, ``p{phase}:{price}:{item ids}`` for an item
+discount), and the gateway makes the coupon under ``child_key(op_key, "coupon:" + slot)``.
+A ``Discount(coupon=id)`` (read back from Stripe) is passed on as is.
+
+Create sends every phase, the first starting at the plan's start (or ``now``). Update
+sends the phases that have not ended before the schedule's current phase; the first one
+keeps the current phase's start date, because Stripe refuses to move it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from stripe.params import (
+    CouponCreateParams,
+    CustomerCreateParams,
+    CustomerSearchParams,
+    SubscriptionScheduleCancelParams,
+    SubscriptionScheduleCreateParams,
+    SubscriptionScheduleCreateParamsPhase,
+    SubscriptionScheduleCreateParamsPhaseItem,
+    SubscriptionScheduleListParams,
+    SubscriptionScheduleUpdateParams,
+    SubscriptionScheduleUpdateParamsPhase,
+    SubscriptionScheduleUpdateParamsPhaseItem,
+)
+
+from sf_stripe_sync.core.models import DesiredSchedule, Discount, OrderPlan, Phase, PhaseItem
+from sf_stripe_sync.errors import TerminalError
+from sf_stripe_sync.stripe.convert import (
+    ITEM_ID_SEPARATOR,
+    META_ACCOUNT_ID,
+    META_CONTRACT_KEY,
+    META_FINGERPRINT,
+    META_ORDER_ITEM_IDS,
+    RemoteSchedule,
+)
+
+ProrationBehavior = Literal["create_prorations", "none", "always_invoice"]
+IndexedPhase = tuple[int, Phase]
+"""A phase with its index in the plan's schedule (the index names its coupon slots)."""
+
+
+@dataclass(frozen=True)
+class DiscountSlot:
+    """One discount that needs a coupon made for it, named by a stable slot."""
+
+    slot: str
+    discount: Discount
+    phase: Phase
+    item: PhaseItem | None = None
+
+
+def unix(value: datetime) -> int:
+    return int(value.timestamp())
+
+
+def desired_schedule(plan: OrderPlan) -> DesiredSchedule:
+    if plan.schedule is None or not plan.schedule.phases:
+        raise TerminalError(f"order {plan.order_id}: the plan has no phases to send",
+                            code="invalid_plan")
+    return plan.schedule
+
+
+def phase_slot(index: int) -> str:
+    return f"p{index}"
+
+
+def item_slot(index: int, item: PhaseItem) -> str:
+    return f"p{index}:{item.price}:{ITEM_ID_SEPARATOR.join(item.order_item_ids)}"
+
+
+def needs_coupon(discount: Discount | None) -> bool:
+    return discount is not None and discount.coupon is None and (
+        discount.percent_off is not None or discount.amount_off is not None
+    )
+
+
+def discount_slots(phases: Sequence[IndexedPhase]) -> list[DiscountSlot]:
+    """Every discount of ``phases`` that needs a new coupon, in a stable order."""
+    slots: list[DiscountSlot] = []
+    for index, phase in phases:
+        if needs_coupon(phase.discount):
+            assert phase.discount is not None
+            slots.append(DiscountSlot(phase_slot(index), phase.discount, phase))
+        for item in phase.items:
+            if needs_coupon(item.discount):
+                assert item.discount is not None
+                slots.append(DiscountSlot(item_slot(index, item), item.discount, phase, item))
+    return slots
+
+
+def coupon_params(plan: OrderPlan, slot: DiscountSlot) -> CouponCreateParams:
+    """A single-use, forever coupon worth exactly ``slot.discount``."""
+    discount = slot.discount
+    metadata = {
+        "salesforce_order_id": plan.order_id,
+        META_CONTRACT_KEY: plan.contract_key,
+        "sf_sync_slot": slot.slot,
+    }
+    if slot.item is not None and slot.item.order_item_ids:
+        metadata[META_ORDER_ITEM_IDS] = ITEM_ID_SEPARATOR.join(slot.item.order_item_ids)
+    params: CouponCreateParams = {
+        "duration": "forever",
+        "max_redemptions": 1,
+        "metadata": metadata,
+    }
+    if discount.amount_off is not None:
+        params["amount_off"] = discount.amount_off
+        params["currency"] = (discount.currency or slot.phase.properties.currency).lower()
+    elif discount.percent_off is not None:
+        # A percentage, not money: the SDK types it as float and sends str(value).
+        params["percent_off"] = float(discount.percent_off)
+    else:
+        raise TerminalError(f"order {plan.order_id}: discount in slot {slot.slot} has no value",
+                            code="invalid_plan")
+    return params
+
+
+def coupon_id(discount: Discount | None, slot: str, coupons: Mapping[str, str]) -> str | None:
+    """The coupon a discount refers to: the existing one, or the one made for its slot."""
+    if discount is None:
+        return None
+    if discount.coupon is not None:
+        return discount.coupon
+    return coupons[slot]
+
+
+def schedule_metadata(plan: OrderPlan) -> dict[str, str]:
+    metadata = dict(plan.metadata)
+    metadata.setdefault("salesforce_order_id", plan.order_id)
+    metadata[META_CONTRACT_KEY] = plan.contract_key
+    metadata[META_FINGERPRINT] = plan.fingerprint
+    return metadata
+
+
+def item_metadata(item: PhaseItem) -> dict[str, str]:
+    metadata = dict(item.metadata)
+    if item.order_item_ids:
+        metadata[META_ORDER_ITEM_IDS] = ITEM_ID_SEPARATOR.join(item.order_item_ids)
+    return metadata
+
+
+def _check_ends(phases: Sequence[IndexedPhase], plan: OrderPlan) -> None:
+    for position, (index, phase) in enumerate(phases):
+        if phase.end is None and position != len(phases) - 1:
+            raise TerminalError(f"order {plan.order_id}: phase {index} is open-ended but "
+                                "is not the last phase", code="invalid_plan")
+
+
+# --------------------------------------------------------------------------- create
+
+
+def _create_item(index: int, item: PhaseItem, coupons: Mapping[str, str]
+                 ) -> SubscriptionScheduleCreateParamsPhaseItem:
+    out: SubscriptionScheduleCreateParamsPhaseItem = {"price": item.price,
+                                                      "quantity": item.quantity}
+    metadata = item_metadata(item)
+    if metadata:
+        out["metadata"] = metadata
+    coupon = coupon_id(item.discount, item_slot(index, item), coupons)
+    if coupon is not None:
+        out["discounts"] = [{"coupon": coupon}]
+    return out
+
+
+def _create_phase(index: int, phase: Phase, coupons: Mapping[str, str]
+                  ) -> SubscriptionScheduleCreateParamsPhase:
+    props = phase.properties
+    out: SubscriptionScheduleCreateParamsPhase = {
+        "items": [_create_item(index, item, coupons) for item in phase.items],
+        "collection_method": props.collection_method,
+        "currency": props.currency,
+    }
+    if phase.end is not None:
+        out["end_date"] = unix(phase.end)
+    if props.collection_method == "send_invoice" and props.days_until_due is not None:
+        out["invoice_settings"] = {"days_until_due": props.days_until_due}
+    if props.default_payment_method:
+        out["default_payment_method"] = props.default_payment_method
+    coupon = coupon_id(props.discount, phase_slot(index), coupons)
+    if coupon is not None:
+        out["discounts"] = [{"coupon": coupon}]
+    if phase.metadata:
+        out["metadata"] = dict(phase.metadata)
+    return out
+
+
+def create_params(plan: OrderPlan, *, customer_id: str, coupons: Mapping[str, str]
+                  ) -> SubscriptionScheduleCreateParams:
+    """The whole desired schedule, starting at the plan's start (or now)."""
+    schedule = desired_schedule(plan)
+    phases = list(enumerate(schedule.phases))
+    _check_ends(phases, plan)
+    start: int | Literal["now"] = "now" if plan.start_now else unix(schedule.phases[0].start)
+    return {
+        "customer": customer_id,
+        "start_date": start,
+        "end_behavior": schedule.end_behavior,
+        "phases": [_create_phase(index, phase, coupons) for index, phase in phases],
+        "metadata": schedule_metadata(plan),
+    }
+
+
+# --------------------------------------------------------------------------- update
+
+
+def phases_to_send(plan: OrderPlan, current: RemoteSchedule) -> list[IndexedPhase]:
+    """The plan's phases minus those that ended before the schedule's current phase."""
+    schedule = desired_schedule(plan)
+    phases = list(enumerate(schedule.phases))
+    if current.current_phase_start is None:
+        return phases
+    start = current.current_phase_start
+    kept = [(i, p) for i, p in phases if p.end is None or p.end > start]
+    if not kept:
+        raise TerminalError(f"order {plan.order_id}: every planned phase ended before the "
+                            f"current phase of schedule {current.id}", code="invalid_plan")
+    return kept
+
+
+def _update_item(index: int, item: PhaseItem, coupons: Mapping[str, str]
+                 ) -> SubscriptionScheduleUpdateParamsPhaseItem:
+    out: SubscriptionScheduleUpdateParamsPhaseItem = {"price": item.price,
+                                                      "quantity": item.quantity}
+    metadata = item_metadata(item)
+    if metadata:
+        out["metadata"] = metadata
+    coupon = coupon_id(item.discount, item_slot(index, item), coupons)
+    if coupon is not None:
+        out["discounts"] = [{"coupon": coupon}]
+    return out
+
+
+def _update_phase(index: int, phase: Phase, coupons: Mapping[str, str]
+                  ) -> SubscriptionScheduleUpdateParamsPhase:
+    props = phase.properties
+    out: SubscriptionScheduleUpdateParamsPhase = {
+        "items": [_update_item(index, item, coupons) for item in phase.items],
+        "collection_method": props.collection_method,
+        "currency": props.currency,
+    }
+    if phase.end is not None:
+        out["end_date"] = unix(phase.end)
+    if props.collection_method == "send_invoice" and props.days_until_due is not None:
+        out["invoice_settings"] = {"days_until_due": props.days_until_due}
+    if props.default_payment_method:
+        out["default_payment_method"] = props.default_payment_method
+    coupon = coupon_id(props.discount, phase_slot(index), coupons)
+    if coupon is not None:
+        out["discounts"] = [{"coupon": coupon}]
+    if phase.metadata:
+        out["metadata"] = dict(phase.metadata)
+    return out
+
+
+def update_params(plan: OrderPlan, *, current: RemoteSchedule, coupons: Mapping[str, str],
+                  proration_behavior: ProrationBehavior) -> SubscriptionScheduleUpdateParams:
+    """The current and future phases; the first keeps the current phase's start date."""
+    schedule = desired_schedule(plan)
+    phases = phases_to_send(plan, current)
+    _check_ends(phases, plan)
+    sent = [_update_phase(index, phase, coupons) for index, phase in phases]
+    first_start: int | Literal["now"]
+    if current.current_phase_start is not None:
+        first_start = unix(current.current_phase_start)
+    elif plan.start_now:
+        first_start = "now"
+    else:
+        first_start = unix(phases[0][1].start)
+    sent[0]["start_date"] = first_start
+    return {
+        "phases": sent,
+        "end_behavior": schedule.end_behavior,
+        "proration_behavior": proration_behavior,
+        "metadata": schedule_metadata(plan),
+    }
+
+
+# --------------------------------------------------------------------------- the rest
+
+
+def cancel_params(*, invoice_now: bool, prorate: bool) -> SubscriptionScheduleCancelParams:
+    return {"invoice_now": invoice_now, "prorate": prorate}
+
+
+def schedule_list_params(customer_id: str, starting_after: str | None = None
+                         ) -> SubscriptionScheduleListParams:
+    params: SubscriptionScheduleListParams = {"customer": customer_id, "limit": 100}
+    if starting_after is not None:
+        params["starting_after"] = starting_after
+    return params
+
+
+def _search_literal(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def customer_search_params(account_id: str) -> CustomerSearchParams:
+    return {"query": f"metadata['{META_ACCOUNT_ID}']:'{_search_literal(account_id)}'",
+            "limit": 1}
+
+
+def customer_create_params(*, account_id: str, name: str | None, metadata: Mapping[str, str]
+                           ) -> CustomerCreateParams:
+    params: CustomerCreateParams = {"metadata": {**metadata, META_ACCOUNT_ID: account_id}}
+    if name:
+        params["name"] = name
+    return params

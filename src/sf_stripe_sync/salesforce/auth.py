@@ -1,0 +1,313 @@
+"""Logging in to Salesforce and making every call through one guarded connection.
+
+Theory of operation: ``connect(settings)`` reads the auth mode from
+``settings.salesforce``, resolves the secrets it needs with ``config.resolve_secret``
+(environment or secrets file; never logged, never in a message) and builds a
+``simple_salesforce.Salesforce`` client pinned to ``settings.salesforce.api_version``.
+Numbers in answers are parsed as ``Decimal`` (``parse_float``), never float.
+
+``SalesforceConnection.run`` is the single door to the org. For each call it
+
+1. translates every library or transport exception into ``sf_stripe_sync.errors``
+   (``salesforce.errors.translate``), so nothing from simple-salesforce escapes;
+2. on an expired session (401 ``INVALID_SESSION_ID``) logs in again where the auth mode
+   allows it (password, jwt, client_credentials) and repeats the call once; with a
+   bare session id it raises a clear ``AuthenticationError`` instead;
+3. retries transient failures under the connection's ``RetryPolicy``.
+
+A response hook on the ``requests`` session counts the API calls made (logins are
+counted apart) and keeps the last ``Sforce-Limit-Info`` usage, so ``usage()`` is
+known even after a failed call. The describe cache lives here too: one describe per
+sObject per connection.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+import requests
+from simple_salesforce.api import Salesforce
+
+from sf_stripe_sync.config import Settings, resolve_secret
+from sf_stripe_sync.errors import AuthenticationError, ConfigError, TerminalError
+from sf_stripe_sync.salesforce.errors import translate
+from sf_stripe_sync.salesforce.retry import RetryPolicy, call_with_retries
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT_SECONDS = 60.0
+REFRESHABLE_MODES = frozenset({"password", "jwt", "client_credentials"})
+_USAGE = re.compile(r"(?:^|[;,\s])api-usage=(\d+)/(\d+)")
+_LOGIN_PATHS = ("/services/oauth2/", "/services/Soap/u/")
+
+
+class CallMeter:
+    """Counts HTTP calls answered by the org and remembers the last API usage header."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.api_calls = 0
+        self.logins = 0
+        self.last_usage: tuple[int, int] | None = None
+
+    def record(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        path = urlparse(response.url or "").path
+        header = response.headers.get("Sforce-Limit-Info", "")
+        found = _USAGE.search(header) if header else None
+        with self._lock:
+            if any(marker in path for marker in _LOGIN_PATHS):
+                self.logins += 1
+            else:
+                self.api_calls += 1
+            if found:
+                self.last_usage = (int(found.group(1)), int(found.group(2)))
+
+
+class SalesforceConnection:
+    """A logged-in client plus the guards every call goes through."""
+
+    def __init__(
+        self,
+        client: Salesforce,
+        *,
+        auth_mode: str,
+        meter: CallMeter,
+        retry: RetryPolicy | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        secrets: tuple[str, ...] = (),
+        session_id_env: str = "SF_SESSION_ID",
+    ) -> None:
+        self.client = client
+        self.auth_mode = auth_mode
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self._meter = meter
+        self._secrets = secrets
+        self._session_id_env = session_id_env
+        self._describe_cache: dict[str, frozenset[str]] = {}
+        self._describe_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SalesforceConnection(auth_mode={self.auth_mode!r}, calls={self.api_calls})"
+
+    # ------------------------------------------------------------------ accounting
+
+    @property
+    def api_calls(self) -> int:
+        """API calls this connection made (logins not included)."""
+        return self._meter.api_calls
+
+    @property
+    def logins(self) -> int:
+        return self._meter.logins
+
+    def usage(self) -> tuple[int, int] | None:
+        """``(used, max)`` from the last ``Sforce-Limit-Info`` header, or None."""
+        if self._meter.last_usage is not None:
+            return self._meter.last_usage
+        usage = getattr(self.client, "api_usage", {}).get("api-usage")
+        if usage is None:
+            return None
+        return int(usage.used), int(usage.total)
+
+    @property
+    def can_reauthenticate(self) -> bool:
+        return self.auth_mode in REFRESHABLE_MODES
+
+    # ------------------------------------------------------------------ calls
+
+    def run(
+        self, action: str, call: Callable[[], T], *, retry_ambiguous: bool = True
+    ) -> T:
+        """``call()`` translated, re-authenticated once if the session expired, and
+        retried on transient failures."""
+        return call_with_retries(
+            self.retry, lambda: self._with_reauth(action, call), retry_ambiguous=retry_ambiguous
+        )
+
+    def query(self, soql: str) -> dict[str, Any]:
+        result = self.run("query", lambda: self.client.query(soql, timeout=self.timeout))
+        return _as_result(result, "query")
+
+    def query_more(self, next_records_url: str) -> dict[str, Any]:
+        result = self.run(
+            "query_more",
+            lambda: self.client.query_more(
+                next_records_url, identifier_is_url=True, timeout=self.timeout
+            ),
+        )
+        return _as_result(result, "query_more")
+
+    def rest(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: str | None = None,
+        retry_ambiguous: bool = True,
+    ) -> Any:
+        """A REST call below ``/services/data/vXX.X/``; ``body`` is JSON text."""
+        return self.run(
+            f"{method} {path}",
+            lambda: self.client.restful(path, method=method, data=body, timeout=self.timeout),
+            retry_ambiguous=retry_ambiguous,
+        )
+
+    def fields_of(self, sobject: str) -> frozenset[str]:
+        """Field names of ``sobject`` from its describe, fetched once per connection."""
+        with self._describe_lock:
+            cached = self._describe_cache.get(sobject)
+        if cached is not None:
+            return cached
+        try:
+            described = self.rest("GET", f"sobjects/{sobject}/describe")
+        except TerminalError as exc:
+            if exc.code in {"NOT_FOUND", "INVALID_TYPE"}:
+                raise ConfigError(
+                    f"the Salesforce org has no sObject {sobject} (describe: {exc.message})",
+                    code="missing_object",
+                ) from exc
+            raise
+        names = frozenset(
+            str(field["name"])
+            for field in (described or {}).get("fields", [])
+            if isinstance(field, Mapping) and field.get("name")
+        )
+        with self._describe_lock:
+            self._describe_cache[sobject] = names
+        return names
+
+    # ------------------------------------------------------------------ internals
+
+    def _secret_values(self) -> tuple[str, ...]:
+        current = getattr(self.client, "session_id", None)
+        return (*self._secrets, current) if isinstance(current, str) else self._secrets
+
+    def _translated(self, action: str, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except Exception as exc:
+            raise translate(exc, action=action, secrets=self._secret_values()) from exc
+
+    def _with_reauth(self, action: str, call: Callable[[], T]) -> T:
+        try:
+            return self._translated(action, call)
+        except AuthenticationError as first:
+            if first.code not in {"INVALID_SESSION_ID", "INVALID_AUTH_HEADER"}:
+                raise
+            if not self.can_reauthenticate:
+                raise AuthenticationError(
+                    f"the Salesforce session is expired or invalid ({action}); a bare "
+                    f"session id cannot log in again: put a fresh one in "
+                    f"{self._session_id_env}, or use auth = password, jwt or "
+                    f"client_credentials",
+                    code="INVALID_SESSION_ID",
+                ) from first
+            self._translated("re-authentication", self.client._refresh_session)
+            return self._translated(action, call)
+
+
+def _as_result(value: Any, action: str) -> dict[str, Any]:
+    if not isinstance(value, dict) or not isinstance(value.get("records"), list):
+        raise TerminalError(f"Salesforce's {action} answer has no records list")
+    return value
+
+
+# ---------------------------------------------------------------------- connect
+
+
+def connect(
+    settings: Settings,
+    *,
+    session: requests.Session | None = None,
+    environ: Mapping[str, str] | None = None,
+    retry: RetryPolicy | None = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> SalesforceConnection:
+    """Log in as ``settings.salesforce`` says and return the guarded connection."""
+    sf = settings.salesforce
+    http = session if session is not None else requests.Session()
+    if session is None:
+        http.verify = sf.verify_tls
+    meter = CallMeter()
+    http.hooks.setdefault("response", []).append(meter.record)
+    credentials = _credentials(settings, environ)
+    secrets = tuple(v for k, v in credentials.items() if k in _SECRET_KEYS and v)
+    policy = retry or RetryPolicy()
+
+    def login() -> Salesforce:
+        try:
+            return Salesforce(
+                **credentials,
+                version=sf.api_version,
+                session=http,
+                parse_float=Decimal,
+                object_pairs_hook=dict,
+            )
+        except Exception as exc:
+            raise translate(exc, action=f"{sf.auth} login", secrets=secrets) from exc
+
+    client = call_with_retries(policy, login)
+    return SalesforceConnection(
+        client,
+        auth_mode=sf.auth,
+        meter=meter,
+        retry=policy,
+        timeout=timeout,
+        secrets=secrets,
+        session_id_env=sf.session_id_env,
+    )
+
+
+_SECRET_KEYS = frozenset({"password", "security_token", "session_id", "consumer_secret"})
+
+
+def _credentials(settings: Settings, environ: Mapping[str, str] | None) -> dict[str, Any]:
+    sf = settings.salesforce
+
+    def secret(name: str, *, required: bool = True) -> str | None:
+        value = resolve_secret(name, settings, environ, required=required)
+        return value.get_secret_value() if value is not None else None
+
+    def need(value: Any, setting: str) -> Any:
+        if value is None or value == "":
+            raise ConfigError(f"salesforce.{setting} is required for auth = {sf.auth!r}")
+        return value
+
+    if sf.auth == "session":
+        return {
+            "session_id": secret(sf.session_id_env),
+            "instance_url": need(sf.instance_url, "instance_url"),
+        }
+    if sf.auth == "password":
+        return {
+            "username": need(sf.username, "username"),
+            "password": secret(sf.password_env),
+            "security_token": secret(sf.security_token_env, required=False) or "",
+            "domain": sf.domain,
+        }
+    if sf.auth == "jwt":
+        key_file = need(sf.private_key_file, "private_key_file")
+        if not key_file.is_file():
+            raise ConfigError(f"salesforce.private_key_file {key_file} does not exist")
+        return {
+            "username": need(sf.username, "username"),
+            "consumer_key": need(sf.consumer_key, "consumer_key"),
+            "privatekey_file": str(key_file),
+            "domain": sf.domain,
+        }
+    if sf.domain in {"login", "test"}:
+        raise ConfigError(
+            "auth = 'client_credentials' needs salesforce.domain set to the org's My "
+            "Domain (e.g. 'acme.my'), not 'login' or 'test'"
+        )
+    return {
+        "consumer_key": need(sf.consumer_key, "consumer_key"),
+        "consumer_secret": secret(sf.consumer_secret_env),
+        "domain": sf.domain,
+    }

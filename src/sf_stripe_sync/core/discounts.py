@@ -1,0 +1,120 @@
+"""Discount fields of an Order or OrderItem, read into one validated ``Discount``.
+
+Theory of operation (DESIGN 2, "Discounts"): a record carries an amount-off field and a
+percent-off field (names from ``FieldMap``). Empty or zero means no discount; one
+non-zero value becomes a ``Discount``; both non-zero is a ``discount_conflict`` because
+the engine cannot know which one sales meant. Percentages must lie in (0, 100]; amounts
+must be positive and fit the order currency's minor units. Every problem is returned as
+an ``OrderIssue`` naming the record and the field, never raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from sf_stripe_sync.core.issues import IssueCode, OrderIssue
+from sf_stripe_sync.core.models import Discount
+from sf_stripe_sync.core.money import currency_exponent, decimal_from_json, to_minor_units
+from sf_stripe_sync.core.rules import FieldMap
+
+HUNDRED = Decimal(100)
+
+
+def _issue(
+    code: IssueCode,
+    message: str,
+    *,
+    sobject: str,
+    record_id: str,
+    order_id: str,
+    field: str | None,
+) -> OrderIssue:
+    item_ids = (record_id,) if sobject == "OrderItem" else ()
+    record_ids = () if sobject == "OrderItem" else (record_id,)
+    return OrderIssue(
+        code=code,
+        message=message,
+        order_id=order_id,
+        order_item_ids=item_ids,
+        record_ids=record_ids,
+        field=field,
+    )
+
+
+def discount_from_record(
+    record: Mapping[str, Any],
+    *,
+    fields: FieldMap,
+    currency: str,
+    sobject: str,
+    record_id: str,
+    order_id: str,
+) -> tuple[Discount | None, list[OrderIssue]]:
+    """The record's discount (or None) and the problems found reading it.
+
+    An unknown ``currency`` is left for the caller to report (once, on the Order); an
+    amount-off discount then yields no discount and no extra issue.
+    """
+    where = f"{sobject} {record_id}"
+    issues: list[OrderIssue] = []
+
+    def fail(code: IssueCode, message: str, field: str | None) -> None:
+        issues.append(
+            _issue(code, message, sobject=sobject, record_id=record_id,
+                   order_id=order_id, field=field)
+        )
+
+    def read(field: str) -> Decimal | None:
+        raw = record.get(field)
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        try:
+            value = decimal_from_json(raw)
+        except ValueError:
+            fail(IssueCode.INVALID_RECORD, f"{where}: {field} is not a number ({raw!r})", field)
+            return None
+        return None if value == 0 else value
+
+    amount = read(fields.discount_amount_off)
+    percent = read(fields.discount_percent_off)
+    if issues:
+        return None, issues
+    if amount is not None and percent is not None:
+        fail(
+            IssueCode.DISCOUNT_CONFLICT,
+            f"{where}: both {fields.discount_amount_off} ({amount}) and "
+            f"{fields.discount_percent_off} ({percent}) are set; keep only one",
+            f"{fields.discount_amount_off},{fields.discount_percent_off}",
+        )
+        return None, issues
+    if percent is not None:
+        if not Decimal(0) < percent <= HUNDRED:
+            fail(
+                IssueCode.INVALID_RECORD,
+                f"{where}: {fields.discount_percent_off} must be above 0 and at most 100, "
+                f"got {percent}",
+                fields.discount_percent_off,
+            )
+            return None, issues
+        return Discount(percent_off=percent), issues
+    if amount is not None:
+        if amount < 0:
+            fail(
+                IssueCode.INVALID_RECORD,
+                f"{where}: {fields.discount_amount_off} must be positive, got {amount}",
+                fields.discount_amount_off,
+            )
+            return None, issues
+        code = currency.strip().lower()
+        if currency_exponent(code) is None:
+            return None, issues
+        try:
+            minor = to_minor_units(amount, code)
+        except ValueError as exc:
+            fail(IssueCode.INVALID_RECORD, f"{where}: {fields.discount_amount_off}: {exc}",
+                 fields.discount_amount_off)
+            return None, issues
+        return Discount(amount_off=minor, currency=code), issues
+    return None, issues

@@ -58,7 +58,7 @@ __all__ = [
     "store_path",
 ]
 
-STATE_FILE_NAME = "state.sqlite3"
+STATE_FILE_NAME = "state.db"
 Clock = Callable[[], datetime]
 
 

@@ -1,0 +1,167 @@
+"""Command handlers that read and show, never write: ``preview``.
+
+Theory of operation: ``run_preview`` is the dry-run path a person uses before anything is
+billed. It loads settings, opens the order source (a snapshot file, or the Salesforce
+org through ``salesforce.source.open_source``), reads the clock once to default
+``--as-of`` to today (00:00 UTC; the core never reads the clock), plans every asked order
+with the same pure planner a real sync uses, and renders the plans as a table, the
+preview JSON, or a self-contained HTML page, to stdout or ``--output``.
+
+No Stripe call is made: what is known of a schedule comes from the Order and Contract
+schedule id fields only. An order id that the source does not have is reported as an
+``invalid_record`` error for that order, not a crash. Exit code 1 when any previewed
+order has errors, else 0; bad input (missing file, bad JSON, bad ``--as-of``) is a
+``UsageError`` that the CLI turns into exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sf_stripe_sync.config import Settings, load_settings
+from sf_stripe_sync.core.dates import iso_z, parse_as_of
+from sf_stripe_sync.core.models import OrderBundle, OrderPlan
+from sf_stripe_sync.core.plan import not_found_plan, plan_orders
+from sf_stripe_sync.core.render import display_names, preview_document, render_table
+from sf_stripe_sync.errors import ConfigError, UsageError
+from sf_stripe_sync.ports import OrderSource
+
+EXIT_OK = 0
+EXIT_ORDERS_FAILED = 1
+SALESFORCE_SOURCE = "salesforce"
+log = logging.getLogger("sf_stripe_sync.preview")
+
+
+# --------------------------------------------------------------------------- preview
+
+
+def preview_as_of(value: str | None, *, now: datetime | None = None) -> datetime:
+    """``--as-of`` parsed, or today at 00:00 UTC (the one place the clock is read)."""
+    if value is None:
+        today = (now or datetime.now(UTC)).astimezone(UTC)
+        return today.replace(hour=0, minute=0, second=0, microsecond=0)
+    try:
+        return parse_as_of(value)
+    except ValueError as exc:
+        raise UsageError(f"--as-of {value!r} is not a date (YYYY-MM-DD) or datetime") from exc
+
+
+def open_preview_source(source: str, settings: Settings) -> OrderSource:
+    """A snapshot file, or the org named in settings when ``source`` is ``salesforce``."""
+    if source == SALESFORCE_SOURCE:
+        try:
+            from sf_stripe_sync.salesforce.source import open_source
+        except ImportError as exc:
+            raise ConfigError("the Salesforce source is not available in this install") from exc
+        opened: OrderSource = open_source(settings)
+        return opened
+    from sf_stripe_sync.sources.file_source import FileOrderSource
+
+    return FileOrderSource(Path(source), fields=settings.fields, rules=settings.rules)
+
+
+def preview_plans(
+    source: OrderSource,
+    order_ids: Sequence[str],
+    settings: Settings,
+    as_of: datetime,
+) -> tuple[list[OrderPlan], dict[str, str]]:
+    """Plans for the asked orders (every activated order when none asked) + display names."""
+    wanted = list(dict.fromkeys(order_ids)) if order_ids else source.activated_order_ids()
+    bundles = {b.order_id: b for b in source.orders_by_id(wanted)}
+    contracts: dict[str, list[OrderBundle]] = {}
+
+    def contract_bundles(contract_id: str) -> list[OrderBundle]:
+        if contract_id not in contracts:
+            contracts[contract_id] = source.contract_orders(contract_id)
+        return contracts[contract_id]
+
+    found = [bundles[i] for i in wanted if i in bundles]
+    planned = plan_orders(
+        found,
+        contract_bundles=contract_bundles,
+        fields=settings.fields,
+        rules=settings.rules,
+        as_of=as_of,
+        default_stripe_account=settings.default_stripe_account,
+        stripe_accounts=[a.name for a in settings.stripe_accounts],
+    )
+    by_id = {p.order_id: p for p in planned}
+    plans = [
+        by_id.get(i) or not_found_plan(i, stripe_account=settings.default_stripe_account)
+        for i in wanted
+    ]
+    every_bundle = found + [b for bs in contracts.values() for b in bs]
+    return plans, display_names(every_bundle, fields=settings.fields)
+
+
+def render_preview(
+    plans: Sequence[OrderPlan], labels: dict[str, str], fmt: str, *, as_of: datetime,
+    color: bool,
+) -> str:
+    """The preview in one of the CLI formats, as text."""
+    if fmt == "json":
+        document: dict[str, Any] = preview_document(plans, labels)
+        document["as_of"] = iso_z(as_of)
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "html":
+        from sf_stripe_sync.render_html import render_html
+
+        return render_html(plans, labels, as_of=as_of)
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=color, no_color=not color, width=120,
+                      color_system="standard" if color else None, emoji=False,
+                      highlight=False)
+    render_table(plans, console, labels)
+    return buffer.getvalue()
+
+
+def _write_output(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from exc
+
+
+def _report_orphans(source: OrderSource) -> None:
+    orphans = getattr(source, "orphan_items", None)
+    if not callable(orphans):
+        return
+    for item in orphans():
+        log.warning("OrderItem %s names Order %s, which is not in the source: left out",
+                    item.get("Id"), item.get("OrderId"))
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    """``sf-stripe-sync preview``: show the phases orders would become; writes nothing."""
+    from sf_stripe_sync.logs import configure_logging
+
+    configure_logging(getattr(args, "log_format", "human"),
+                      verbose=bool(getattr(args, "verbose", False)))
+    as_of = preview_as_of(getattr(args, "as_of", None))
+    overrides: dict[str, Any] = {}
+    if getattr(args, "state_dir", None) is not None:
+        overrides["state_dir"] = args.state_dir
+    settings = load_settings(getattr(args, "config", None), **overrides)
+    source = open_preview_source(args.source, settings)
+    _report_orphans(source)
+    plans, labels = preview_plans(source, list(args.order_ids or []), settings, as_of)
+    fmt = getattr(args, "format", "table") or "table"
+    color = fmt == "table" and getattr(args, "output", None) is None and sys.stdout.isatty()
+    _write_output(render_preview(plans, labels, fmt, as_of=as_of, color=color),
+                  getattr(args, "output", None))
+    return EXIT_ORDERS_FAILED if any(p.errors for p in plans) else EXIT_OK

@@ -1,0 +1,386 @@
+"""The planner: from a normalized Order and what is known of its schedule, one OrderPlan.
+
+Theory of operation (DESIGN 2, Operations). One schedule per Contract (per Order when
+there is no Contract). ``plan_order`` is pure: the caller passes the order, the other
+activated orders on its contract, a ``KnownState`` (what the engine knows of the
+contract's schedule) and ``as_of`` (the injected "now"). Decisions, in this order:
+
+1. Any error already found (normalization, a sibling order's errors) -> ``FAIL``.
+2. The order is in the cancel status, or the caller asks -> ``CANCEL`` the known
+   schedule. With no schedule known there is nothing to cancel: that is ``FAIL`` with
+   ``invalid_record`` (an explicit request must not look like success). A cancel needs
+   only the schedule id, so line-level problems do not block it. An already cancelled
+   schedule (remote status, or the same cancel already applied) -> ``NOOP``.
+3. No schedule known -> ``CREATE`` from all the contract's activated orders together.
+4. Schedule known, order not yet folded in -> ``AMEND``: the overlay of the order's lines
+   on Stripe's current and future phases when those were read, else (offline preview)
+   the consolidation of every contract order's lines.
+5. Schedule known, order already folded in -> ``REPLACE`` with the consolidation of
+   every contract order's lines.
+6. The desired state's fingerprint equals the one last applied -> ``NOOP``.
+
+Time: a schedule that ends at or before ``as_of`` is ``SKIP`` (warning
+``already_ended``). For amend/replace, phases ended by ``as_of`` are dropped and the
+phase in force keeps the current phase's start; an amending line dated before that
+start is clipped to it (warning ``clipped_to_current_phase``). A create whose start is
+past backdates unless ``rules.backdate`` is false: then it starts at ``as_of``
+(``start_now``) with a ``clipped_to_current_phase`` warning.
+
+Fingerprints: create, amend, replace and noop share one fingerprint of the *desired
+state* (account, contract, metadata, canonical schedule), so the plan recomputed after
+our own write-back equals the applied one and is a noop whatever the operation that
+applied it; the operation kind itself enters the idempotency key (``core.keys``).
+A cancel has its own fingerprint: intent ``cancel`` + schedule id + invoice_now/prorate.
+Drift: when Stripe's phases were read for a replace and differ from the desired ones,
+a ``drift`` warning says where (an amend keeps Stripe's phases by construction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
+
+from pydantic import AwareDatetime
+
+from sf_stripe_sync.core.amend import overlay
+from sf_stripe_sync.core.consolidate import consolidate
+from sf_stripe_sync.core.dates import iso_z
+from sf_stripe_sync.core.fingerprint import canonical_schedule, fingerprint
+from sf_stripe_sync.core.issues import IssueCode, OrderIssue, warning
+from sf_stripe_sync.core.models import (
+    ConsolidationResult,
+    DesiredSchedule,
+    Frozen,
+    OperationKind,
+    Order,
+    OrderBundle,
+    OrderLine,
+    OrderPlan,
+    Phase,
+    freeze_metadata,
+)
+from sf_stripe_sync.core.normalize import normalize_order
+from sf_stripe_sync.core.rules import FieldMap, SyncRules
+
+ENDED_REMOTE_STATUSES = frozenset({"canceled", "released", "completed"})
+MAX_DRIFT_DETAILS = 5
+
+
+class KnownState(Frozen):
+    """What the engine knows of a contract's schedule when it plans."""
+
+    schedule_id: str | None = None
+    applied_fingerprint: str | None = None
+    applied_order_ids: frozenset[str] = frozenset()
+    """Orders already folded into the schedule."""
+    remote_phases: tuple[Phase, ...] | None = None
+    """Current and future phases as Stripe has them; None when not read."""
+    remote_status: str | None = None
+    current_phase_start: AwareDatetime | None = None
+
+
+def known_state_from_orders(order: Order, contract_orders: Sequence[Order]) -> KnownState:
+    """KnownState from Salesforce's own id fields only (the offline preview).
+
+    The schedule is the Order's or Contract's schedule id field (of this order or any
+    order on the contract); an order counts as applied when its own field is set.
+    """
+    everyone = [order, *contract_orders]
+    schedule_id = next((o.known_schedule_id for o in everyone if o.known_schedule_id), None)
+    applied = frozenset(o.id for o in everyone if o.schedule_id)
+    return KnownState(schedule_id=schedule_id, applied_order_ids=applied)
+
+
+def plan_metadata(order: Order) -> dict[str, str]:
+    """Metadata leading back to Salesforce, plus the configured metadata map values."""
+    return freeze_metadata(
+        {
+            **order.metadata,
+            "salesforce_order_id": order.id,
+            "salesforce_contract_id": order.contract_id or order.id,
+            "salesforce_account_id": order.account_id,
+        }
+    )
+
+
+def plan_order(
+    order: Order,
+    *,
+    contract_orders: Sequence[Order],
+    known: KnownState,
+    rules: SyncRules,
+    as_of: datetime,
+    stripe_account: str,
+    cancel_requested: bool = False,
+    issues: Sequence[OrderIssue] = (),
+) -> OrderPlan:
+    """Decide the operation for one order (see the module docstring for the rules).
+
+    ``issues`` carries problems found before planning (normalization of this order
+    and of its contract's other orders); any error among them makes the plan FAIL.
+    """
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    base = OrderPlan(
+        order_id=order.id,
+        contract_key=order.contract_key,
+        operation=OperationKind.FAIL,
+        stripe_account=stripe_account,
+        account_id=order.account_id,
+        customer_id=order.customer_id,
+        schedule_id=known.schedule_id,
+        metadata=plan_metadata(order),
+    )
+    if cancel_requested or order.status == rules.cancel_status:
+        return _plan_cancel(base, known, rules)
+    collected = list(issues)
+    if any(i.is_error for i in collected):
+        return base.model_copy(update={"issues": tuple(collected)})
+
+    siblings = _contract_members(order, contract_orders, rules)
+    all_lines = [line for o in siblings for line in o.lines]
+    limit = rules.max_items_per_phase
+    result: ConsolidationResult
+    if known.schedule_id is None:
+        kind = OperationKind.CREATE
+        result = consolidate(all_lines, max_items_per_phase=limit)
+    elif order.id not in known.applied_order_ids:
+        kind = OperationKind.AMEND
+        if known.remote_phases is not None:
+            current = [p for p in known.remote_phases if p.end is None or p.end > as_of]
+            result = overlay(current, order.lines, max_items_per_phase=limit)
+        else:
+            result = consolidate(all_lines, max_items_per_phase=limit)
+    else:
+        kind = OperationKind.REPLACE
+        result = consolidate(all_lines, max_items_per_phase=limit)
+    collected += result.issues
+    if not result.ok or result.schedule is None:
+        return base.model_copy(update={"issues": tuple(collected)})
+    schedule = result.schedule
+
+    if schedule.end is not None and schedule.end <= as_of:
+        collected.append(warning(
+            IssueCode.ALREADY_ENDED,
+            f"service ended {iso_z(schedule.end)}, before {iso_z(as_of)}: nothing to send",
+            order_id=order.id,
+            order_item_ids=tuple(sorted(line.id for line in all_lines)),
+        ))
+        return base.model_copy(
+            update={"operation": OperationKind.SKIP, "schedule": schedule,
+                    "issues": tuple(collected)}
+        )
+
+    start_now = False
+    if kind is OperationKind.CREATE:
+        schedule, start_now, notes = _start_now_if_not_backdating(schedule, all_lines, rules, as_of)
+    else:
+        amending = order.lines if kind is OperationKind.AMEND else ()
+        schedule, notes = _drop_past(schedule, amending, known.current_phase_start, as_of)
+    collected += notes
+    if kind is OperationKind.REPLACE and known.remote_phases is not None:
+        collected += drift_warnings(known.remote_phases, schedule, as_of=as_of, order_id=order.id)
+
+    state_fp = fingerprint({
+        "intent": "apply",
+        "stripe_account": stripe_account,
+        "contract_key": order.contract_key,
+        "metadata": base.metadata,
+        "schedule": canonical_schedule(schedule, start_now=start_now),
+    })
+    if known.applied_fingerprint == state_fp:
+        kind = OperationKind.NOOP
+    return base.model_copy(
+        update={"operation": kind, "schedule": schedule, "fingerprint": state_fp,
+                "start_now": start_now, "issues": tuple(collected)}
+    )
+
+
+def _plan_cancel(base: OrderPlan, known: KnownState, rules: SyncRules) -> OrderPlan:
+    if known.schedule_id is None:
+        problem = OrderIssue(
+            code=IssueCode.INVALID_RECORD,
+            message="no schedule to cancel: the order has no Stripe schedule yet",
+            order_id=base.order_id,
+        )
+        return base.model_copy(update={"issues": (problem,)})
+    fp = fingerprint({
+        "intent": "cancel",
+        "stripe_account": base.stripe_account,
+        "schedule_id": known.schedule_id,
+        "invoice_now": rules.invoice_now,
+        "prorate": rules.prorate,
+    })
+    done = known.remote_status in ENDED_REMOTE_STATUSES or known.applied_fingerprint == fp
+    kind = OperationKind.NOOP if done else OperationKind.CANCEL
+    return base.model_copy(update={"operation": kind, "fingerprint": fp})
+
+
+def _contract_members(
+    order: Order, contract_orders: Sequence[Order], rules: SyncRules
+) -> list[Order]:
+    """The order itself plus the contract's other live orders, once each, by id."""
+    members = {o.id: o for o in contract_orders if o.status != rules.cancel_status}
+    members[order.id] = order
+    return [members[k] for k in sorted(members)]
+
+
+def _start_now_if_not_backdating(
+    schedule: DesiredSchedule, lines: Sequence[OrderLine], rules: SyncRules, as_of: datetime
+) -> tuple[DesiredSchedule, bool, list[OrderIssue]]:
+    start = schedule.start
+    if rules.backdate or start is None or start >= as_of:
+        return schedule, False, []
+    kept = [p for p in schedule.phases if p.end is None or p.end > as_of]
+    kept[0] = kept[0].model_copy(update={"start": as_of})
+    past = tuple(sorted(line.id for line in lines if line.start < as_of))
+    note = warning(
+        IssueCode.CLIPPED_TO_CURRENT_PHASE,
+        f"service starts {iso_z(start)}, before {iso_z(as_of)}, and backdating is off: "
+        "the schedule starts now",
+        order_item_ids=past,
+    )
+    return schedule.model_copy(update={"phases": tuple(kept)}), True, [note]
+
+
+def _drop_past(
+    schedule: DesiredSchedule,
+    amending: Sequence[OrderLine],
+    current_phase_start: datetime | None,
+    as_of: datetime,
+) -> tuple[DesiredSchedule, list[OrderIssue]]:
+    """Leave out ended phases; the phase in force keeps the current phase's start."""
+    kept = [p for p in schedule.phases if p.end is None or p.end > as_of]
+    clip_to: datetime | None = None
+    if kept and kept[0].start <= as_of:
+        clip_to = current_phase_start if current_phase_start is not None else kept[0].start
+        if current_phase_start is not None and current_phase_start <= as_of:
+            kept[0] = kept[0].model_copy(update={"start": current_phase_start})
+    notes: list[OrderIssue] = []
+    early = tuple(sorted(line.id for line in amending if clip_to and line.start < clip_to))
+    if early and clip_to is not None:
+        notes.append(warning(
+            IssueCode.CLIPPED_TO_CURRENT_PHASE,
+            f"change dated before the current phase (started {iso_z(clip_to)}): "
+            "it takes effect from the current phase",
+            order_item_ids=early,
+        ))
+    return schedule.model_copy(update={"phases": tuple(kept)}), notes
+
+
+def _phase_summary(phase: Phase) -> str:
+    end = iso_z(phase.end) if phase.end is not None else "open"
+    ordered = sorted(phase.items, key=lambda i: i.price)
+    items = ", ".join(f"{i.price} x{i.quantity}" for i in ordered)
+    discount = " with discount" if phase.discount is not None else ""
+    return f"[{iso_z(phase.start)}, {end}) {items}{discount}"
+
+
+def _comparable(phase: Phase) -> tuple[object, ...]:
+    items = sorted((i.price, i.quantity, i.discount is not None) for i in phase.items)
+    props = phase.properties
+    return (phase.start, phase.end, tuple(items), props.collection_method,
+            props.days_until_due, props.discount is not None)
+
+
+def drift_warnings(
+    remote: Sequence[Phase], desired: DesiredSchedule, *, as_of: datetime, order_id: str
+) -> list[OrderIssue]:
+    """One ``drift`` warning listing where Stripe's phases differ from the desired ones.
+
+    Coupons made by Stripe cannot be compared with a discount still to make, so
+    discounts are compared by presence only; metadata is ignored.
+    """
+    live = [p for p in remote if p.end is None or p.end > as_of]
+    theirs = [_comparable(p) for p in live]
+    ours = [_comparable(p) for p in desired.phases]
+    if theirs == ours:
+        return []
+    details: list[str] = []
+    for index in range(max(len(live), len(desired.phases))):
+        have = live[index] if index < len(live) else None
+        want = desired.phases[index] if index < len(desired.phases) else None
+        if have is not None and want is not None and _comparable(have) == _comparable(want):
+            continue
+        have_text = _phase_summary(have) if have is not None else "nothing"
+        want_text = _phase_summary(want) if want is not None else "nothing"
+        details.append(f"phase {index + 1}: Stripe has {have_text}; Salesforce wants {want_text}")
+    shown = "; ".join(details[:MAX_DRIFT_DETAILS])
+    hidden = len(details) - MAX_DRIFT_DETAILS
+    more = f" (+{hidden} more)" if hidden > 0 else ""
+    return [warning(IssueCode.DRIFT, f"Stripe differs from Salesforce: {shown}{more}",
+                    order_id=order_id)]
+
+
+def failed_plan(
+    order_id: str, issues: Sequence[OrderIssue], *, stripe_account: str
+) -> OrderPlan:
+    """A FAIL plan for an order that could not even be normalized (or was not found)."""
+    return OrderPlan(order_id=order_id, contract_key=order_id, operation=OperationKind.FAIL,
+                     stripe_account=stripe_account, issues=tuple(issues))
+
+
+def not_found_plan(order_id: str, *, stripe_account: str) -> OrderPlan:
+    problem = OrderIssue(code=IssueCode.INVALID_RECORD, order_id=order_id,
+                         message=f"order {order_id} was not found in the source")
+    return failed_plan(order_id, [problem], stripe_account=stripe_account)
+
+
+def plan_orders(
+    bundles: Sequence[OrderBundle],
+    *,
+    contract_bundles: Callable[[str], Sequence[OrderBundle]],
+    fields: FieldMap,
+    rules: SyncRules,
+    as_of: datetime,
+    default_stripe_account: str,
+    stripe_accounts: Collection[str] | None = None,
+    known_for: Callable[[Order, Sequence[Order]], KnownState] = known_state_from_orders,
+    cancel_requested: bool = False,
+) -> list[OrderPlan]:
+    """Normalize and plan many orders; each contract's orders are read and normalized once.
+
+    ``contract_bundles(contract_id)`` returns the contract's activated orders (the
+    source's ``contract_orders``); ``known_for`` says what is known of each schedule.
+    An order naming a Stripe account not in ``stripe_accounts`` fails ``invalid_record``.
+    """
+    normalized: dict[str, tuple[Order | None, tuple[OrderIssue, ...]]] = {}
+    contracts: dict[str, list[OrderBundle]] = {}
+
+    def normal(bundle: OrderBundle) -> tuple[Order | None, tuple[OrderIssue, ...]]:
+        key = bundle.order_id
+        if key not in normalized:
+            normalized[key] = normalize_order(bundle, fields=fields, rules=rules)
+        return normalized[key]
+
+    plans: list[OrderPlan] = []
+    for bundle in bundles:
+        order, issues = normal(bundle)
+        if order is None:
+            plans.append(failed_plan(bundle.order_id or "(no Id)", issues,
+                                     stripe_account=default_stripe_account))
+            continue
+        collected = list(issues)
+        siblings: list[Order] = []
+        if order.contract_id:
+            if order.contract_id not in contracts:
+                contracts[order.contract_id] = list(contract_bundles(order.contract_id))
+            for other in contracts[order.contract_id]:
+                if other.order_id == order.id:
+                    continue
+                sibling, sibling_issues = normal(other)
+                collected += [i for i in sibling_issues if i.is_error]
+                if sibling is not None:
+                    siblings.append(sibling)
+        account = order.stripe_account or default_stripe_account
+        if stripe_accounts is not None and account not in stripe_accounts:
+            collected.append(OrderIssue(
+                code=IssueCode.INVALID_RECORD, order_id=order.id, field=fields.order_stripe_account,
+                message=f"Stripe account {account!r} is not configured",
+            ))
+        plans.append(plan_order(
+            order, contract_orders=siblings, known=known_for(order, siblings), rules=rules,
+            as_of=as_of, stripe_account=account, cancel_requested=cancel_requested,
+            issues=collected,
+        ))
+    return plans

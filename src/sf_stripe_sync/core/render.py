@@ -1,0 +1,225 @@
+"""Rendering plans for people: the preview JSON (DESIGN 3) and a terminal table.
+
+Theory of operation: ``preview_document`` is the one place that turns ``OrderPlan``
+values into the preview JSON contract; the table and HTML renderers show the same
+values. Records are shown by id; an optional ``labels`` map (built by
+``display_names`` from the raw bundles) adds the names people know (account, order,
+product) beside the ids without changing the contract keys.
+
+``render_table`` draws with rich onto a console the caller owns (the core never opens
+a terminal or a file). All text goes into rich as ``Text`` values, never as markup, so
+a name holding ``[brackets]`` is shown as written.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sf_stripe_sync.core.dates import iso_z
+from sf_stripe_sync.core.issues import OrderIssue
+from sf_stripe_sync.core.models import Discount, OrderBundle, OrderPlan, Phase, PhaseItem
+from sf_stripe_sync.core.money import from_minor_units
+from sf_stripe_sync.core.rules import FieldMap
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+Labels = Mapping[str, str]
+
+
+# --------------------------------------------------------------------------- names
+
+
+def display_names(bundles: Sequence[OrderBundle], *, fields: FieldMap) -> dict[str, str]:
+    """Record id (and Stripe price id) -> the name people know it by."""
+    names: dict[str, str] = {}
+
+    def put(key: object, value: object) -> None:
+        if isinstance(key, str) and key and isinstance(value, str) and value:
+            names.setdefault(key, value)
+
+    for bundle in bundles:
+        order = bundle.order
+        put(order.get("Id"), order.get("Name") or order.get("OrderNumber"))
+        if bundle.account is not None:
+            put(bundle.account.get("Id"), bundle.account.get("Name"))
+        if bundle.contract is not None:
+            put(bundle.contract.get("Id"),
+                bundle.contract.get("Name") or bundle.contract.get("ContractNumber"))
+        for item in bundle.items:
+            entry = bundle.pricebook_entries.get(str(item.get("PricebookEntryId")), {})
+            product_id = item.get("Product2Id") or entry.get("Product2Id")
+            product = bundle.products.get(str(product_id), {})
+            name = product.get("Name") or entry.get("Name")
+            put(item.get("Id"), name)
+            put(item.get(fields.order_item_price) or entry.get(fields.pricebook_entry_price), name)
+    return names
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def discount_json(discount: Discount | None) -> dict[str, Any] | None:
+    return discount.as_json() if discount is not None else None
+
+
+def issue_json(issue: OrderIssue) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "code": issue.code.value,
+        "message": issue.message,
+        "order_item_ids": list(issue.order_item_ids),
+    }
+    if issue.record_ids:
+        data["record_ids"] = list(issue.record_ids)
+    if issue.field:
+        data["field"] = issue.field
+    return data
+
+
+def _item_json(item: PhaseItem, labels: Labels) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "price": item.price,
+        "quantity": item.quantity,
+        "order_item_ids": list(item.order_item_ids),
+        "discount": discount_json(item.discount),
+    }
+    if item.price in labels:
+        data["product_name"] = labels[item.price]
+    return data
+
+
+def _phase_json(phase: Phase, labels: Labels) -> dict[str, Any]:
+    props = phase.properties
+    return {
+        "start": iso_z(phase.start),
+        "end": iso_z(phase.end) if phase.end is not None else None,
+        "collection_method": props.collection_method,
+        "days_until_due": props.days_until_due,
+        "currency": props.currency,
+        "discount": discount_json(props.discount),
+        "items": [_item_json(i, labels) for i in phase.items],
+    }
+
+
+def plan_json(plan: OrderPlan, labels: Labels | None = None) -> dict[str, Any]:
+    names = labels or {}
+    schedule = plan.schedule
+    phases = list(schedule.phases) if schedule is not None else []
+    data: dict[str, Any] = {
+        "order_id": plan.order_id,
+        "operation": plan.operation.value,
+        "end_behavior": schedule.end_behavior if schedule is not None else None,
+        "phases": [_phase_json(p, names) for p in phases],
+        "warnings": [issue_json(i) for i in plan.warnings],
+        "errors": [issue_json(i) for i in plan.errors],
+        "contract_id": plan.metadata.get("salesforce_contract_id", plan.contract_key),
+        "account_id": plan.account_id,
+        "customer_id": plan.customer_id,
+        "schedule_id": plan.schedule_id,
+        "stripe_account": plan.stripe_account,
+        "currency": phases[0].properties.currency if phases else None,
+        "start_now": plan.start_now,
+        "fingerprint": plan.fingerprint or None,
+    }
+    if plan.order_id in names:
+        data["order_name"] = names[plan.order_id]
+    if plan.account_id and plan.account_id in names:
+        data["account_name"] = names[plan.account_id]
+    return data
+
+
+def preview_document(plans: Sequence[OrderPlan], labels: Labels | None = None) -> dict[str, Any]:
+    """DESIGN 3's preview JSON for the plans, in the order given."""
+    return {"orders": [plan_json(p, labels) for p in plans]}
+
+
+# --------------------------------------------------------------------------- text
+
+
+def when_text(moment: datetime | None) -> str:
+    """``2027-01-01`` for a midnight UTC instant, else the full ``...Z`` form; ``open``."""
+    if moment is None:
+        return "open"
+    text = iso_z(moment)
+    return text[:10] if text.endswith("T00:00:00Z") else text
+
+
+def discount_text(discount: Discount | None) -> str:
+    if discount is None:
+        return ""
+    if discount.coupon is not None:
+        return f"coupon {discount.coupon}"
+    if discount.amount_off is not None:
+        currency = discount.currency or ""
+        try:
+            amount = str(from_minor_units(discount.amount_off, currency))
+        except ValueError:
+            amount = f"{discount.amount_off} minor units"
+        return f"{amount} {currency.upper()} off"
+    return f"{discount.as_json()['percent_off']}% off"
+
+
+def item_text(item: PhaseItem, labels: Labels) -> str:
+    name = f" ({labels[item.price]})" if item.price in labels else ""
+    extra = f", {discount_text(item.discount)}" if item.discount is not None else ""
+    return f"{item.price}{name} x {item.quantity}{extra}"
+
+
+def operation_counts(plans: Sequence[OrderPlan]) -> dict[str, int]:
+    counts = Counter(p.operation.value for p in plans)
+    return dict(sorted(counts.items()))
+
+
+def render_table(
+    plans: Sequence[OrderPlan], console: Console, labels: Labels | None = None
+) -> None:
+    """Per order a panel: phase table, then errors (red) and warnings (yellow)."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    names = labels or {}
+    for plan in plans:
+        table = Table(show_header=True, header_style="bold", expand=False)
+        for column in ("#", "start", "end", "items x qty", "discount", "billing"):
+            table.add_column(column)
+        phases = plan.schedule.phases if plan.schedule is not None else ()
+        for index, phase in enumerate(phases, start=1):
+            props = phase.properties
+            billing: str = props.collection_method
+            if props.days_until_due is not None:
+                billing += f" ({props.days_until_due} days)"
+            table.add_row(
+                Text(str(index)),
+                Text(when_text(phase.start)),
+                Text(when_text(phase.end)),
+                Text("\n".join(item_text(i, names) for i in phase.items)),
+                Text(discount_text(props.discount)),
+                Text(billing),
+            )
+        lines: list[Any] = [table] if phases else [Text("no phases", style="dim")]
+        for issue in plan.errors:
+            lines.append(Text(f"error {issue.code.value}: {issue.message}"
+                              + _ids_suffix(issue), style="red"))
+        for issue in plan.warnings:
+            lines.append(Text(f"warning {issue.code.value}: {issue.message}"
+                              + _ids_suffix(issue), style="yellow"))
+        title = Text(f"{plan.order_id}  {plan.operation.value}")
+        if plan.order_id in names:
+            title.append(f"  {names[plan.order_id]}")
+        subtitle_parts = [names.get(plan.account_id or "", plan.account_id or "no account")]
+        if plan.schedule is not None:
+            subtitle_parts.append(f"end: {plan.schedule.end_behavior}")
+        border = "red" if plan.errors else ("yellow" if plan.warnings else "green")
+        console.print(Panel(Group(*lines), title=title,
+                            subtitle=Text(" | ".join(subtitle_parts)), border_style=border))
+    summary = ", ".join(f"{k}: {v}" for k, v in operation_counts(plans).items())
+    console.print(Text(f"{len(plans)} orders ({summary})" if plans else "no orders"))
+
+
+def _ids_suffix(issue: OrderIssue) -> str:
+    return f" [{', '.join(issue.order_item_ids)}]" if issue.order_item_ids else ""

@@ -1,0 +1,1 @@
+"""Order sources that are not a live org (snapshot files)."""

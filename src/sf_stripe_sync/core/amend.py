@@ -1,0 +1,120 @@
+"""The amend overlay: a new order's lines laid over the phases Stripe already has.
+
+Theory of operation (DESIGN 2, Operations, "amend"): the base is the schedule's current
+and future phases as Stripe has them. Every item of every base phase becomes a span
+over that phase's ``[start, end)`` with its price, quantity, discount (possibly an
+existing coupon), the phase's properties and the OrderItem ids recorded in its
+``salesforce_order_item_id`` metadata. The new order's lines are added and the whole is
+consolidated by the same sweep as a create (``core.consolidate``), so:
+
+* a line whose ``original_item_id`` names an item of the base is linked to it and nets
+  against it (a reduction to zero removes the item from that point on);
+* an unlinked line of a new price adds an item; of a price already there, it must carry
+  the same quantity (else ``quantity_conflict``), exactly as in a create;
+* what was edited in Stripe (extra items, coupons, payment method, metadata) survives,
+  because it is part of the base; a property a new line leaves empty (order discount,
+  default payment method) takes the base phase's value instead of conflicting with it;
+* base phases before the first new line stay as they are: their boundaries are
+  barriers the merge step never crosses, and each phase keeps its own metadata.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from sf_stripe_sync.core.consolidate import (
+    ORDER_ITEM_METADATA_KEY,
+    Span,
+    consolidate_spans,
+    span_from_line,
+)
+from sf_stripe_sync.core.models import (
+    ConsolidationResult,
+    DesiredSchedule,
+    OrderLine,
+    Phase,
+    PhaseItem,
+)
+
+
+def item_ids(item: PhaseItem) -> tuple[str, ...]:
+    """The OrderItem ids a Stripe phase item stands for (its field and its metadata)."""
+    listed = item.metadata.get(ORDER_ITEM_METADATA_KEY, "")
+    found = {x.strip() for x in listed.split(",") if x.strip()} | set(item.order_item_ids)
+    return tuple(sorted(found))
+
+
+def base_spans(base: Sequence[Phase], order_id: str | None = None) -> list[Span]:
+    """One span per item of each base phase, over that phase's period."""
+    spans: list[Span] = []
+    for phase in base:
+        for item in phase.items:
+            spans.append(Span(
+                ids=item_ids(item),
+                price=item.price,
+                quantity=item.quantity,
+                start=phase.start,
+                end=phase.end,
+                properties=phase.properties,
+                discount=item.discount,
+                order_id=order_id,
+                metadata={k: v for k, v in item.metadata.items()
+                          if k != ORDER_ITEM_METADATA_KEY},
+            ))
+    return spans
+
+
+def _end_behavior(phases: Sequence[Phase]) -> DesiredSchedule:
+    open_ended = bool(phases) and phases[-1].end is None
+    return DesiredSchedule(phases=tuple(phases),
+                           end_behavior="release" if open_ended else "cancel")
+
+
+def _with_base_metadata(phases: Sequence[Phase], base: Sequence[Phase]) -> tuple[Phase, ...]:
+    """Each phase keeps the metadata of the base phase in force at its start."""
+    ordered = sorted(base, key=lambda p: p.start)
+    starts = [p.start for p in ordered]
+    kept: list[Phase] = []
+    for phase in phases:
+        at = bisect_right(starts, phase.start) - 1
+        source = ordered[at] if at >= 0 else None
+        covers = source is not None and (source.end is None or phase.start < source.end)
+        if source is not None and covers and source.metadata != phase.metadata:
+            phase = phase.model_copy(update={"metadata": dict(source.metadata)})
+        kept.append(phase)
+    return tuple(kept)
+
+
+def overlay(
+    base: Sequence[Phase],
+    lines: Sequence[OrderLine],
+    *,
+    max_items_per_phase: int = 20,
+) -> ConsolidationResult:
+    """The schedule after laying ``lines`` over ``base`` (current and future phases)."""
+    if not lines:
+        return ConsolidationResult(schedule=_end_behavior(base))
+    order_ids = {line.order_id for line in lines}
+    order_id = order_ids.pop() if len(order_ids) == 1 else None
+    first_change = min(line.start for line in lines)
+    barriers: set[datetime] = {
+        instant
+        for phase in base
+        for instant in (phase.start, phase.end)
+        if instant is not None and instant <= first_change
+    }
+    spans = base_spans(base, order_id) + [
+        replace(span_from_line(line), inherit_properties=True) for line in lines
+    ]
+    result = consolidate_spans(spans, max_items_per_phase=max_items_per_phase,
+                               barriers=barriers)
+    if result.schedule is None or not base:
+        return result
+    phases = _with_base_metadata(result.schedule.phases, base)
+    return ConsolidationResult(
+        schedule=DesiredSchedule(phases=phases, end_behavior=result.schedule.end_behavior),
+        issues=result.issues,
+    )

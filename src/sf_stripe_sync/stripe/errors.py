@@ -82,7 +82,7 @@ def _message(exc: stripe.StripeError, operation: str) -> str:
 def translate_stripe_error(exc: stripe.StripeError, *, operation: str) -> SyncError:
     """The project error for a failed SDK call; callers ``raise ... from exc``."""
     message = _message(exc, operation)
-    request_id = exc.request_id
+    request_id = exc.request_id or header(exc, "Request-Id")
     code = exc.code
     param = getattr(exc, "param", None)
 

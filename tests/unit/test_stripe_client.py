@@ -1,0 +1,112 @@
+"""The configured client: where it sends, which headers, and no SDK-level retries."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+import stripe
+from pydantic import SecretStr
+
+from sf_stripe_sync.config import STRIPE_API_VERSION, StripeAccountSettings
+from sf_stripe_sync.errors import ConfigError, TransientError
+from sf_stripe_sync.stripe.client import build_client
+from sf_stripe_sync.stripe.gateway import StripeGateway
+from sf_stripe_sync.stripe.retry import RetryPolicy
+
+SECRET = "sk_test_client_secret_value"
+
+
+class Recorder(BaseHTTPRequestHandler):
+    seen: ClassVar[list[dict[str, str]]] = []
+    status = 200
+
+    def _answer(self) -> None:
+        self.seen.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        if self.status == 200:
+            body = {"object": "search_result", "data": [], "has_more": False, "url": "/"}
+        else:
+            body = {"error": {"type": "api_error", "message": "boom"}}
+        raw = json.dumps(body).encode()
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Request-Id", "req_local")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    do_GET = _answer
+    do_POST = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture()
+def server() -> Iterator[str]:
+    Recorder.seen = []
+    Recorder.status = 200
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _account(url: str, connected: str | None = None) -> StripeAccountSettings:
+    return StripeAccountSettings(name="eu", api_base=url, connected_account=connected,
+                                 max_retries=3)
+
+
+def test_client_sends_key_pinned_version_and_connected_account(server: str) -> None:
+    client = build_client(_account(server, "acct_123"), SecretStr(SECRET))
+    client.v1.customers.search(params={"query": "metadata['a']:'b'"})
+    (request,) = Recorder.seen
+    assert request["path"].startswith("/v1/customers/search")
+    assert request["authorization"] == f"Bearer {SECRET}"
+    assert request["stripe-version"] == STRIPE_API_VERSION
+    assert request["stripe-account"] == "acct_123"
+
+
+def test_client_without_connected_account_sends_no_stripe_account(server: str) -> None:
+    client = build_client(_account(server), SecretStr(SECRET))
+    client.v1.customers.search(params={"query": "x"})
+    assert "stripe-account" not in Recorder.seen[0]
+
+
+def test_sdk_does_not_retry_on_its_own(server: str) -> None:
+    Recorder.status = 503
+    client = build_client(_account(server), SecretStr(SECRET))
+    with pytest.raises(stripe.APIError):
+        client.v1.customers.search(params={"query": "x"})
+    assert len(Recorder.seen) == 1
+
+
+def test_gateway_retries_per_account_setting_and_reports_transient(server: str) -> None:
+    Recorder.status = 503
+    gateway = StripeGateway.from_settings(_account(server), SecretStr(SECRET),
+                                          retry=RetryPolicy.no_wait())
+    with pytest.raises(TransientError) as failed:
+        gateway.ensure_customer(account_id="001A", name=None, known_customer_id=None,
+                                metadata={})
+    assert len(Recorder.seen) == 4  # max_retries=3 after the first try
+    assert gateway.stats.retries == 3
+    assert gateway.stats.reads == 4
+    assert failed.value.request_id == "req_local"
+    assert SECRET not in str(failed.value)
+
+
+def test_empty_key_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as refused:
+        build_client(StripeAccountSettings(name="x"), SecretStr(""))
+    assert "x" in str(refused.value)

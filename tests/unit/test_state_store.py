@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -40,7 +41,7 @@ def test_open_creates_missing_directories_and_file(tmp_path: Path) -> None:
 
 
 def test_open_on_a_directory_uses_the_state_file_inside_it(tmp_path: Path) -> None:
-    with StateStore.open(tmp_path) as store:
+    with StateStore.open(str(tmp_path)) as store:
         store.set_watermark("orders", T0)
     assert (tmp_path / STATE_FILE_NAME).is_file()
 
@@ -98,6 +99,33 @@ def test_a_failing_migration_step_leaves_the_previous_schema(tmp_path: Path) -> 
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "half_done" not in tables
     conn.close()
+
+
+def _open_and_write(path: str, name: str, barrier: object) -> None:
+    """Child process: open a store that may not exist yet, then write to it."""
+    barrier.wait(timeout=30)  # type: ignore[attr-defined]
+    with StateStore.open(Path(path)) as store:
+        store.put_id("default", "customer", name, f"cus_{name}")
+
+
+def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+    path = tmp_path / "fresh" / "store.db"
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(3)
+    names = ("a", "b", "c")
+    processes = [context.Process(target=_open_and_write, args=(str(path), n, barrier))
+                 for n in names]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+        if process.is_alive():  # pragma: no cover - only when the test is failing
+            process.kill()
+    assert [p.exitcode for p in processes] == [0, 0, 0]
+    with StateStore.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert [store.get_stripe_id("default", "customer", n) for n in names] == [
+            "cus_a", "cus_b", "cus_c"]
 
 
 def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:

@@ -81,7 +81,7 @@ class StateStore:
     @classmethod
     def open(
         cls,
-        path: Path,
+        path: Path | str,
         *,
         clock: Clock | None = None,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
@@ -92,7 +92,8 @@ class StateStore:
         ``STATE_FILE_NAME`` inside it. Raises ``ConfigError`` when the file was written by
         a newer release, ``StateStoreError`` when it is not a usable database.
         """
-        file = store_path(path) if path.is_dir() else path
+        given = Path(path)
+        file = store_path(given) if given.is_dir() else given
         try:
             file.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -1,0 +1,27 @@
+"""A local Salesforce org that serves the REST API from an org snapshot.
+
+Tests, demos and rehearsals drive it through the unchanged ``simple-salesforce``
+library. The org serves plain HTTP on loopback; simple-salesforce insists on
+``https://`` URLs, so the org hands out a ``requests.Session`` (``requests_session()``)
+whose transport adapter rewrites ``https://127.0.0.1:<port>`` (and the login hosts
+``https://*.salesforce.com``) to the org's ``http://`` address. No certificate is
+generated and nothing leaves loopback. Use it like this::
+
+    with LocalOrg(snapshot).running() as org:
+        sf = Salesforce(instance_url=org.instance_url, session_id=org.session_id,
+                        session=org.requests_session())
+
+Username/password (SOAP ``/services/Soap/u/<v>``) and OAuth (``/services/oauth2/token``:
+password, client_credentials, jwt-bearer) logins are served too, so every auth mode
+simple-salesforce has can be exercised.
+
+Modules: ``describe`` (schema), ``store`` (records, ids, audit stamps), ``soql``
+(lexer, parser, evaluator), ``writes`` (inserts/updates/collections), ``pages``
+(query cursors), ``faults``, ``auth``, ``rest`` (routing), ``transport``, ``org``
+(``LocalOrg``) and ``server`` (HTTP and ``run_cli``).
+"""
+
+from sf_stripe_sync.sandbox.salesforce_org.faults import OrgFaults
+from sf_stripe_sync.sandbox.salesforce_org.org import LocalOrg, load_snapshot
+
+__all__ = ["LocalOrg", "OrgFaults", "load_snapshot"]

@@ -1,0 +1,95 @@
+"""HTTP front of the local org, and the ``sandbox salesforce`` command.
+
+Theory of operation: a ``ThreadingHTTPServer`` (one thread per connection, HTTP/1.1
+keep-alive) turns each request into an ``OrgRequest``, hands it to the org and writes the
+``OrgResponse`` back. Request logging is off: request lines and headers can carry
+session ids, which must not end up in logs.
+
+``run_cli`` serves a snapshot file until Ctrl-C, printing the address and a session id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from sf_stripe_sync.errors import UsageError
+from sf_stripe_sync.sandbox.salesforce_org.faults import OrgFaults
+from sf_stripe_sync.sandbox.salesforce_org.messages import OrgRequest
+
+if TYPE_CHECKING:
+    from sf_stripe_sync.sandbox.salesforce_org.org import LocalOrg
+
+
+class OrgHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], org: LocalOrg) -> None:
+        self.org = org
+        super().__init__(address, _OrgRequestHandler)
+
+
+class _OrgRequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: OrgHttpServer
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        request = OrgRequest(
+            method=self.command,
+            path=parts.path,
+            query=parse_qs(parts.query, keep_blank_values=True),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+        )
+        response = self.server.org.handle(request)
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if response.status != 204:
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if response.status != 204 and response.body:
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """``sf-stripe-sync sandbox salesforce --snapshot FILE``: serve until Ctrl-C."""
+    from sf_stripe_sync.sandbox.salesforce_org.org import LocalOrg
+
+    try:
+        org = LocalOrg(args.snapshot, batch_size=args.batch_size)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.latency_ms:
+        org.set_faults(OrgFaults(latency_ms=float(args.latency_ms)))
+    try:
+        org.start(args.host, args.port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
+    print(f"Local Salesforce org serving {org.base_url}", flush=True)
+    print(f"Instance URL (simple-salesforce, via LocalOrg.requests_session()): "
+          f"{org.instance_url}", flush=True)
+    print(f"Session id: {org.session_id}", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    stopped = threading.Event()
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        print("stopping", file=sys.stderr)
+    finally:
+        org.stop()
+    return 0

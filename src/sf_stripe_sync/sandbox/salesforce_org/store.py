@@ -1,0 +1,163 @@
+"""Records of the local org: ids, lookups by id, writes that stamp audit fields.
+
+Theory of operation: records are kept exactly in the snapshot format (Salesforce field
+names, REST value formats), one ordered dict per sObject keyed by the 15-character
+form of the Id, so lookups by 15- or 18-character ids both work and query results come
+back in insertion order. Every write stamps ``LastModifiedDate`` and ``SystemModstamp``
+from the org's clock (real UTC time unless a test fixes it with ``set_now``). Records
+loaded without audit fields get them at load, so watermark queries always have a value.
+
+The store does no locking itself: the REST layer holds ``OrgStore.lock`` for the whole
+of each call, which makes every call atomic (and a composite call all-or-none).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sf_stripe_sync.sandbox.salesforce_org.describe import ID_PATTERN, ObjectSpec, OrgSchema
+
+_CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def to_18(id15: str) -> str:
+    """Salesforce's case-safe 18-character form of a 15-character id."""
+    suffix = ""
+    for chunk in range(3):
+        bits = 0
+        for pos, char in enumerate(id15[chunk * 5 : chunk * 5 + 5]):
+            if "A" <= char <= "Z":
+                bits |= 1 << pos
+        suffix += _CHECKSUM_ALPHABET[bits]
+    return id15 + suffix
+
+
+def id_key(record_id: str) -> str:
+    """The 15-character key an id is stored under (ids compare on their first 15)."""
+    return record_id[:15]
+
+
+def format_datetime(moment: datetime) -> str:
+    """A datetime in Salesforce's REST format: ``2025-01-01T10:00:00.000+0000`` (UTC)."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
+
+
+class OrgClock:
+    """Real UTC time, or a fixed instant a test sets."""
+
+    def __init__(self) -> None:
+        self._fixed: datetime | None = None
+
+    def set(self, moment: datetime | None) -> None:
+        if moment is not None and moment.tzinfo is None:
+            raise ValueError("the org clock takes timezone-aware datetimes only")
+        self._fixed = moment
+
+    def now(self) -> datetime:
+        return self._fixed if self._fixed is not None else datetime.now(UTC)
+
+
+class OrgStore:
+    def __init__(
+        self,
+        snapshot: Mapping[str, list[dict[str, Any]]],
+        schema: OrgSchema,
+        clock: OrgClock,
+    ) -> None:
+        self.schema = schema
+        self.clock = clock
+        self.lock = threading.RLock()
+        self._tables: dict[str, dict[str, dict[str, Any]]] = {
+            obj.name: {} for obj in schema.objects.values()
+        }
+        self._index: dict[str, str] = {}  # id15 -> sObject name
+        self._counter = 0
+        loaded_at = format_datetime(clock.now())
+        for name, records in snapshot.items():
+            obj = schema.find(name)
+            if obj is None:
+                continue
+            for raw in records:
+                record = {k: copy.deepcopy(v) for k, v in raw.items() if k != "attributes"}
+                rid = record.get("Id")
+                if not (isinstance(rid, str) and ID_PATTERN.match(rid)):
+                    rid = self.new_id(obj)
+                elif len(rid) == 15:
+                    rid = to_18(rid)
+                record["Id"] = rid
+                stamp = record.get("SystemModstamp") or record.get("LastModifiedDate")
+                stamp = stamp or record.get("CreatedDate") or loaded_at
+                record.setdefault("CreatedDate", stamp)
+                record.setdefault("LastModifiedDate", stamp)
+                record.setdefault("SystemModstamp", stamp)
+                self._put(obj.name, record)
+
+    def _put(self, sobject: str, record: dict[str, Any]) -> None:
+        key = id_key(record["Id"])
+        self._tables[sobject][key] = record
+        self._index[key] = sobject
+
+    def new_id(self, obj: ObjectSpec) -> str:
+        while True:
+            self._counter += 1
+            n, digits = self._counter, ""
+            while n:
+                n, rem = divmod(n, 62)
+                digits = _BASE62[rem] + digits
+            candidate = obj.key_prefix + "000" + digits.rjust(9, "0")
+            if id_key(candidate) not in self._index:
+                return to_18(candidate)
+
+    def rows(self, sobject: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+        """The live records of one sObject, in insertion order (not copies)."""
+        for record in self._tables.get(sobject, {}).values():
+            if include_deleted or not record.get("IsDeleted"):
+                yield record
+
+    def get(self, record_id: str, *, include_deleted: bool = False) -> dict[str, Any] | None:
+        sobject = self._index.get(id_key(record_id))
+        if sobject is None:
+            return None
+        record = self._tables[sobject].get(id_key(record_id))
+        if record is None or (record.get("IsDeleted") and not include_deleted):
+            return None
+        return record
+
+    def sobject_of(self, record_id: str) -> str | None:
+        return self._index.get(id_key(record_id))
+
+    def insert(self, obj: ObjectSpec, values: Mapping[str, Any]) -> str:
+        stamp = format_datetime(self.clock.now())
+        rid = self.new_id(obj)
+        record = {"Id": rid, **copy.deepcopy(dict(values))}
+        record.update(CreatedDate=stamp, LastModifiedDate=stamp, SystemModstamp=stamp)
+        self._put(obj.name, record)
+        return rid
+
+    def update(self, record: dict[str, Any], values: Mapping[str, Any]) -> None:
+        record.update(copy.deepcopy(dict(values)))
+        stamp = format_datetime(self.clock.now())
+        record.update(LastModifiedDate=stamp, SystemModstamp=stamp)
+
+    def delete(self, record: dict[str, Any]) -> None:
+        self.update(record, {"IsDeleted": True})
+
+    def records(self, sobject: str) -> list[dict[str, Any]]:
+        obj = self.schema.find(sobject)
+        if obj is None:
+            return []
+        return [copy.deepcopy(r) for r in self.rows(obj.name)]
+
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            name: [copy.deepcopy(r) for r in self.rows(name)]
+            for name, table in self._tables.items()
+            if table
+        }
+

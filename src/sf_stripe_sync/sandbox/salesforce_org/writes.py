@@ -1,0 +1,196 @@
+"""Inserts and updates, single and in sObject collections, checked like Salesforce does.
+
+Theory of operation: every write is *prepared* first (type known, Id valid and present,
+every field known and writable, values of the right shape, record not locked by an
+injected fault) and only then *applied*. A composite call prepares all its records
+before applying any, so ``allOrNone`` needs no rollback: when one record fails and
+allOrNone is true, the others are reported ALL_OR_NONE_OPERATION_ROLLED_BACK and
+nothing is written. Datetime values are stored in Salesforce's own format
+(``...T10:00:00.000+0000``) whatever offset the client sent, as a real org does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+from sf_stripe_sync.sandbox.salesforce_org.describe import (
+    DATETIME_PATTERN,
+    ID_PATTERN,
+    ObjectSpec,
+    OrgSchema,
+)
+from sf_stripe_sync.sandbox.salesforce_org.faults import FaultInjector
+from sf_stripe_sync.sandbox.salesforce_org.soql.ast import SoqlError
+from sf_stripe_sync.sandbox.salesforce_org.soql.parser import parse_datetime_literal
+from sf_stripe_sync.sandbox.salesforce_org.soql.values import NUMBER_TYPES
+from sf_stripe_sync.sandbox.salesforce_org.store import OrgStore, format_datetime
+
+MAX_COLLECTION_SIZE = 200
+ROLLED_BACK = {
+    "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+    "message": "Record rolled back because not all records were valid and the request was "
+    "using AllOrNone header",
+    "fields": [],
+}
+
+Mode = Literal["insert", "update"]
+
+
+def write_error(code: str, message: str, fields: list[str] | None = None) -> dict[str, Any]:
+    return {"statusCode": code, "message": message, "fields": fields or []}
+
+
+@dataclass
+class Prepared:
+    mode: Mode
+    obj: ObjectSpec | None = None
+    record: dict[str, Any] | None = None  # the stored record an update changes
+    values: dict[str, Any] = field(default_factory=dict)
+    record_id: str | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+class RecordWriter:
+    def __init__(self, schema: OrgSchema, store: OrgStore, faults: FaultInjector) -> None:
+        self.schema = schema
+        self.store = store
+        self.faults = faults
+
+    def prepare(self, mode: Mode, type_name: str | None, body: Any,
+                record_id: str | None = None) -> Prepared:
+        prepared = Prepared(mode)
+        if not isinstance(body, Mapping):
+            prepared.errors.append(write_error("JSON_PARSER_ERROR", "a record must be an object"))
+            return prepared
+        values = {k: v for k, v in body.items() if k != "attributes"}
+        if type_name is None:
+            attributes = body.get("attributes")
+            type_name = attributes.get("type") if isinstance(attributes, Mapping) else None
+        obj = self.schema.find(type_name) if isinstance(type_name, str) else None
+        if obj is None:
+            prepared.errors.append(write_error(
+                "INVALID_TYPE", f"sObject type '{type_name}' is not supported."))
+            return prepared
+        prepared.obj = obj
+        if mode == "update":
+            record_id = record_id or _as_str(values.pop("Id", None) or values.pop("id", None))
+            if not record_id:
+                prepared.errors.append(write_error(
+                    "MISSING_ARGUMENT", "Id not specified in an update call", ["Id"]))
+                return prepared
+            values.pop("Id", None)
+            prepared.record_id = record_id
+            if not ID_PATTERN.match(record_id) or not record_id.startswith(obj.key_prefix):
+                prepared.errors.append(write_error(
+                    "MALFORMED_ID", f"{obj.name} ID: id value of incorrect type: {record_id}",
+                    ["Id"]))
+                return prepared
+            record = self.store.get(record_id)
+            if record is None:
+                deleted = self.store.get(record_id, include_deleted=True) is not None
+                prepared.errors.append(write_error(
+                    "ENTITY_IS_DELETED" if deleted else "INVALID_CROSS_REFERENCE_KEY",
+                    "entity is deleted" if deleted else "invalid cross reference id"))
+                return prepared
+            prepared.record = record
+            prepared.record_id = record["Id"]
+        elif "Id" in values or "id" in values:
+            prepared.errors.append(write_error(
+                "INVALID_FIELD_FOR_INSERT_UPDATE", "cannot specify Id in an insert call",
+                ["Id"]))
+            return prepared
+        prepared.values = self._checked_values(obj, mode, values, prepared.errors)
+        if not prepared.errors and self.faults.record_locked(prepared.record_id):
+            prepared.errors.append(write_error(
+                "UNABLE_TO_LOCK_ROW",
+                f"unable to obtain exclusive access to this record or 1 records: "
+                f"{prepared.record_id or ''}".strip()))
+        return prepared
+
+    def _checked_values(self, obj: ObjectSpec, mode: Mode, values: Mapping[str, Any],
+                        errors: list[dict[str, Any]]) -> dict[str, Any]:
+        checked: dict[str, Any] = {}
+        for name, value in values.items():
+            spec = obj.field(name)
+            if spec is None:
+                errors.append(write_error(
+                    "INVALID_FIELD", f"No such column '{name}' on sobject of type {obj.name}",
+                    [name]))
+                continue
+            writable = spec.updateable if mode == "update" else spec.createable
+            if not writable:
+                errors.append(write_error(
+                    "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    f"Unable to create/update fields: {spec.name}. Please check the security "
+                    "settings of this field and verify that it is read/write for your profile "
+                    "or permission set.", [spec.name]))
+                continue
+            try:
+                checked[spec.name] = _coerce(spec.type, value)
+            except ValueError:
+                errors.append(write_error(
+                    "INVALID_TYPE_ON_FIELD_IN_RECORD",
+                    f"{spec.name}: value not of required type: {value}", [spec.name]))
+        return checked
+
+    def apply(self, prepared: Prepared) -> str:
+        assert prepared.obj is not None and not prepared.errors
+        if prepared.mode == "insert":
+            prepared.record_id = self.store.insert(prepared.obj, prepared.values)
+        else:
+            assert prepared.record is not None
+            self.store.update(prepared.record, prepared.values)
+        return prepared.record_id or ""
+
+    def collection(self, mode: Mode, records: list[Any], all_or_none: bool
+                   ) -> list[dict[str, Any]]:
+        prepared = [self.prepare(mode, None, body) for body in records]
+        failed = any(p.errors for p in prepared)
+        results: list[dict[str, Any]] = []
+        for p in prepared:
+            if p.errors or (failed and all_or_none):
+                result: dict[str, Any] = {"success": False,
+                                          "errors": p.errors or [dict(ROLLED_BACK)]}
+                if p.record_id:
+                    result = {"id": p.record_id, **result}
+                results.append(result)
+            else:
+                results.append({"id": self.apply(p), "success": True, "errors": []})
+        return results
+
+
+def _as_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _coerce(field_type: str, value: Any) -> Any:
+    """Check a written value against its field type; datetimes come back normalised."""
+    if value is None:
+        return None
+    if field_type == "boolean" and not isinstance(value, bool):
+        raise ValueError(value)
+    if field_type in NUMBER_TYPES:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError(value)
+        float(value)
+        return value
+    if field_type == "date":
+        date.fromisoformat(str(value))
+        return str(value)
+    if field_type == "datetime":
+        text = str(value)
+        if not DATETIME_PATTERN.match(text):
+            raise ValueError(value)
+        try:
+            return format_datetime(parse_datetime_literal(text))
+        except SoqlError as exc:
+            raise ValueError(value) from exc
+    is_id = isinstance(value, str) and ID_PATTERN.match(value) is not None
+    if field_type in ("id", "reference") and not is_id:
+        raise ValueError(value)
+    if field_type in ("string", "picklist", "textarea") and not isinstance(value, str):
+        raise ValueError(value)
+    return value

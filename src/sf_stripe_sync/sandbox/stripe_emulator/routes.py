@@ -1,0 +1,102 @@
+"""The route table: which handler and which stripe.params TypedDict serve each endpoint.
+
+Theory of operation: a route is an HTTP method, a path pattern with at most one ``{id}``,
+the SDK TypedDict that types the call, the resource kind of the answer (for ``expand``)
+and whether the answer is a list. Matching is exact; the first route that matches wins,
+so ``/v1/customers/search`` is listed before ``/v1/customers/{id}``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from stripe import params as sp
+
+from sf_stripe_sync.sandbox.stripe_emulator.resources import (
+    catalog,
+    coupons,
+    customers,
+    schedules,
+)
+from sf_stripe_sync.sandbox.stripe_emulator.resources.common import Context
+from sf_stripe_sync.sandbox.stripe_emulator.store import JSON
+
+Handler = Callable[[Context], JSON]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    params: type
+    kind: str
+    listed: bool = False
+
+    @property
+    def mutates(self) -> bool:
+        return self.method in ("POST", "DELETE")
+
+
+def _route(method: str, template: str, handler: Handler, params: type, kind: str,
+           listed: bool = False) -> Route:
+    regex = "^" + re.escape(template).replace(r"\{id\}", r"(?P<id>[^/]+)") + "$"
+    return Route(method, re.compile(regex), handler, params, kind, listed)
+
+
+ROUTES: tuple[Route, ...] = (
+    _route("GET", "/v1/customers/search", customers.search, sp.CustomerSearchParams,
+           "customer", listed=True),
+    _route("POST", "/v1/customers", customers.create, sp.CustomerCreateParams, "customer"),
+    _route("GET", "/v1/customers", customers.list_all, sp.CustomerListParams, "customer",
+           listed=True),
+    _route("GET", "/v1/customers/{id}", customers.retrieve, sp.CustomerRetrieveParams,
+           "customer"),
+    _route("POST", "/v1/customers/{id}", customers.update, sp.CustomerUpdateParams, "customer"),
+    _route("DELETE", "/v1/customers/{id}", customers.delete, sp.CustomerDeleteParams,
+           "customer"),
+    _route("GET", "/v1/products/search", catalog.search_products, sp.ProductSearchParams,
+           "product", listed=True),
+    _route("POST", "/v1/products", catalog.create_product, sp.ProductCreateParams, "product"),
+    _route("GET", "/v1/products", catalog.list_products, sp.ProductListParams, "product",
+           listed=True),
+    _route("GET", "/v1/products/{id}", catalog.retrieve_product, sp.ProductRetrieveParams,
+           "product"),
+    _route("POST", "/v1/products/{id}", catalog.update_product, sp.ProductUpdateParams,
+           "product"),
+    _route("GET", "/v1/prices/search", catalog.search_prices, sp.PriceSearchParams, "price",
+           listed=True),
+    _route("POST", "/v1/prices", catalog.create_price, sp.PriceCreateParams, "price"),
+    _route("GET", "/v1/prices", catalog.list_prices, sp.PriceListParams, "price", listed=True),
+    _route("GET", "/v1/prices/{id}", catalog.retrieve_price, sp.PriceRetrieveParams, "price"),
+    _route("POST", "/v1/prices/{id}", catalog.update_price, sp.PriceUpdateParams, "price"),
+    _route("POST", "/v1/coupons", coupons.create, sp.CouponCreateParams, "coupon"),
+    _route("GET", "/v1/coupons", coupons.list_all, sp.CouponListParams, "coupon", listed=True),
+    _route("GET", "/v1/coupons/{id}", coupons.retrieve, sp.CouponRetrieveParams, "coupon"),
+    _route("POST", "/v1/coupons/{id}", coupons.update, sp.CouponUpdateParams, "coupon"),
+    _route("DELETE", "/v1/coupons/{id}", coupons.delete, sp.CouponDeleteParams, "coupon"),
+    _route("POST", "/v1/subscription_schedules", schedules.create,
+           sp.SubscriptionScheduleCreateParams, "subscription_schedule"),
+    _route("GET", "/v1/subscription_schedules", schedules.list_all,
+           sp.SubscriptionScheduleListParams, "subscription_schedule", listed=True),
+    _route("GET", "/v1/subscription_schedules/{id}", schedules.retrieve,
+           sp.SubscriptionScheduleRetrieveParams, "subscription_schedule"),
+    _route("POST", "/v1/subscription_schedules/{id}", schedules.update,
+           sp.SubscriptionScheduleUpdateParams, "subscription_schedule"),
+    _route("POST", "/v1/subscription_schedules/{id}/cancel", schedules.cancel,
+           sp.SubscriptionScheduleCancelParams, "subscription_schedule"),
+    _route("POST", "/v1/subscription_schedules/{id}/release", schedules.release,
+           sp.SubscriptionScheduleReleaseParams, "subscription_schedule"),
+)
+
+
+def match(method: str, path: str) -> tuple[Route, str] | None:
+    for route in ROUTES:
+        if route.method != method:
+            continue
+        found = route.pattern.match(path)
+        if found:
+            return route, found.groupdict().get("id") or ""
+    return None

@@ -1,0 +1,110 @@
+"""Loopback HTTP for the emulator, and the ``sf-stripe-sync sandbox stripe`` command.
+
+Theory of operation: a stdlib ``ThreadingHTTPServer`` (HTTP/1.1, keep-alive, one thread
+per connection) reads each request whole and hands it to the emulator: ``/_emulator/*``
+to the control endpoints, everything else to the API pipeline. A reply marked ``drop``
+closes the socket without a byte of answer, which the SDK reports as a connection
+error. ``run_cli`` starts an emulator from the command-line flags, prints its URL,
+serves until Ctrl-C and saves the state file on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import socket
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from sf_stripe_sync.errors import UsageError
+from sf_stripe_sync.sandbox.stripe_emulator.api import Reply
+from sf_stripe_sync.sandbox.stripe_emulator.control import PREFIX, handle_control
+from sf_stripe_sync.sandbox.stripe_emulator.faults import FaultConfig
+from sf_stripe_sync.sandbox.stripe_emulator.seed import SeedError
+
+if TYPE_CHECKING:
+    from sf_stripe_sync.sandbox.stripe_emulator.emulator import StripeEmulator
+
+
+class _EmulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, emulator: StripeEmulator, address: tuple[str, int]) -> None:
+        self.emulator = emulator
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _EmulatorServer
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the emulator keeps its own request log."""
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8") if length else ""
+        parts = urlsplit(self.path)
+        emulator = self.server.emulator
+        if parts.path.startswith(PREFIX):
+            reply = handle_control(emulator, self.command, parts.path, parts.query, body)
+        else:
+            headers = {k: v for k, v in self.headers.items()}
+            headers = {k.title(): v for k, v in headers.items()}
+            reply = emulator.core.handle(self.command, parts.path, parts.query, headers, body)
+        self._write(reply)
+
+    def _write(self, reply: Reply) -> None:
+        if reply.drop:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        payload = json.dumps(reply.body, indent=2).encode("utf-8")
+        self.send_response(reply.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = _serve
+    do_POST = _serve
+    do_DELETE = _serve
+
+
+def make_server(emulator: StripeEmulator, host: str, port: int) -> ThreadingHTTPServer:
+    return _EmulatorServer(emulator, (host, port))
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """``sf-stripe-sync sandbox stripe``: serve until Ctrl-C; exit code 0."""
+    from sf_stripe_sync.sandbox.stripe_emulator.emulator import StripeEmulator
+
+    try:
+        faults = FaultConfig(
+            rate_limit=args.rate_limit, latency_ms=args.latency_ms,
+            error_rate=args.fail_rate, seed=args.fault_seed,
+        )
+        emulator = StripeEmulator(seed=args.seed, state_file=args.state, faults=faults)
+        emulator.start(host=args.host, port=args.port)
+    except (SeedError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from exc
+    print(f"Stripe emulator listening on {emulator.url}", flush=True)
+    if args.state is not None:
+        print(f"State is saved to {args.state}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("Stopping the Stripe emulator", file=sys.stderr, flush=True)
+    finally:
+        emulator.stop()
+    return 0

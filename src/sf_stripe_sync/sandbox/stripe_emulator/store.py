@@ -1,0 +1,109 @@
+"""Objects in memory, partitioned per connected account, optionally saved to a JSON file.
+
+Theory of operation: the store is a plain nest of dicts: account -> kind -> id -> object
+(the platform account is ``""``; a ``Stripe-Account`` header selects another partition).
+Dicts keep insertion order, which is creation order, so lists come out newest first by
+reversing it. Objects are stored exactly as the API returns them; the only state kept
+beside them is which coupons each schedule has already redeemed. The store itself is
+not thread-safe: the emulator holds its one state lock around every use. ``to_json`` /
+``from_json`` give the whole state as one JSON document for the ``--state`` file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import string
+import tempfile
+from pathlib import Path
+from typing import Any
+
+JSON = dict[str, Any]
+PLATFORM = ""
+KINDS = ("customer", "product", "price", "coupon", "subscription_schedule", "subscription")
+_ID_ALPHABET = string.ascii_letters + string.digits
+_SUFFIX_LENGTH = {"cus": 14, "prod": 14, "req": 14, "price": 24, "sub_sched": 24, "sub": 24}
+
+
+class ObjectStore:
+    """Every object the emulator holds, per account and kind."""
+
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self._rng = rng or random.Random()
+        self._partitions: dict[str, dict[str, dict[str, JSON]]] = {}
+        self._redemptions: dict[str, dict[str, list[str]]] = {}
+
+    # ids -----------------------------------------------------------------------------
+    def random_suffix(self, length: int) -> str:
+        return "".join(self._rng.choice(_ID_ALPHABET) for _ in range(length))
+
+    def new_id(self, prefix: str, kind: str | None = None) -> str:
+        length = _SUFFIX_LENGTH.get(prefix, 14)
+        while True:
+            candidate = f"{prefix}_{self.random_suffix(length)}" if prefix else (
+                self.random_suffix(8))
+            if kind is None or not any(
+                candidate in part.get(kind, {}) for part in self._partitions.values()
+            ):
+                return candidate
+
+    # objects ---------------------------------------------------------------------------
+    def _bucket(self, account: str, kind: str) -> dict[str, JSON]:
+        return self._partitions.setdefault(account, {}).setdefault(kind, {})
+
+    def get(self, account: str, kind: str, object_id: str) -> JSON | None:
+        return self._partitions.get(account, {}).get(kind, {}).get(object_id)
+
+    def put(self, account: str, kind: str, obj: JSON) -> JSON:
+        self._bucket(account, kind)[obj["id"]] = obj
+        return obj
+
+    def delete(self, account: str, kind: str, object_id: str) -> JSON | None:
+        return self._bucket(account, kind).pop(object_id, None)
+
+    def all(self, account: str, kind: str) -> list[JSON]:
+        """Objects of a kind, oldest first."""
+        return list(self._partitions.get(account, {}).get(kind, {}).values())
+
+    def accounts(self) -> list[str]:
+        return list(self._partitions)
+
+    # coupon redemptions ------------------------------------------------------------------
+    def redeemed_by(self, account: str, schedule_id: str) -> list[str]:
+        return list(self._redemptions.get(account, {}).get(schedule_id, []))
+
+    def record_redemption(self, account: str, schedule_id: str, coupon_id: str) -> None:
+        self._redemptions.setdefault(account, {}).setdefault(schedule_id, []).append(coupon_id)
+
+    # whole state -------------------------------------------------------------------------
+    def clear(self) -> None:
+        self._partitions.clear()
+        self._redemptions.clear()
+
+    def to_json(self) -> JSON:
+        return {"objects": self._partitions, "redemptions": self._redemptions}
+
+    def load_json(self, data: JSON) -> None:
+        self._partitions = {
+            str(account): {str(kind): dict(bucket) for kind, bucket in kinds.items()}
+            for account, kinds in dict(data.get("objects", {})).items()
+        }
+        self._redemptions = {
+            str(account): {str(k): list(v) for k, v in schedules.items()}
+            for account, schedules in dict(data.get("redemptions", {})).items()
+        }
+
+
+def write_json_atomically(path: Path, data: JSON) -> None:
+    """Write to a temporary file beside ``path`` and rename it over, so a crash never
+    leaves half a state file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1, sort_keys=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

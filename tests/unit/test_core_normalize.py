@@ -25,7 +25,7 @@ def bundle(
     order: dict[str, Any] | None = None,
     items: list[dict[str, Any]] | None = None,
     *,
-    account: dict[str, Any] | None | bool = True,
+    account: dict[str, Any] | bool | None = True,
     contract: dict[str, Any] | None = None,
     entries: dict[str, dict[str, Any]] | None = None,
 ) -> OrderBundle:

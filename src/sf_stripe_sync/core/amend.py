@@ -73,18 +73,25 @@ def _end_behavior(phases: Sequence[Phase]) -> DesiredSchedule:
                            end_behavior="release" if open_ended else "cancel")
 
 
-def _with_base_metadata(phases: Sequence[Phase], base: Sequence[Phase]) -> tuple[Phase, ...]:
-    """Each phase keeps the metadata of the base phase in force at its start."""
+def _keep_base(phases: Sequence[Phase], base: Sequence[Phase],
+               first_change: datetime) -> tuple[Phase, ...]:
+    """Base phases untouched by the change come back verbatim; the others keep the
+    metadata of the base phase in force at their start."""
     ordered = sorted(base, key=lambda p: p.start)
     starts = [p.start for p in ordered]
     kept: list[Phase] = []
     for phase in phases:
         at = bisect_right(starts, phase.start) - 1
         source = ordered[at] if at >= 0 else None
-        covers = source is not None and (source.end is None or phase.start < source.end)
-        if source is not None and covers and source.metadata != phase.metadata:
-            phase = phase.model_copy(update={"metadata": dict(source.metadata)})
-        kept.append(phase)
+        if source is None or (source.end is not None and phase.start >= source.end):
+            kept.append(phase)
+        elif (source.end is not None and phase.end == source.end
+              and source.end <= first_change and phase.start == source.start):
+            kept.append(source)
+        elif source.metadata != phase.metadata:
+            kept.append(phase.model_copy(update={"metadata": dict(source.metadata)}))
+        else:
+            kept.append(phase)
     return tuple(kept)
 
 
@@ -113,7 +120,7 @@ def overlay(
                                barriers=barriers)
     if result.schedule is None or not base:
         return result
-    phases = _with_base_metadata(result.schedule.phases, base)
+    phases = _keep_base(result.schedule.phases, base, first_change)
     return ConsolidationResult(
         schedule=DesiredSchedule(phases=phases, end_behavior=result.schedule.end_behavior),
         issues=result.issues,

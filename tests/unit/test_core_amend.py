@@ -1,0 +1,177 @@
+"""The amend overlay: new lines over the phases Stripe has (DESIGN 2, Operations)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sf_stripe_sync.core.amend import overlay
+from sf_stripe_sync.core.models import (
+    ConsolidationResult,
+    Discount,
+    OrderLine,
+    Phase,
+    PhaseItem,
+    PhaseProperties,
+)
+
+USD = PhaseProperties(currency="usd")
+COUPON = Discount(coupon="co_stripe")
+
+
+def day(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def phase(start: str, end: str | None, *items: PhaseItem, properties: PhaseProperties = USD,
+          metadata: dict[str, str] | None = None) -> Phase:
+    begin = day(start)
+    assert begin is not None
+    return Phase(start=begin, end=day(end), properties=properties, items=items,
+                 metadata=metadata or {})
+
+
+def item(price: str, quantity: int, *ids: str, **extra: Any) -> PhaseItem:
+    """A phase item as read back from Stripe: ids in ``order_item_ids``."""
+    return PhaseItem(price=price, quantity=quantity, order_item_ids=ids, **extra)
+
+
+def line(item_id: str, price: str, start: str, end: str | None, quantity: int = 1,
+         **extra: Any) -> OrderLine:
+    begin = day(start)
+    assert begin is not None
+    return OrderLine(id=item_id, order_id="801N", price_id=price, quantity=quantity,
+                     start=begin, end=day(end), properties=extra.pop("properties", USD),
+                     **extra)
+
+
+def shape(result: ConsolidationResult) -> list[tuple[Any, ...]]:
+    assert result.schedule is not None, result.issues
+    return [
+        (str(p.start.date()), str(p.end.date()) if p.end else None,
+         [(i.price, i.quantity, i.order_item_ids) for i in p.items])
+        for p in result.schedule.phases
+    ]
+
+
+BASE = [
+    phase("2025-01-01", "2025-06-01", item("price_A", 5, "A"), metadata={"n": "1"}),
+    phase("2025-06-01", "2026-01-01", item("price_A", 5, "A"), item("price_B", 1, "B"),
+          metadata={"n": "2"}),
+]
+
+
+def test_new_item_is_added_from_its_start() -> None:
+    result = overlay(BASE, [line("C", "price_C", "2025-09-01", "2026-01-01")])
+    assert shape(result) == [
+        ("2025-01-01", "2025-06-01", [("price_A", 5, ("A",))]),
+        ("2025-06-01", "2025-09-01", [("price_A", 5, ("A",)), ("price_B", 1, ("B",))]),
+        ("2025-09-01", "2026-01-01", [("price_A", 5, ("A",)), ("price_B", 1, ("B",)),
+                                      ("price_C", 1, ("C",))]),
+    ]
+
+
+def test_reduction_line_nets_against_its_original_item_in_the_base() -> None:
+    result = overlay(BASE, [line("R", "price_A", "2025-09-01", "2026-01-01", -2,
+                                 original_item_id="A")])
+    assert shape(result)[-1] == (
+        "2025-09-01", "2026-01-01", [("price_A", 3, ("A", "R")), ("price_B", 1, ("B",))])
+
+
+def test_full_reduction_removes_the_base_item() -> None:
+    result = overlay(BASE, [line("R", "price_B", "2025-09-01", "2026-01-01", -1,
+                                 original_item_id="B")])
+    assert shape(result)[-1] == ("2025-09-01", "2026-01-01", [("price_A", 5, ("A",))])
+
+
+def test_reduction_of_an_item_listed_with_its_change_line_nets_the_total() -> None:
+    base = [phase("2025-01-01", "2026-01-01", item("price_A", 7, "A", "B"))]
+    result = overlay(base, [line("R", "price_A", "2025-06-01", "2026-01-01", -7,
+                                 original_item_id="B")])
+    assert shape(result) == [("2025-01-01", "2025-06-01", [("price_A", 7, ("A", "B"))])]
+
+
+def test_edits_made_in_stripe_survive() -> None:
+    base = [phase("2025-01-01", None,
+                  item("price_A", 1, "A", metadata={"note": "kept"}),
+                  item("price_X", 2, discount=COUPON),
+                  properties=PhaseProperties(currency="usd", discount=COUPON,
+                                             default_payment_method="pm_1"))]
+    result = overlay(base, [line("C", "price_C", "2025-06-01", None)])
+    assert result.ok
+    assert result.schedule is not None
+    last = result.schedule.phases[-1]
+    assert last.properties.discount == COUPON
+    assert last.properties.default_payment_method == "pm_1"
+    by_price = {i.price: i for i in last.items}
+    assert by_price["price_X"].discount == COUPON
+    assert by_price["price_X"].order_item_ids == ()
+    assert by_price["price_A"].metadata == {"note": "kept", "salesforce_order_item_id": "A"}
+    assert result.schedule.end_behavior == "release"
+
+
+def test_base_phases_before_the_first_new_line_stay_as_they_are() -> None:
+    identical = [phase("2025-01-01", "2025-03-01", item("price_A", 1, "A"), metadata={"n": "1"}),
+                 phase("2025-03-01", "2025-06-01", item("price_A", 1, "A"), metadata={"n": "2"}),
+                 phase("2025-06-01", "2026-01-01", item("price_A", 1, "A"), metadata={"n": "3"})]
+    result = overlay(identical, [line("C", "price_C", "2025-09-01", "2026-01-01")])
+    assert result.schedule is not None
+    phases = result.schedule.phases
+    assert phases[:2] == tuple(identical[:2])
+    assert [p.metadata for p in phases] == [{"n": "1"}, {"n": "2"}, {"n": "3"}, {"n": "3"}]
+    assert [str(p.start.date()) for p in phases] == [
+        "2025-01-01", "2025-03-01", "2025-06-01", "2025-09-01"]
+
+
+def test_unlinked_line_with_a_different_quantity_of_a_base_price_conflicts() -> None:
+    result = overlay(BASE, [line("C", "price_A", "2025-09-01", "2026-01-01", 2)])
+    assert [i.code.value for i in result.issues] == ["quantity_conflict"]
+    assert result.issues[0].order_item_ids == ("A", "C")
+    assert result.issues[0].order_id == "801N"
+    assert result.schedule is None
+
+
+def test_new_order_with_different_collection_method_conflicts_with_the_base() -> None:
+    invoice = PhaseProperties(currency="usd", collection_method="send_invoice",
+                              days_until_due=10)
+    result = overlay(BASE, [line("C", "price_C", "2025-09-01", "2026-01-01",
+                                 properties=invoice)])
+    assert {i.field for i in result.issues} == {"collection_method", "days_until_due"}
+
+
+def test_new_order_discount_that_differs_from_the_base_coupon_conflicts() -> None:
+    base = [phase("2025-01-01", "2026-01-01", item("price_A", 1, "A"),
+                  properties=PhaseProperties(currency="usd", discount=COUPON))]
+    ten = PhaseProperties(currency="usd", discount=Discount(percent_off=Decimal(10)))
+    result = overlay(base, [line("C", "price_C", "2025-06-01", "2026-01-01",
+                                 properties=ten)])
+    assert [(i.code.value, i.field) for i in result.issues] == [("property_conflict",
+                                                                 "discount")]
+
+
+def test_lines_extending_past_the_base_continue_the_schedule() -> None:
+    result = overlay(BASE, [line("C", "price_C", "2025-09-01", "2026-06-01")])
+    assert shape(result)[-1] == ("2026-01-01", "2026-06-01", [("price_C", 1, ("C",))])
+    assert result.schedule is not None
+    assert result.schedule.phases[-1].metadata == {}
+
+
+def test_no_new_lines_leave_the_base_unchanged() -> None:
+    result = overlay(BASE, [])
+    assert result.schedule is not None
+    assert result.schedule.phases == tuple(BASE)
+    assert result.schedule.end_behavior == "cancel"
+
+
+def test_empty_base_is_a_plain_consolidation() -> None:
+    result = overlay([], [line("C", "price_C", "2025-09-01", None)])
+    assert shape(result) == [("2025-09-01", None, [("price_C", 1, ("C",))])]
+
+
+def test_item_ids_recorded_only_in_metadata_are_linked_too() -> None:
+    base = [phase("2025-01-01", "2026-01-01", PhaseItem(
+        price="price_A", quantity=4, metadata={"salesforce_order_item_id": "A,B"}))]
+    result = overlay(base, [line("R", "price_A", "2025-06-01", "2026-01-01", -1,
+                                 original_item_id="B")])
+    assert shape(result)[-1] == ("2025-06-01", "2026-01-01", [("price_A", 3, ("A", "B", "R"))])

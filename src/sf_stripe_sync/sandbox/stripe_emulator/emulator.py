@@ -71,7 +71,7 @@ class StripeEmulator:
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
         self._server = make_server(self, host, port)
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name="stripe-emulator", daemon=True)
         self._thread.start()
         return self

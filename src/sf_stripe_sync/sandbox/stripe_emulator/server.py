@@ -41,6 +41,7 @@ class _EmulatorServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server: _EmulatorServer
 
     def log_message(self, format: str, *args: object) -> None:

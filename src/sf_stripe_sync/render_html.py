@@ -165,7 +165,7 @@ def _section_html(plan: OrderPlan, bounds: tuple[datetime, datetime] | None,
         f'<h2>{heading}<span class="op {escape(op)}">{escape(op)}</span></h2>',
         f'<p class="muted">{" &middot; ".join(details)}</p>',
     ]
-    if bounds is not None:
+    if bounds is not None and plan.schedule is not None and plan.schedule.phases:
         parts.append(_axis_html(bounds) + _timeline_html(plan, bounds, labels))
     parts.append(_phase_table_html(plan, labels))
     if problems:

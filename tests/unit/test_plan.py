@@ -174,6 +174,25 @@ def test_rereading_an_applied_state_is_a_noop_whatever_operation_applied_it() ->
     assert again.fingerprint == created.fingerprint
 
 
+def test_rereading_after_phases_have_passed_is_still_a_noop() -> None:
+    created = plan(OVERLAP)
+    known = KnownState(schedule_id="sub_sched_1", applied_fingerprint=created.fingerprint,
+                       applied_order_ids=frozenset({"801A"}), current_phase_start=d("2027-06-01"))
+    later = plan(OVERLAP, known=known, as_of=d("2027-07-15"))
+    assert later.operation is OperationKind.NOOP
+    assert len(phase_view(later)) == 1
+
+
+def test_rereading_a_schedule_that_started_now_is_a_noop() -> None:
+    rules = SyncRules(backdate=False)
+    created = plan(OVERLAP, as_of=d("2027-07-15"), rules=rules)
+    assert created.start_now
+    known = KnownState(schedule_id="sub_sched_1", applied_fingerprint=created.fingerprint,
+                       applied_order_ids=frozenset({"801A"}), current_phase_start=d("2027-07-15"))
+    assert plan(OVERLAP, known=known, as_of=d("2027-07-20"), rules=rules).operation is (
+        OperationKind.NOOP)
+
+
 def test_changed_quantity_is_not_a_noop() -> None:
     created = plan(OVERLAP)
     changed = order(

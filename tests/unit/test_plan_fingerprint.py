@@ -83,9 +83,14 @@ def test_naive_datetimes_cannot_be_fingerprinted() -> None:
         fingerprint(datetime(2027, 1, 1))
 
 
-def test_start_now_hashes_the_first_start_as_now() -> None:
+def test_canonical_schedule_lists_items_by_price_whatever_their_order() -> None:
     result = consolidate(LINES)
     assert result.schedule is not None
-    data = canonical_schedule(result.schedule, start_now=True)
-    assert data["phases"][0]["start"] == "now"
-    assert data["phases"][1]["start"] != "now"
+    phase = result.schedule.phases[2]
+    reversed_phase = phase.model_copy(update={"items": tuple(reversed(phase.items))})
+    flipped = result.schedule.model_copy(update={"phases": (
+        *result.schedule.phases[:2], reversed_phase, *result.schedule.phases[3:])})
+    assert len(phase.items) > 1
+    assert canonical_schedule(flipped) == canonical_schedule(result.schedule)
+    prices = [i["price"] for i in canonical_schedule(flipped)["phases"][2]["items"]]
+    assert prices == sorted(prices)

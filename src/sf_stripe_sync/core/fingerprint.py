@@ -69,25 +69,20 @@ def _item_order(item: PhaseItem) -> tuple[str, tuple[str, ...], int]:
     return (item.price, tuple(sorted(item.order_item_ids)), item.quantity)
 
 
-def _canonical_phase(phase: Phase, *, start_now: bool) -> dict[str, Any]:
+def _canonical_phase(phase: Phase) -> dict[str, Any]:
     items = sorted(phase.items, key=_item_order)
     data: dict[str, Any] = canonical(phase)
     data["items"] = [
         {**canonical(i), "order_item_ids": sorted(i.order_item_ids)} for i in items
     ]
-    if start_now:
-        data["start"] = "now"
     return data
 
 
-def canonical_schedule(schedule: DesiredSchedule | None, *, start_now: bool = False) -> Any:
+def canonical_schedule(schedule: DesiredSchedule | None) -> Any:
     """The canonical form of a desired schedule (the part of a plan Stripe will hold)."""
     if schedule is None:
         return None
     return {
         "end_behavior": schedule.end_behavior,
-        "phases": [
-            _canonical_phase(p, start_now=start_now and index == 0)
-            for index, p in enumerate(schedule.phases)
-        ],
+        "phases": [_canonical_phase(p) for p in schedule.phases],
     }

@@ -27,9 +27,10 @@ past backdates unless ``rules.backdate`` is false: then it starts at ``as_of``
 (``start_now``) with a ``clipped_to_current_phase`` warning.
 
 Fingerprints: create, amend, replace and noop share one fingerprint of the *desired
-state* (account, contract, metadata, canonical schedule), so the plan recomputed after
-our own write-back equals the applied one and is a noop whatever the operation that
-applied it; the operation kind itself enters the idempotency key (``core.keys``).
+state* (account, contract, metadata, canonical schedule before past phases are dropped
+or the start moved to now), so the plan recomputed after our own write-back, even days
+later, equals the applied one and is a noop whatever the operation that applied it;
+the operation kind itself enters the idempotency key (``core.keys``).
 A cancel has its own fingerprint: intent ``cancel`` + schedule id + invoice_now/prorate.
 Drift: when Stripe's phases were read for a replace and differ from the desired ones,
 a ``drift`` warning says where (an amend keeps Stripe's phases by construction).
@@ -171,6 +172,15 @@ def plan_order(
                     "issues": tuple(collected)}
         )
 
+    # The desired state is fingerprinted before time trims it: a plan recomputed later,
+    # after phases have passed or from a schedule that started "now", is the same state.
+    state_fp = fingerprint({
+        "intent": "apply",
+        "stripe_account": stripe_account,
+        "contract_key": order.contract_key,
+        "metadata": base.metadata,
+        "schedule": canonical_schedule(schedule),
+    })
     start_now = False
     if kind is OperationKind.CREATE:
         schedule, start_now, notes = _start_now_if_not_backdating(schedule, all_lines, rules, as_of)
@@ -181,13 +191,6 @@ def plan_order(
     if kind is OperationKind.REPLACE and known.remote_phases is not None:
         collected += drift_warnings(known.remote_phases, schedule, as_of=as_of, order_id=order.id)
 
-    state_fp = fingerprint({
-        "intent": "apply",
-        "stripe_account": stripe_account,
-        "contract_key": order.contract_key,
-        "metadata": base.metadata,
-        "schedule": canonical_schedule(schedule, start_now=start_now),
-    })
     if known.applied_fingerprint == state_fp:
         kind = OperationKind.NOOP
     return base.model_copy(

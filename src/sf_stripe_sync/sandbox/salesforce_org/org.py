@@ -101,7 +101,10 @@ class LocalOrg:
         self._server = OrgHttpServer((host, port), self)
         self._host, self._port = host, int(self._server.server_address[1])
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="local-salesforce-org", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},  # how quickly stop() is noticed
+            name="local-salesforce-org",
+            daemon=True,
         )
         self._thread.start()
         return self

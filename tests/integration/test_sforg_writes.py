@@ -1,0 +1,179 @@
+"""Writes, describe and limits against the local org through simple-salesforce."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
+
+from sf_stripe_sync.sandbox.salesforce_org import LocalOrg
+from sf_stripe_sync.sandbox.salesforce_org.store import to_18
+
+pytestmark = pytest.mark.integration
+
+ACME = to_18("001000000000001")
+O1, O2, O3 = (to_18(f"80100000000000{n}") for n in range(1, 4))
+
+
+def snapshot() -> dict[str, list[dict[str, Any]]]:
+    return {
+        "Account": [{"Id": ACME, "Name": "Acme", "Region__c": "EU"}],
+        "Order": [
+            {"Id": oid, "AccountId": ACME, "Status": "Activated", "EffectiveDate": "2027-01-01",
+             "SystemModstamp": "2026-01-01T00:00:00.000+0000",
+             "LastModifiedDate": "2026-01-01T00:00:00.000+0000"}
+            for oid in (O1, O2, O3)
+        ],
+    }
+
+
+@pytest.fixture
+def org() -> Iterator[LocalOrg]:
+    with LocalOrg(snapshot()).running() as running:
+        yield running
+
+
+@pytest.fixture
+def sf(org: LocalOrg) -> Salesforce:
+    return Salesforce(instance_url=org.instance_url, session_id=org.session_id,
+                      session=org.requests_session())
+
+
+def _by_id(org: LocalOrg, sobject: str) -> dict[str, dict[str, Any]]:
+    return {r["Id"]: r for r in org.records(sobject)}
+
+
+def test_composite_update_reports_the_bad_record_and_keeps_the_others(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    records = [
+        {"attributes": {"type": "Order"}, "Id": O1, "Stripe_Sync_Status__c": "Synced"},
+        {"attributes": {"type": "Order"}, "Id": O2, "No_Such_Field__c": "x"},
+        {"attributes": {"type": "Order"}, "Id": O3, "Stripe_Sync_Status__c": "Synced"},
+    ]
+    results = sf.restful("composite/sobjects", method="PATCH",
+                         json={"allOrNone": False, "records": records})
+    assert [r["success"] for r in results] == [True, False, True]
+    assert results[1]["id"] == O2
+    assert results[1]["errors"][0]["statusCode"] == "INVALID_FIELD"
+    assert results[1]["errors"][0]["fields"] == ["No_Such_Field__c"]
+    stored = _by_id(org, "Order")
+    assert stored[O1]["Stripe_Sync_Status__c"] == "Synced"
+    assert stored[O3]["Stripe_Sync_Status__c"] == "Synced"
+    assert "No_Such_Field__c" not in stored[O2]
+
+
+def test_composite_all_or_none_writes_nothing_when_one_fails(org: LocalOrg, sf: Salesforce) -> None:
+    records = [
+        {"attributes": {"type": "Order"}, "Id": O1, "Stripe_Sync_Status__c": "Synced"},
+        {"attributes": {"type": "Order"}, "Id": O2, "SystemModstamp": "2030-01-01T00:00:00Z"},
+    ]
+    results = sf.restful("composite/sobjects", method="PATCH",
+                         json={"allOrNone": True, "records": records})
+    assert results[0]["errors"][0]["statusCode"] == "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+    assert results[1]["errors"][0]["statusCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+    assert _by_id(org, "Order")[O1].get("Stripe_Sync_Status__c") is None
+
+
+def test_composite_update_without_id_or_with_a_bad_id_fails_that_record(sf: Salesforce) -> None:
+    records = [
+        {"attributes": {"type": "Order"}, "Stripe_Sync_Status__c": "x"},
+        {"attributes": {"type": "Order"}, "Id": ACME, "Stripe_Sync_Status__c": "x"},
+        {"attributes": {"type": "Order"}, "Id": O1, "Stripe_Sync_Status__c": "x"},
+    ]
+    results = sf.restful("composite/sobjects", method="PATCH",
+                         json={"allOrNone": False, "records": records})
+    assert results[0]["errors"][0]["statusCode"] == "MISSING_ARGUMENT"
+    assert results[1]["errors"][0]["statusCode"] == "MALFORMED_ID"
+    assert results[2]["success"] is True
+
+
+def test_composite_over_two_hundred_records_is_refused_whole(org: LocalOrg, sf: Salesforce) -> None:
+    records = [{"attributes": {"type": "Order"}, "Id": O1, "Stripe_Sync_Status__c": "x"}] * 201
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.restful("composite/sobjects", method="PATCH", json={"records": records})
+    assert caught.value.content[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
+    assert _by_id(org, "Order")[O1].get("Stripe_Sync_Status__c") is None
+
+
+def test_composite_insert_creates_sync_logs_with_their_key_prefix(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    records = [{"attributes": {"type": "Sync_Log__c"}, "Order__c": O1, "Status__c": s}
+               for s in ("ok", "failed")]
+    results = sf.restful("composite/sobjects", method="POST",
+                         json={"allOrNone": True, "records": records})
+    assert all(r["success"] for r in results)
+    new_ids = [r["id"] for r in results]
+    assert len(set(new_ids)) == 2
+    assert all(len(i) == 18 and i.startswith("a01") for i in new_ids)
+    assert sorted(r["Status__c"] for r in org.records("Sync_Log__c")) == ["failed", "ok"]
+
+
+def test_insert_sync_log_even_though_the_snapshot_has_none(org: LocalOrg, sf: Salesforce) -> None:
+    created = sf.Sync_Log__c.create({"Order__c": O1, "Operation__c": "create",
+                                     "Idempotency_Key__c": "k1"})
+    assert created["success"] is True and len(created["id"]) == 18
+    fetched = sf.Sync_Log__c.get(created["id"])
+    assert fetched["Idempotency_Key__c"] == "k1" and fetched["Order__c"] == O1
+
+
+def test_update_bumps_system_modstamp_from_the_org_clock(org: LocalOrg, sf: Salesforce) -> None:
+    org.set_now(datetime(2027, 6, 1, 12, 30, tzinfo=UTC))
+    status = sf.Order.update(O1, {"Stripe_Sync_Status__c": "Synced"})
+    assert status == 204
+    stored = _by_id(org, "Order")
+    assert stored[O1]["SystemModstamp"] == "2027-06-01T12:30:00.000+0000"
+    assert stored[O1]["LastModifiedDate"] == "2027-06-01T12:30:00.000+0000"
+    assert stored[O2]["SystemModstamp"] == "2026-01-01T00:00:00.000+0000"
+    changed = sf.query_all("SELECT Id FROM Order WHERE SystemModstamp > 2027-01-01T00:00:00Z")
+    assert [r["Id"] for r in changed["records"]] == [O1]
+
+
+def test_datetime_writes_are_stored_in_salesforce_format(org: LocalOrg, sf: Salesforce) -> None:
+    sf.Order.update(O1, {"Stripe_Last_Synced_At__c": "2027-01-01T10:00:00+02:00"})
+    assert _by_id(org, "Order")[O1]["Stripe_Last_Synced_At__c"] == "2027-01-01T08:00:00.000+0000"
+
+
+def test_single_update_of_unknown_field_or_readonly_field_is_refused(sf: Salesforce) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.Order.update(O1, {"Bogus__c": 1})
+    assert caught.value.content[0]["errorCode"] == "INVALID_FIELD"
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.Order.update(O1, {"StatusCode": "Activated"})
+    assert caught.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+
+
+def test_update_of_missing_record_is_not_found(sf: Salesforce) -> None:
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.Order.update(to_18("801000000000099"), {"Stripe_Sync_Status__c": "x"})
+
+
+def test_describe_lists_standard_snapshot_and_project_fields(sf: Salesforce) -> None:
+    fields = {f["name"]: f for f in sf.Account.describe()["fields"]}
+    assert fields["Id"]["type"] == "id" and fields["Id"]["updateable"] is False
+    assert fields["Region__c"]["custom"] is True
+    assert fields["Stripe_Customer_Id__c"]["updateable"] is True
+    order = {f["name"]: f for f in sf.Order.describe()["fields"]}
+    assert order["EffectiveDate"]["type"] == "date"
+    assert order["AccountId"]["referenceTo"] == ["Account"]
+    assert order["AccountId"]["relationshipName"] == "Account"
+    sync_log = sf.Sync_Log__c.describe()
+    assert sync_log["custom"] is True and sync_log["keyPrefix"] == "a01"
+
+
+def test_describe_of_unknown_sobject_is_not_found(sf: Salesforce) -> None:
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.Invoice__c.describe()
+
+
+def test_limits_and_usage_header_count_api_calls(org: LocalOrg, sf: Salesforce) -> None:
+    sf.query("SELECT Id FROM Order")
+    limits = sf.limits()
+    assert limits["DailyApiRequests"]["Max"] - limits["DailyApiRequests"]["Remaining"] == 2
+    assert org.api_calls == 2
+    assert sf.api_usage["api-usage"].used == 2

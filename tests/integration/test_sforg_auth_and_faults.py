@@ -211,3 +211,12 @@ def test_cli_reports_a_missing_snapshot_as_a_usage_error(tmp_path: Path) -> None
     from sf_stripe_sync.cli import main
 
     assert main(["sandbox", "salesforce", "--snapshot", str(tmp_path / "none.json")]) == 2
+
+
+def test_faults_limited_to_a_call_kind_spare_the_others(org: LocalOrg) -> None:
+    sf = direct(org)
+    org.set_faults(OrgFaults(unavailable_rate=1.0, only=("write",)))
+    assert sf.query("SELECT Id FROM Order")["totalSize"] == 2
+    assert sf.Order.describe()["name"] == "Order"
+    with pytest.raises(SalesforceGeneralError):
+        _update(sf, O1)

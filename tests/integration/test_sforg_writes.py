@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
@@ -177,3 +178,20 @@ def test_limits_and_usage_header_count_api_calls(org: LocalOrg, sf: Salesforce) 
     assert limits["DailyApiRequests"]["Max"] - limits["DailyApiRequests"]["Remaining"] == 2
     assert org.api_calls == 2
     assert sf.api_usage["api-usage"].used == 2
+
+
+def test_status_code_follows_status_like_a_real_org(org: LocalOrg, sf: Salesforce) -> None:
+    activated = sf.query_all("SELECT Id FROM Order WHERE StatusCode = 'Activated'")
+    assert len(activated["records"]) == 3
+    sf.Order.update(O2, {"Status": "Draft"})
+    activated = sf.query_all("SELECT Id FROM Order WHERE StatusCode = 'Activated'")
+    assert sorted(r["Id"] for r in activated["records"]) == [O1, O3]
+
+
+def test_clock_can_be_set_over_http_for_out_of_process_runs(org: LocalOrg, sf: Salesforce) -> None:
+    http = requests.Session()
+    assert http.post(f"{org.base_url}/_org/now",
+                     json={"now": "2028-02-03T04:05:06+00:00"}).status_code == 204
+    sf.Order.update(O3, {"Stripe_Sync_Status__c": "x"})
+    assert _by_id(org, "Order")[O3]["SystemModstamp"] == "2028-02-03T04:05:06.000+0000"
+    assert http.post(f"{org.base_url}/_org/now", json={"now": "yesterday"}).status_code == 400

@@ -2,7 +2,10 @@
 
 Theory of operation: ``OrgApi.handle`` takes one transport-free ``OrgRequest`` and
 returns an ``OrgResponse``. Login endpoints (SOAP ``/services/Soap/u/<v>`` and OAuth
-``/services/oauth2/token``) and control endpoints (``/_org/...``) are not API calls.
+``/services/oauth2/token``) and control endpoints are not API calls. Control endpoints:
+``GET /_org/snapshot``, ``POST|DELETE /_org/faults`` (body: ``OrgFaults`` fields),
+``POST /_org/expire-sessions``, ``POST /_org/now`` (``{"now": iso | null}``) and
+``GET /_org/stats``.
 Every call under ``/services/data/v<version>/`` goes through the same gate, in order:
 
 1. injected latency (slept outside any lock);
@@ -22,6 +25,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sf_stripe_sync.sandbox.salesforce_org.auth import Authenticator, SessionRegistry, bearer_token
@@ -255,6 +259,14 @@ class OrgApi:
         if name == "expire-sessions" and method == "POST":
             self.sessions.expire_all()
             return json_response(200, {"session_id": self.sessions.default})
+        if name == "now" and method == "POST":
+            try:
+                raw = (request.json() or {}).get("now")
+                self.clock.set(None if raw is None else datetime.fromisoformat(raw))
+            except (ValueError, TypeError, AttributeError) as exc:
+                message = f"now must be an ISO datetime with an offset: {exc}"
+                return json_response(400, {"error": message})
+            return no_content()
         if name == "stats" and method == "GET":
             return json_response(200, {"api_calls": self.api_calls})
         return json_response(404, {"error": f"no control endpoint {method} /_org/{name}"})

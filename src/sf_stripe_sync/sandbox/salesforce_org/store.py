@@ -42,6 +42,23 @@ def id_key(record_id: str) -> str:
     return record_id[:15]
 
 
+# Salesforce derives the read-only StatusCode (the status *category*) from Status.
+_STATUS_CATEGORIES: dict[str, frozenset[str]] = {
+    "Order": frozenset({"Draft", "Activated", "Cancelled", "Expired"}),
+    "Contract": frozenset({"Draft", "InApproval", "Activated", "Terminated", "Expired"}),
+}
+
+
+def derive_status_code(sobject: str, record: dict[str, Any], *, status_changed: bool) -> None:
+    """Fill StatusCode from Status the way an org does (custom statuses count as Draft)."""
+    categories = _STATUS_CATEGORIES.get(sobject)
+    status = record.get("Status")
+    if categories is None or not isinstance(status, str):
+        return
+    if status_changed or record.get("StatusCode") is None:
+        record["StatusCode"] = status if status in categories else "Draft"
+
+
 def format_datetime(moment: datetime) -> str:
     """A datetime in Salesforce's REST format: ``2025-01-01T10:00:00.000+0000`` (UTC)."""
     utc = moment.astimezone(UTC)
@@ -96,6 +113,7 @@ class OrgStore:
                 record.setdefault("CreatedDate", stamp)
                 record.setdefault("LastModifiedDate", stamp)
                 record.setdefault("SystemModstamp", stamp)
+                derive_status_code(obj.name, record, status_changed=False)
                 self._put(obj.name, record)
 
     def _put(self, sobject: str, record: dict[str, Any]) -> None:
@@ -137,11 +155,14 @@ class OrgStore:
         rid = self.new_id(obj)
         record = {"Id": rid, **copy.deepcopy(dict(values))}
         record.update(CreatedDate=stamp, LastModifiedDate=stamp, SystemModstamp=stamp)
+        derive_status_code(obj.name, record, status_changed=True)
         self._put(obj.name, record)
         return rid
 
     def update(self, record: dict[str, Any], values: Mapping[str, Any]) -> None:
         record.update(copy.deepcopy(dict(values)))
+        sobject = self._index.get(id_key(record["Id"]), "")
+        derive_status_code(sobject, record, status_changed="Status" in values)
         stamp = format_datetime(self.clock.now())
         record.update(LastModifiedDate=stamp, SystemModstamp=stamp)
 

@@ -154,13 +154,15 @@ def _check_string(value: str, options: list[Any], path: str) -> Any:
 
 def _check(value: Any, tp: Any, path: str, ns: Namespace) -> Any:
     options = _alternatives(_resolve(tp, ns), ns)
+    if any(o is Any for o in options):
+        return value
     if isinstance(value, dict):
         for option in options:
             if is_typeddict(option):
                 return check_typed_dict(value, option, path)
         for option in options:
             if _is_hash(option):
-                return _check_hash(value, path)
+                return _check_hash(value, option, path, ns)
         if any(_is_list(o) for o in options) and value == {}:
             return []
         raise invalid(f"Invalid {_leaf(path)}: expected a single value, got a hash", param=path)
@@ -174,13 +176,19 @@ def _check(value: Any, tp: Any, path: str, ns: Namespace) -> Any:
     return _check_string(str(value), options, path)
 
 
-def _check_hash(value: dict[str, Any], path: str) -> dict[str, str]:
-    result: dict[str, str] = {}
+def _check_hash(value: dict[str, Any], option: Any, path: str, ns: Namespace) -> dict[str, Any]:
+    """A free-keyed hash (metadata, currency_options...): keys are free, values typed."""
+    args = typing.get_args(option)
+    value_type = _resolve(args[-1], ns) if args else str
+    result: dict[str, Any] = {}
     for key, item in value.items():
-        if isinstance(item, (dict, list)):
-            raise invalid(f"Invalid value for {_join(path, key)}: must be a string",
-                          param=_join(path, key))
-        result[key] = str(item)
+        where = _join(path, key)
+        if value_type is str:  # metadata-style: "" unsets the key, so it is allowed
+            if isinstance(item, (dict, list)):
+                raise invalid(f"Invalid value for {where}: must be a string", param=where)
+            result[key] = str(item)
+        else:
+            result[key] = _check(item, value_type, where, ns)
     return result
 
 

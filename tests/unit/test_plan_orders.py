@@ -150,3 +150,20 @@ def test_preview_writes_to_the_output_file(tmp_path: Path,
     document = json.loads(target.read_text(encoding="utf-8"))
     assert document["as_of"] == "2026-11-20T00:00:00Z"
     assert [o["order_id"] for o in document["orders"]] == ["801A"]
+
+
+def test_preview_reads_known_schedules_from_salesforce_id_fields_only() -> None:
+    data = snapshot()
+    data["OrderItem"][3]["Quantity"] = 2
+    data["OrderItem"][3]["OriginalOrderItemId"] = "802C"
+    data["Order"][2]["Stripe_Subscription_Schedule_Id__c"] = "sub_sched_C"
+    data["Contract"][0]["Stripe_Subscription_Schedule_Id__c"] = "sub_sched_C"
+    src = FileOrderSource(data, fields=FieldMap(), rules=SyncRules())
+    plans, _ = preview_plans(src, ["801C", "801D"], Settings(), AS_OF)
+    synced, new = plans
+    assert synced.operation is OperationKind.REPLACE
+    assert new.operation is OperationKind.AMEND
+    assert synced.schedule_id == new.schedule_id == "sub_sched_C"
+    assert new.schedule is not None
+    assert [[(i.price, i.quantity) for i in p.items] for p in new.schedule.phases] == [
+        [("price_A", 1)], [("price_A", 3)]]

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from sf_stripe_sync.errors import UsageError
 from sf_stripe_sync.sandbox.salesforce_org.faults import OrgFaults
-from sf_stripe_sync.sandbox.salesforce_org.messages import OrgRequest
+from sf_stripe_sync.sandbox.salesforce_org.messages import OrgRequest, sf_error
 
 if TYPE_CHECKING:
     from sf_stripe_sync.sandbox.salesforce_org.org import LocalOrg
@@ -56,7 +56,11 @@ class _OrgRequestHandler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
         )
-        response = self.server.org.handle(request)
+        try:
+            response = self.server.org.handle(request)
+        except Exception as exc:  # a bug in the org must answer, not hang the client
+            response = sf_error(500, "UNKNOWN_EXCEPTION",
+                                f"the local org failed: {type(exc).__name__}")
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)

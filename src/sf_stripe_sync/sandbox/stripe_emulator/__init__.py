@@ -1,9 +1,27 @@
 """A faithful local Stripe API emulator for tests, demos and rehearsals.
 
 The official ``stripe`` SDK talks to it over loopback HTTP
-(``StripeClient("sk_test_...", base_addresses={"api": emu.url})``). See ``emulator`` for
-the Python API, ``server`` for the CLI, and each module's docstring for the Stripe
-behaviour it reproduces.
+(``StripeClient("sk_test_...", base_addresses={"api": emu.url})``). ``emulator`` holds
+the Python API, ``server`` the HTTP side and the ``sandbox stripe`` command, ``api`` the
+request pipeline; each module's docstring states the Stripe behaviour it reproduces.
+
+Decisions where Stripe's behaviour had to be chosen or could not be reproduced:
+
+* A phase without ``end_date`` or ``duration`` lasts one billing period of its longest
+  price interval, as Stripe does; there is no open-ended phase, whatever
+  ``end_behavior`` says. With ``release`` the schedule turns ``released`` once that
+  period ends (``released_subscription`` set); with ``cancel`` it turns ``completed``.
+* A request whose idempotency key is still in flight gets 409, type
+  ``idempotency_error``, code ``idempotency_key_in_use``, ``Stripe-Should-Retry: true``;
+  the SDK raises ``APIError`` (http_status 409), which callers should retry.
+* Parameter validation failures and injected faults are not saved under the key (Stripe
+  saves results only once execution begins); business-rule refusals are saved and replay.
+* 429 ``rate_limit`` carries no ``Stripe-Should-Retry``; 429 ``lock_timeout`` and
+  injected 500s carry ``true``; other 4xx carry ``false``.
+* ``price_data``, ``from_subscription``, promotion codes and existing discount ids are
+  refused with a clear 400 rather than half-emulated. Subscriptions exist only as the
+  minimal ``sub_`` objects schedules start; no invoices are made.
+* Only ``sk_test_`` / ``rk_test_`` keys are accepted; refused keys are masked in errors.
 """
 
 from sf_stripe_sync.sandbox.stripe_emulator.emulator import StripeEmulator

@@ -2,7 +2,8 @@
 
 Theory of operation: ``a[b][0][c]=v`` becomes ``{"a": {"b": [{"c": "v"}]}}``. Keys are
 split into segments; every container is first built as a dict, and at the end a dict
-whose keys are all decimal indexes turns into a list ordered by index. An empty segment
+whose keys are exactly the indexes 0..n-1 turns into a list (validation turns it back
+into a hash where the schema wants one, e.g. ``metadata[0]=x``). An empty segment
 (``expand[]=x``) appends. Values stay strings: typing them is validation's job, because
 only the endpoint's parameter schema knows whether "10" is an integer or a name.
 """
@@ -54,7 +55,9 @@ def _listify(value: Any) -> Any:
         return value
     converted = {k: _listify(v) for k, v in value.items()}
     if converted and all(k.isdigit() for k in converted):
-        return [converted[k] for k in sorted(converted, key=int)]
+        indexes = sorted(converted, key=int)
+        if [int(k) for k in indexes] == list(range(len(indexes))):
+            return [converted[k] for k in indexes]
     return converted
 
 

@@ -156,6 +156,12 @@ def _check(value: Any, tp: Any, path: str, ns: Namespace) -> Any:
     options = _alternatives(_resolve(tp, ns), ns)
     if any(o is Any for o in options):
         return value
+    wants_list = any(_is_list(o) for o in options)
+    if isinstance(value, list) and not wants_list and any(
+            _is_hash(o) or is_typeddict(o) for o in options):
+        value = {str(i): v for i, v in enumerate(value)}  # metadata[0]=x: a hash after all
+    if isinstance(value, dict) and wants_list and value and all(k.isdigit() for k in value):
+        value = [value[k] for k in sorted(value, key=int)]
     if isinstance(value, dict):
         for option in options:
             if is_typeddict(option):

@@ -49,13 +49,16 @@ _STATUS_CATEGORIES: dict[str, frozenset[str]] = {
 }
 
 
-def derive_status_code(sobject: str, record: dict[str, Any], *, status_changed: bool) -> None:
-    """Fill StatusCode from Status the way an org does (custom statuses count as Draft)."""
+def follow_status(sobject: str, record: dict[str, Any]) -> None:
+    """Keep a record's StatusCode in step after its Status was written.
+
+    Only records that carry a StatusCode get one: what a snapshot loads is exactly what
+    queries read back, so nothing is invented for records that never had the field.
+    Custom statuses count as Draft.
+    """
     categories = _STATUS_CATEGORIES.get(sobject)
     status = record.get("Status")
-    if categories is None or not isinstance(status, str):
-        return
-    if status_changed or record.get("StatusCode") is None:
+    if categories is not None and isinstance(status, str) and "StatusCode" in record:
         record["StatusCode"] = status if status in categories else "Draft"
 
 
@@ -113,7 +116,6 @@ class OrgStore:
                 record.setdefault("CreatedDate", stamp)
                 record.setdefault("LastModifiedDate", stamp)
                 record.setdefault("SystemModstamp", stamp)
-                derive_status_code(obj.name, record, status_changed=False)
                 self._put(obj.name, record)
 
     def _put(self, sobject: str, record: dict[str, Any]) -> None:
@@ -155,14 +157,14 @@ class OrgStore:
         rid = self.new_id(obj)
         record = {"Id": rid, **copy.deepcopy(dict(values))}
         record.update(CreatedDate=stamp, LastModifiedDate=stamp, SystemModstamp=stamp)
-        derive_status_code(obj.name, record, status_changed=True)
         self._put(obj.name, record)
         return rid
 
     def update(self, record: dict[str, Any], values: Mapping[str, Any]) -> None:
         record.update(copy.deepcopy(dict(values)))
         sobject = self._index.get(id_key(record["Id"]), "")
-        derive_status_code(sobject, record, status_changed="Status" in values)
+        if "Status" in values:
+            follow_status(sobject, record)
         stamp = format_datetime(self.clock.now())
         record.update(LastModifiedDate=stamp, SystemModstamp=stamp)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -200,3 +201,20 @@ def test_clock_can_be_set_over_http_for_out_of_process_runs(org: LocalOrg, sf: S
     sf.Order.update(O3, {"Stripe_Sync_Status__c": "x"})
     assert _by_id(org, "Order")[O3]["SystemModstamp"] == "2028-02-03T04:05:06.000+0000"
     assert http.post(f"{org.base_url}/_org/now", json={"now": "yesterday"}).status_code == 400
+
+
+def test_concurrent_clients_get_unique_ids_and_lose_no_write(org: LocalOrg) -> None:
+    def insert_batch(worker: int) -> list[str]:
+        client = Salesforce(instance_url=org.instance_url, session_id=org.session_id,
+                            session=org.requests_session())
+        records = [{"attributes": {"type": "Sync_Log__c"}, "Order__c": O1,
+                    "Idempotency_Key__c": f"{worker}-{n}"} for n in range(10)]
+        results = client.restful("composite/sobjects", method="POST",
+                                 json={"allOrNone": True, "records": records})
+        return [r["id"] for r in results]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        ids = [i for batch in pool.map(insert_batch, range(6)) for i in batch]
+    assert len(set(ids)) == 60
+    keys = {r["Idempotency_Key__c"] for r in org.records("Sync_Log__c")}
+    assert keys == {f"{w}-{n}" for w in range(6) for n in range(10)}

@@ -116,8 +116,10 @@ class BillingGateway(Protocol):
         *,
         schedule_id: str,
         op_key: str,
-        current: RemoteScheduleLike | None = None,
-    ) -> ScheduleResultLike: ...
+        current: Any = None,
+    ) -> ScheduleResultLike:
+        """``current``: what this gateway's own ``retrieve_schedule`` returned, if read."""
+        ...
 
     def cancel_schedule(
         self, schedule_id: str, *, op_key: str, invoice_now: bool, prorate: bool

@@ -1,0 +1,144 @@
+"""Apply one ``OrderPlan`` to Stripe, guarded so nothing is ever made twice.
+
+Theory of operation: the plan says *what* (create / amend / replace / cancel); this
+module does it through a ``BillingGateway`` and returns an ``Applied`` record of what
+Stripe now holds. Stripe's idempotency keys protect a retry within ~24 h; beyond that
+window the guards here take over (DESIGN 2, Idempotency):
+
+* before a **create**, look for a schedule of the customer carrying our metadata
+  (``salesforce_contract_key``). If one exists the create becomes an update of it (or
+  nothing, when it already carries this plan's fingerprint), so a rerun after a crash
+  never makes a second schedule.
+* before an **update**, the schedule is retrieved (the current phase's start must be
+  kept anyway); when its ``sf_sync_fingerprint`` metadata equals the plan's, the update
+  already landed and nothing is sent.
+* a **cancel** of a schedule already canceled (or released / completed) sends nothing.
+
+The gateway raises only project errors; this module lets them through to the engine,
+which journals them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sf_stripe_sync.core.keys import operation_key
+from sf_stripe_sync.core.models import OperationKind, OrderPlan
+from sf_stripe_sync.errors import TerminalError
+from sf_stripe_sync.ports import BillingGateway, RemoteScheduleLike
+
+FINGERPRINT_KEY = "sf_sync_fingerprint"
+CONTRACT_KEY = "salesforce_contract_key"
+FINISHED_STATUSES = frozenset({"canceled", "released", "completed"})
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one executed plan left in Stripe."""
+
+    operation: OperationKind
+    schedule_id: str
+    customer_id: str
+    op_key: str
+    request_ids: tuple[str, ...] = ()
+    writes: int = 0
+    customer_created: bool = False
+    already_applied: bool = False
+    """True when a guard found the work done before (nothing was sent)."""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def op_key_for(plan: OrderPlan) -> str:
+    """The plan's idempotency key.
+
+    The fingerprint ignores the clipping of past phases (so a re-read order stays a
+    noop), but the payload sent does not: the first phase actually sent is part of the
+    key, so a retry after a phase boundary passed is a new request, not a conflict.
+    """
+    sent_from = ""
+    if plan.schedule is not None and plan.schedule.phases:
+        sent_from = str(int(plan.schedule.phases[0].start.timestamp()))
+    if plan.start_now:
+        sent_from = "now"
+    return operation_key(plan.stripe_account, plan.operation.value, plan.order_id,
+                         f"{plan.fingerprint}:{sent_from}")
+
+
+def _customer_metadata(plan: OrderPlan) -> dict[str, str]:
+    meta = {"salesforce_account_id": plan.account_id or ""}
+    return {k: v for k, v in meta.items() if v}
+
+
+def ensure_customer(
+    gateway: BillingGateway, plan: OrderPlan, account_name: str | None
+) -> tuple[str, bool]:
+    if not plan.account_id:
+        raise TerminalError(f"order {plan.order_id} has no Account", code="missing_customer")
+    return gateway.ensure_customer(
+        account_id=plan.account_id,
+        name=account_name,
+        known_customer_id=plan.customer_id,
+        metadata=_customer_metadata(plan),
+    )
+
+
+def _is_ours(schedule: RemoteScheduleLike, fingerprint: str) -> bool:
+    return schedule.metadata.get(FINGERPRINT_KEY) == fingerprint
+
+
+def apply_plan(
+    gateway: BillingGateway,
+    plan: OrderPlan,
+    *,
+    account_name: str | None = None,
+    invoice_now: bool = False,
+    prorate: bool = False,
+) -> Applied:
+    """Execute a create / amend / replace / cancel plan; other kinds are refused."""
+    op_key = op_key_for(plan)
+    if plan.operation is OperationKind.CANCEL:
+        return _cancel(gateway, plan, op_key, invoice_now=invoice_now, prorate=prorate)
+    if plan.operation not in (OperationKind.CREATE, OperationKind.AMEND, OperationKind.REPLACE):
+        raise TerminalError(f"plan for order {plan.order_id} is {plan.operation}: nothing to apply")
+    customer_id, created = ensure_customer(gateway, plan, account_name)
+    target = plan.schedule_id
+    if target is None:
+        found = gateway.find_schedule(customer_id=customer_id, contract_key=plan.contract_key)
+        if found is not None and found.status not in FINISHED_STATUSES:
+            target = found.id
+    customer_writes = 1 if created else 0
+    if target is None:
+        result = gateway.create_schedule(plan, customer_id=customer_id, op_key=op_key)
+        return Applied(plan.operation, result.schedule.id, customer_id, op_key,
+                       result.request_ids, result.writes + customer_writes, created)
+    current = gateway.retrieve_schedule(target)
+    if current.status in FINISHED_STATUSES:
+        raise TerminalError(
+            f"Stripe schedule {target} of order {plan.order_id} is {current.status} and "
+            "cannot be changed; clear the schedule id on the Order and Contract to start anew",
+            code="invalid_record",
+        )
+    if _is_ours(current, plan.fingerprint):
+        return Applied(plan.operation, current.id, customer_id, op_key,
+                       writes=customer_writes, customer_created=created, already_applied=True,
+                       notes=("Stripe already holds this plan; nothing sent",))
+    result = gateway.update_schedule(plan, schedule_id=target, op_key=op_key, current=current)
+    return Applied(plan.operation, result.schedule.id, customer_id, op_key,
+                   result.request_ids, result.writes + customer_writes, created)
+
+
+def _cancel(
+    gateway: BillingGateway, plan: OrderPlan, op_key: str, *, invoice_now: bool, prorate: bool
+) -> Applied:
+    if not plan.schedule_id:
+        raise TerminalError(f"order {plan.order_id} has no Stripe schedule to cancel",
+                            code="invalid_record")
+    current = gateway.retrieve_schedule(plan.schedule_id)
+    if current.status in FINISHED_STATUSES:
+        return Applied(plan.operation, current.id, current.customer, op_key,
+                       already_applied=True,
+                       notes=(f"schedule already {current.status}; nothing sent",))
+    result = gateway.cancel_schedule(plan.schedule_id, op_key=op_key,
+                                     invoice_now=invoice_now, prorate=prorate)
+    return Applied(plan.operation, result.schedule.id, current.customer, op_key,
+                   result.request_ids, result.writes)

@@ -1,0 +1,161 @@
+"""Wire the engine to real systems or to the local stand-ins, and tear it all down.
+
+Theory of operation: ``open_runtime`` returns a context manager yielding a ``Runtime``
+(settings, source, writer, gateway factory, state store, call counters). With
+``SandboxOptions`` it first starts the local Salesforce org and the Stripe emulator
+in-process on loopback and points the real adapters at them, so the demo exercises the
+same code and the same HTTP as production. The sandboxes' own state (the org's records
+with their written-back fields, Stripe's objects) is saved in the state directory on
+exit and loaded on the next start, so a second demo run shows the noop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from sf_stripe_sync.config import Settings, StripeAccountSettings, resolve_secret
+from sf_stripe_sync.errors import UsageError
+from sf_stripe_sync.ports import BillingGateway, OrderSource, WriteBack
+from sf_stripe_sync.state.store import StateStore
+
+DEMO_STRIPE_KEY = "sk_test_local_emulator"
+DEFAULT_CATALOG = Path("fixtures/demo-stripe-catalog.json")
+ORG_STATE_FILE = "sandbox-org.json"
+STRIPE_STATE_FILE = "sandbox-stripe.json"
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    snapshot: Path | None = None
+    """Run a local org from this snapshot (its saved state wins when present)."""
+    stripe_emulator: bool = False
+    stripe_seed: Path | None = None
+    org: Any = None
+    """An already running ``LocalOrg`` to use (tests); the runtime neither starts nor stops it."""
+    emulator: Any = None
+    """An already running ``StripeEmulator`` to use (tests); likewise left running."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    source: OrderSource
+    writer: WriteBack
+    gateway_for: Callable[[StripeAccountSettings], BillingGateway]
+    store: StateStore
+    salesforce_calls: Callable[[], int]
+    stripe_requests: Callable[[], int]
+    describe: str
+
+
+def state_dir(settings: Settings) -> Path:
+    return settings.state_dir
+
+
+def _load_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UsageError(f"{what} not found: {path}") from exc
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{what} {path} is not valid JSON: {exc.msg} "
+                         f"(line {exc.lineno})") from exc
+    if not isinstance(data, dict):
+        raise UsageError(f"{what} {path} must hold a JSON object")
+    return data
+
+
+def _real_gateway(settings: Settings) -> Callable[[StripeAccountSettings], BillingGateway]:
+    from sf_stripe_sync.stripe.gateway import StripeGateway
+
+    def make(account: StripeAccountSettings) -> BillingGateway:
+        key = resolve_secret(account.api_key_env, settings)
+        assert key is not None
+        gateway: BillingGateway = StripeGateway.from_settings(
+            account, key, proration_behavior=settings.rules.proration_behavior)
+        return gateway
+
+    return make
+
+
+@contextmanager
+def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> Iterator[Runtime]:
+    sandbox = sandbox or SandboxOptions()
+    with ExitStack() as stack:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        store = StateStore.open(settings.state_dir / "state.db")
+        stack.callback(store.close)
+        parts: list[str] = []
+        session = None
+        environ: dict[str, str] | None = None
+        org = sandbox.org
+        if org is None and sandbox.snapshot is not None:
+            from sf_stripe_sync.sandbox.salesforce_org import LocalOrg
+
+            saved = settings.state_dir / ORG_STATE_FILE
+            snapshot = _load_json(saved if saved.exists() else sandbox.snapshot,
+                                  "org snapshot")
+            org = LocalOrg(snapshot)
+            org.start(host="127.0.0.1", port=0)
+            stack.callback(org.stop)
+            stack.callback(lambda: saved.write_text(json.dumps(org.snapshot(), indent=1),
+                                                    encoding="utf-8"))
+        if org is not None:
+            https_url = org.instance_url.replace("http://", "https://")
+            settings = settings.model_copy(update={"salesforce": settings.salesforce.model_copy(
+                update={"auth": "session", "instance_url": https_url})})
+            session = org.requests_session()
+            environ = {settings.salesforce.session_id_env: org.session_id}
+            parts.append(f"local Salesforce org at {org.instance_url}")
+        emulator = sandbox.emulator
+        if emulator is None and sandbox.stripe_emulator:
+            from sf_stripe_sync.sandbox.stripe_emulator import StripeEmulator
+
+            stripe_state = settings.state_dir / STRIPE_STATE_FILE
+            seed_path = sandbox.stripe_seed or DEFAULT_CATALOG
+            seed = None if stripe_state.exists() else _load_json(seed_path, "Stripe seed")
+            emulator = StripeEmulator(seed=seed, state_file=stripe_state)
+            emulator.start(host="127.0.0.1", port=0)
+            stack.callback(emulator.stop)
+        if emulator is not None:
+            accounts = tuple(a.model_copy(update={"api_base": emulator.url})
+                             for a in settings.stripe_accounts)
+            settings = settings.model_copy(update={"stripe_accounts": accounts})
+            parts.append(f"Stripe emulator at {emulator.url}")
+            gateway_for = _emulator_gateway(settings)
+            stripe_requests: Callable[[], int] = lambda: len(emulator.requests())  # noqa: E731
+        else:
+            gateway_for = _real_gateway(settings)
+            stripe_requests = lambda: 0  # noqa: E731
+        from sf_stripe_sync.salesforce.auth import connect
+        from sf_stripe_sync.salesforce.source import SalesforceOrderSource
+        from sf_stripe_sync.salesforce.writer import SalesforceWriteBack
+
+        conn = connect(settings, session=session, environ=environ)
+        source = SalesforceOrderSource(conn, fields=settings.fields, rules=settings.rules)
+        writer = SalesforceWriteBack(conn)
+        yield Runtime(
+            settings=settings, source=source, writer=writer, gateway_for=gateway_for,
+            store=store, salesforce_calls=lambda: int(conn.api_calls),
+            stripe_requests=stripe_requests,
+            describe=", ".join(parts) or "Salesforce and Stripe as configured",
+        )
+
+
+def _emulator_gateway(settings: Settings) -> Callable[[StripeAccountSettings], BillingGateway]:
+    from sf_stripe_sync.stripe.gateway import StripeGateway
+
+    def make(account: StripeAccountSettings) -> BillingGateway:
+        gateway: BillingGateway = StripeGateway.from_settings(
+            account, SecretStr(DEMO_STRIPE_KEY),
+            proration_behavior=settings.rules.proration_behavior)
+        return gateway
+
+    return make

@@ -1,0 +1,117 @@
+"""The ``sync``, ``cancel`` and ``status`` commands: settings, runtime, engine, summary.
+
+Theory of operation: each handler loads settings (``--config``, ``--state-dir``), opens
+a runtime (real systems, or the in-process sandboxes for the demo), runs the engine
+with the options its command means, prints a summary and returns the exit code of
+DESIGN 3: 0 all good, 1 some orders failed (the others still synced), 2 usage or
+configuration error (raised as ``UsageError`` / ``ConfigError`` for ``cli.main``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sf_stripe_sync.config import Settings, load_settings
+from sf_stripe_sync.core.dates import parse_as_of
+from sf_stripe_sync.engine import Engine, RunOptions, RunReport
+from sf_stripe_sync.errors import UsageError
+from sf_stripe_sync.logs import configure_logging, progress_bar
+from sf_stripe_sync.runtime import SandboxOptions, open_runtime
+from sf_stripe_sync.state.store import StateStore
+from sf_stripe_sync.summary import print_dry_run, print_summary
+
+EXIT_OK = 0
+EXIT_ORDERS_FAILED = 1
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if getattr(args, "state_dir", None) is not None:
+        overrides["state_dir"] = args.state_dir
+    return load_settings(args.config, **overrides)
+
+
+def _as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_as_of(value)
+    except ValueError as exc:
+        raise UsageError(f"--as-of {value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _sandbox(args: argparse.Namespace) -> SandboxOptions:
+    snapshot: Path | None = getattr(args, "salesforce_sandbox", None)
+    if snapshot is not None and not snapshot.exists():
+        raise UsageError(f"org snapshot not found: {snapshot}")
+    seed: Path | None = getattr(args, "stripe_emulator_seed", None)
+    if seed is not None and not seed.exists():
+        raise UsageError(f"Stripe emulator seed not found: {seed}")
+    return SandboxOptions(snapshot=snapshot,
+                          stripe_emulator=bool(getattr(args, "stripe_emulator", False)),
+                          stripe_seed=seed)
+
+
+def _exit_code(report: RunReport) -> int:
+    return EXIT_ORDERS_FAILED if report.failed else EXIT_OK
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    configure_logging(args.log_format, verbose=args.verbose)
+    settings = _settings(args)
+    options = RunOptions(order_ids=args.order, dry_run=args.dry_run, as_of=_as_of(args.as_of),
+                         mode="triggered" if args.order else "scheduled")
+    with open_runtime(settings, _sandbox(args)) as rt:
+        engine = Engine(settings=rt.settings, source=rt.source, writer=rt.writer,
+                        gateway_for=rt.gateway_for, store=rt.store, clock=_now,
+                        salesforce_calls=rt.salesforce_calls)
+        show_progress = not args.no_progress and args.log_format == "human"
+        with progress_bar(enabled=show_progress) as advance:
+            engine.progress = advance
+            report = engine.run(options)
+        if args.dry_run:
+            print_dry_run(report, json_output=args.log_format == "json")
+        else:
+            print_summary(report, where=rt.describe, json_output=args.log_format == "json")
+    return _exit_code(report)
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    configure_logging(args.log_format, verbose=args.verbose)
+    settings = _settings(args)
+    with open_runtime(settings, _sandbox(args)) as rt:
+        engine = Engine(settings=rt.settings, source=rt.source, writer=rt.writer,
+                        gateway_for=rt.gateway_for, store=rt.store, clock=_now,
+                        salesforce_calls=rt.salesforce_calls)
+        report = engine.run(RunOptions(cancel_ids=[args.order_id], mode="cancel"))
+        print_summary(report, where=rt.describe, json_output=args.log_format == "json")
+    return _exit_code(report)
+
+
+def run_status(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    path = settings.state_dir / "state.db"
+    if not path.exists():
+        raise UsageError(f"no state store at {path}: nothing has been synced with this "
+                         "--state-dir yet")
+    store = StateStore.open(path)
+    try:
+        document = store.status_document()
+    finally:
+        store.close()
+    if args.format == "json":
+        json.dump(document, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        from sf_stripe_sync.summary import print_status
+
+        print_status(document)
+    return EXIT_OK

@@ -1,0 +1,159 @@
+"""Write results back to Salesforce: ids, sync status, and one Sync_Log__c per operation.
+
+Theory of operation: the engine hands every finished order to a ``WriteBackBatch``
+(``add_success`` / ``add_failure``); nothing is written until ``flush``, which sends the
+Order, Contract and Account updates as sObject collections (the writer chunks them 200
+a call) and then the ``Sync_Log__c`` inserts. Several orders touching the same Contract
+or Account are merged into one record update. ``flush`` returns, per order id, the
+write errors of that order's records so the engine can leave the journal entry
+unfinished (it is retried on the next run) instead of losing the write.
+
+Loop guard: an order's own fields are only written when they change (a failed order
+that fails the same way again is not rewritten), so the write-back does not keep
+bumping ``SystemModstamp`` and re-triggering the scheduled sync.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sf_stripe_sync.core.dates import iso_z
+from sf_stripe_sync.core.rules import FieldMap
+from sf_stripe_sync.ports import RecordResult, WriteBack
+
+STATUS_SYNCED = "Synced"
+STATUS_CANCELED = "Canceled"
+STATUS_ERROR = "Error"
+MESSAGE_LIMIT = 255
+LOG_MESSAGE_LIMIT = 32000
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class WriteBackBatch:
+    fields: FieldMap
+    now: datetime
+    _updates: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    _owners: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    _logs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._updates.values()) + len(self._logs)
+
+    def _update(self, order_id: str, sobject: str, record_id: str, values: dict[str, Any]) -> None:
+        record = self._updates[sobject].setdefault(record_id, {"Id": record_id})
+        record.update(values)
+        self._owners[(sobject, record_id)].add(order_id)
+
+    def add_success(
+        self,
+        *,
+        order: dict[str, Any],
+        operation: str,
+        schedule_id: str,
+        contract_id: str | None,
+        contract_schedule_id: str | None,
+        account_id: str | None,
+        customer_id: str | None,
+        known_customer_id: str | None,
+        idempotency_key: str,
+        request_ids: tuple[str, ...],
+        message: str,
+        log: bool = True,
+    ) -> None:
+        f = self.fields
+        order_id = str(order["Id"])
+        status = STATUS_CANCELED if operation == "cancel" else STATUS_SYNCED
+        wanted = {f.order_schedule: schedule_id, f.sync_status: status, f.sync_error: None}
+        if any(order.get(k) != v for k, v in wanted.items()):
+            self._update(order_id, "Order", order_id,
+                         {**wanted, f.last_synced_at: iso_z(self.now)})
+        if contract_id and contract_schedule_id != schedule_id:
+            self._update(order_id, "Contract", contract_id, {f.contract_schedule: schedule_id})
+        if account_id and customer_id and known_customer_id != customer_id:
+            self._update(order_id, "Account", account_id, {f.account_customer: customer_id})
+        if log:
+            self._log(order_id, operation, "Success", message, idempotency_key, request_ids)
+
+    def add_failure(
+        self,
+        *,
+        order: dict[str, Any],
+        operation: str,
+        message: str,
+        idempotency_key: str | None = None,
+        request_ids: tuple[str, ...] = (),
+    ) -> bool:
+        """Record a failure; returns False when the Order already says exactly this."""
+        f = self.fields
+        order_id = str(order["Id"])
+        short = _clip(message, MESSAGE_LIMIT)
+        if order.get(f.sync_status) == STATUS_ERROR and order.get(f.sync_error) == short:
+            return False
+        self._update(order_id, "Order", order_id, {
+            f.sync_status: STATUS_ERROR, f.sync_error: short, f.last_synced_at: iso_z(self.now),
+        })
+        self._log(order_id, operation, "Failed", message, idempotency_key, request_ids)
+        return True
+
+    def _log(
+        self,
+        order_id: str,
+        operation: str,
+        status: str,
+        message: str,
+        idempotency_key: str | None,
+        request_ids: tuple[str, ...],
+    ) -> None:
+        f = self.fields
+        self._logs.append((order_id, {
+            f.sync_log_order: order_id,
+            f.sync_log_operation: operation,
+            f.sync_log_status: status,
+            f.sync_log_message: _clip(message, LOG_MESSAGE_LIMIT),
+            f.sync_log_idempotency_key: idempotency_key,
+            f.sync_log_request_id: ",".join(request_ids)[:255] or None,
+        }))
+
+    def flush(self, writer: WriteBack) -> dict[str, list[str]]:
+        """Send everything; returns ``{order_id: [problems]}`` for orders not fully written."""
+        problems: dict[str, list[str]] = defaultdict(list)
+        for sobject in ("Account", "Contract", "Order"):
+            records = list(self._updates.get(sobject, {}).values())
+            if not records:
+                continue
+            results = writer.update(sobject, records)
+            self._collect(problems, sobject, records, results)
+        if self._logs:
+            rows = [row for _, row in self._logs]
+            results = writer.insert(self.fields.sync_log_object, rows)
+            for (order_id, _), result in zip(self._logs, results, strict=True):
+                if not result.success:
+                    problems[order_id].append(
+                        f"{self.fields.sync_log_object}: {'; '.join(result.errors)}")
+        self._updates.clear()
+        self._owners.clear()
+        self._logs.clear()
+        return dict(problems)
+
+    def _collect(
+        self,
+        problems: dict[str, list[str]],
+        sobject: str,
+        records: list[dict[str, Any]],
+        results: list[RecordResult],
+    ) -> None:
+        for record, result in zip(records, results, strict=True):
+            if result.success:
+                continue
+            for order_id in self._owners[(sobject, record["Id"])]:
+                problems[order_id].append(
+                    f"{sobject} {record['Id']}: {'; '.join(result.errors) or 'not written'}")

@@ -226,6 +226,9 @@ class OrderPlan(Frozen):
     """True when a past start must not be backdated (``backdate = false``)."""
     issues: tuple[OrderIssue, ...] = ()
     metadata: dict[str, str] = Field(default_factory=dict)
+    covers_order_ids: tuple[str, ...] = ()
+    """Orders whose lines the desired schedule includes (all of a contract's orders on a
+    create or replace); once applied, none of them is amended in again."""
 
     @property
     def errors(self) -> tuple[OrderIssue, ...]:

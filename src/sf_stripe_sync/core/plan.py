@@ -104,6 +104,18 @@ def plan_metadata(order: Order) -> dict[str, str]:
     )
 
 
+CONTRACT_METADATA_KEYS = ("salesforce_contract_id", "salesforce_account_id")
+
+
+def _contract_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    """The part of the metadata that is the same for every order of a contract.
+
+    The fingerprint is the contract's desired state: whichever of its orders is re-read,
+    an unchanged contract must give the same fingerprint (and so a noop).
+    """
+    return {k: metadata[k] for k in CONTRACT_METADATA_KEYS if k in metadata}
+
+
 def plan_order(
     order: Order,
     *,
@@ -140,6 +152,7 @@ def plan_order(
 
     siblings = _contract_members(order, contract_orders, rules)
     all_lines = [line for o in siblings for line in o.lines]
+    covered: tuple[str, ...] = tuple(o.id for o in siblings)
     limit = rules.max_items_per_phase
     result: ConsolidationResult
     if known.schedule_id is None:
@@ -150,6 +163,7 @@ def plan_order(
         if known.remote_phases is not None:
             current = [p for p in known.remote_phases if p.end is None or p.end > as_of]
             result = overlay(current, order.lines, max_items_per_phase=limit)
+            covered = (*sorted(known.applied_order_ids), order.id)
         else:
             result = consolidate(all_lines, max_items_per_phase=limit)
     else:
@@ -174,12 +188,20 @@ def plan_order(
 
     # The desired state is fingerprinted before time trims it: a plan recomputed later,
     # after phases have passed or from a schedule that started "now", is the same state.
+    # An amend sends Stripe's phases overlaid with the new lines (Stripe-side edits and
+    # existing coupons survive), but it is fingerprinted as the Salesforce-side desired
+    # state, so re-reading the contract's orders afterwards plans a noop, not a replace.
+    desired = schedule
+    if kind is OperationKind.AMEND and known.remote_phases is not None:
+        full = consolidate(all_lines, max_items_per_phase=limit)
+        if full.ok and full.schedule is not None:
+            desired = full.schedule
     state_fp = fingerprint({
         "intent": "apply",
         "stripe_account": stripe_account,
         "contract_key": order.contract_key,
-        "metadata": base.metadata,
-        "schedule": canonical_schedule(schedule),
+        "metadata": _contract_metadata(base.metadata),
+        "schedule": canonical_schedule(desired),
     })
     start_now = False
     if kind is OperationKind.CREATE:
@@ -195,7 +217,8 @@ def plan_order(
         kind = OperationKind.NOOP
     return base.model_copy(
         update={"operation": kind, "schedule": schedule, "fingerprint": state_fp,
-                "start_now": start_now, "issues": tuple(collected)}
+                "start_now": start_now, "issues": tuple(collected),
+                "covers_order_ids": covered}
     )
 
 

@@ -15,12 +15,12 @@ from sf_stripe_sync.cli import main
 
 DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo-org.json"
 AS_OF = "2026-11-20"
-GLOBEX = "8010000000000002AA"  # the DESIGN overlap example, in 2027
-WAYNE_GAP = "8010000000000008AA"
-WONKA_PROPERTY = "8010000000000009AA"
-TYRELL_QUANTITY = "8010000000000010AA"
-CYBERDYNE = ("8010000000000011AA", "8010000000000012AA")
-DRAFTS = ("8010000000000014AA", "8010000000000015AA")
+GLOBEX = "801000000000002AAA"  # the DESIGN overlap example, in 2027
+WAYNE_GAP = "801000000000008AAA"
+WONKA_PROPERTY = "801000000000009AAA"
+TYRELL_QUANTITY = "801000000000010AAA"
+CYBERDYNE = ("801000000000011AAA", "801000000000012AAA")
+DRAFTS = ("801000000000014AAA", "801000000000015AAA")
 
 
 @pytest.fixture(autouse=True)
@@ -71,9 +71,9 @@ def test_all_activated_orders_are_previewed_and_drafts_ignored(
 @pytest.mark.parametrize(
     ("order_id", "code", "item_ids"),
     [
-        (WAYNE_GAP, "gap", {"8020000000000015AA", "8020000000000016AA"}),
-        (WONKA_PROPERTY, "property_conflict", {"8020000000000017AA", "8020000000000018AA"}),
-        (TYRELL_QUANTITY, "quantity_conflict", {"8020000000000019AA", "8020000000000020AA"}),
+        (WAYNE_GAP, "gap", {"802000000000015AAA", "802000000000016AAA"}),
+        (WONKA_PROPERTY, "property_conflict", {"802000000000017AAA", "802000000000018AAA"}),
+        (TYRELL_QUANTITY, "quantity_conflict", {"802000000000019AAA", "802000000000020AAA"}),
     ],
 )
 def test_conflicting_orders_fail_with_their_code_and_items(
@@ -105,8 +105,8 @@ def test_contract_orders_are_consolidated_with_their_linked_change_lines(
 def test_discounts_render_in_minor_units_of_the_orders_currency(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _, document = preview_json(capsys, "8010000000000005AA", "8010000000000006AA")
-    usd, jpy = by_id(document)["8010000000000005AA"], by_id(document)["8010000000000006AA"]
+    _, document = preview_json(capsys, "801000000000005AAA", "801000000000006AAA")
+    usd, jpy = by_id(document)["801000000000005AAA"], by_id(document)["801000000000006AAA"]
     usd_items = {i["price"]: i["discount"] for i in usd["phases"][0]["items"]}
     assert usd_items == {"price_A": {"percent_off": 10},
                          "price_B": {"amount_off": 550, "currency": "usd"}}

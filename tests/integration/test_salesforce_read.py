@@ -137,7 +137,8 @@ def test_bundle_holds_what_the_snapshot_holds(source: SalesforceOrderSource) -> 
 def test_orders_by_id_keeps_the_asked_order_and_skips_unknown_ids(
     source: SalesforceOrderSource,
 ) -> None:
-    asked = [sf_id("801", 3), sf_id("801", 404), sf_id("801", 1), sf_id("801", 3)]
+    asked = [sf_id("801", 3), sf_id("801", 404), "not an id'", sf_id("801", 1),
+             sf_id("801", 3)]
     assert [b.order_id for b in source.orders_by_id(asked)] == [sf_id("801", 3),
                                                                  sf_id("801", 1)]
 

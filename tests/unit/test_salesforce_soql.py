@@ -56,6 +56,12 @@ def test_chunked_removes_duplicates_and_keeps_slices_small() -> None:
     assert [i for chunk in chunks for i in chunk] == list(dict.fromkeys(ids))
 
 
+def test_chunked_drops_ids_salesforce_would_reject_the_whole_query_for() -> None:
+    good = "801000000000001AAA"
+    assert list(soql.chunked([good, "x' OR Id != '", "801short", good[:15]])) == [
+        [good, good[:15]]]
+
+
 def test_a_full_chunk_of_ids_stays_far_below_the_soql_length_limit() -> None:
     ids = [f"801{i:015d}" for i in range(soql.IDS_PER_QUERY)]
     assert len(soql.orders_by_ids_query(SELECTION, ids)) < soql.SOQL_MAX_CHARS / 5

@@ -17,6 +17,7 @@ were. Id lists are chunked so a query stays far below the 100,000-character limi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
@@ -26,6 +27,16 @@ from sf_stripe_sync.salesforce.describe import FieldSelection
 
 SOQL_MAX_CHARS = 100_000
 IDS_PER_QUERY = 200
+_RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+
+
+def is_record_id(value: str) -> bool:
+    """Whether ``value`` has the shape of a Salesforce record id (15 or 18 characters).
+
+    Salesforce rejects a whole query when one id in it is malformed, so such ids are
+    dropped before querying: they cannot name a record anyway.
+    """
+    return bool(_RECORD_ID.match(value))
 
 
 def _relationship(name: str, fields: Sequence[str]) -> list[str]:
@@ -60,8 +71,9 @@ def soql_datetime(moment: datetime) -> str:
 
 
 def chunked(ids: Sequence[str], size: int = IDS_PER_QUERY) -> Iterator[list[str]]:
-    """``ids`` without duplicates (first occurrence wins), in slices of ``size``."""
-    unique = list(dict.fromkeys(i for i in ids if i))
+    """``ids`` without duplicates (first occurrence wins) or malformed ones, in slices of
+    ``size``."""
+    unique = list(dict.fromkeys(i for i in ids if i and is_record_id(i)))
     for start in range(0, len(unique), max(1, size)):
         yield unique[start : start + size]
 

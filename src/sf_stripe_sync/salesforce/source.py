@@ -82,6 +82,8 @@ class SalesforceOrderSource:
             yield page
 
     def contract_orders(self, contract_id: str) -> list[OrderBundle]:
+        if not soql.is_record_id(contract_id):
+            return []
         query = soql.contract_orders_query(
             self.selection, contract_id, self.rules.activated_status
         )

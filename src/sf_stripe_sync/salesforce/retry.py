@@ -10,12 +10,14 @@ plain numbers so tests run with zero waits.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from tenacity import (
+    RetryCallState,
     Retrying,
     retry_if_exception,
     stop_after_attempt,
@@ -26,6 +28,7 @@ from sf_stripe_sync.errors import LeaseHeld, TransientError
 from sf_stripe_sync.salesforce.errors import AmbiguousWriteError
 
 T = TypeVar("T")
+log = logging.getLogger("sf_stripe_sync.salesforce")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,15 @@ def _should_retry(retry_ambiguous: bool) -> Callable[[BaseException], bool]:
     return check
 
 
+def _log_retry(state: RetryCallState) -> None:
+    outcome = state.outcome
+    error = outcome.exception() if outcome is not None else None
+    wait = state.next_action.sleep if state.next_action is not None else 0.0
+    # Project errors carry no secrets (the connection scrubs them), so the text is safe.
+    log.warning("Salesforce call failed (%s); try %d in %.1fs", error,
+                state.attempt_number + 1, wait)
+
+
 def call_with_retries(
     policy: RetryPolicy, func: Callable[[], T], *, retry_ambiguous: bool = True
 ) -> T:
@@ -70,5 +82,6 @@ def call_with_retries(
         ),
         retry=retry_if_exception(_should_retry(retry_ambiguous)),
         reraise=True,
+        before_sleep=_log_retry,
     )
     return retrying(func)

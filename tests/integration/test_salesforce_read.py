@@ -16,7 +16,7 @@ from sf_stripe_sync.core.rules import FieldMap, SyncRules
 from sf_stripe_sync.errors import ConfigError
 from sf_stripe_sync.salesforce.auth import SalesforceConnection, connect
 from sf_stripe_sync.salesforce.retry import RetryPolicy
-from sf_stripe_sync.salesforce.source import SalesforceOrderSource
+from sf_stripe_sync.salesforce.source import SalesforceOrderSource, open_source
 from sf_stripe_sync.sandbox.salesforce_org import LocalOrg
 
 pytestmark = pytest.mark.integration
@@ -197,3 +197,14 @@ def test_bundles_are_order_bundle_values(source: SalesforceOrderSource) -> None:
     assert isinstance(bundle, OrderBundle)
     assert bundle.items == ()
     assert bundle.contract is None
+
+
+def test_open_source_reads_with_the_configured_fields_and_rules(org: LocalOrg) -> None:
+    settings = Settings(
+        salesforce=SalesforceSettings(
+            auth="session", instance_url=org.instance_url.replace("http://", "https://")),
+        rules=SyncRules(activated_status="Draft"),
+    )
+    source = open_source(settings, session=org.requests_session(),
+                         environ={"SF_SESSION_ID": org.session_id})
+    assert source.activated_order_ids() == [sf_id("801", 4)]

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 
+import requests
+
 from sf_stripe_sync.config import Settings
 from sf_stripe_sync.core.models import OrderBundle
 from sf_stripe_sync.core.rules import FieldMap, SyncRules
@@ -90,10 +92,15 @@ class SalesforceOrderSource:
         return list(self._reader.bundles(query))
 
 
-def open_source(settings: Settings) -> SalesforceOrderSource:
+def open_source(
+    settings: Settings,
+    *,
+    session: requests.Session | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> SalesforceOrderSource:
     """Log in as configured and return the source (used by ``preview --source salesforce``)."""
     return SalesforceOrderSource(
-        connect(settings),
+        connect(settings, session=session, environ=environ),
         fields=settings.fields,
         rules=settings.rules,
         page_size=settings.page_size,

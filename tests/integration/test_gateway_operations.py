@@ -233,3 +233,59 @@ def test_stats_count_reads_writes_and_methods(stand: Stand) -> None:
     assert (stats["reads"], stats["writes"], stats["retries"]) == (1, 3, 0)
     assert stats["by_method"] == {"coupons.create": 2, "subscription_schedules.create": 1,
                                   "subscription_schedules.retrieve": 1}
+
+
+def test_find_schedule_pages_through_every_schedule_of_the_customer(stand: Stand) -> None:
+    ours = discounted_plan(stand)
+    made = stand.gateway.create_schedule(ours, customer_id=stand.customer, op_key=key_for(ours))
+    for n in range(3):  # newer schedules of other contracts come first in the list
+        other = plan(phase(JAN, JUN, item(stand.price_b, 1, f"802x{n}")),
+                     contract_key=f"800X{n}", fingerprint=f"fp-x{n}")
+        stand.gateway.create_schedule(other, customer_id=stand.customer, op_key=key_for(other))
+    stand.gateway.list_page_size = 2
+    mark = stand.mark()
+    found = stand.gateway.find_schedule(customer_id=stand.customer, contract_key="800C1")
+    assert found is not None and found.id == made.schedule.id
+    assert len(stand.emu.requests()) == mark + 2
+
+
+def test_open_ended_release_schedule_reads_back_open(stand: Stand) -> None:
+    p = plan(phase(JAN, JUN, item(stand.price_a, 1, "802a")),
+             phase(JUN, None, item(stand.price_a, 2, "802a")), end_behavior="release")
+    result = stand.gateway.create_schedule(p, customer_id=stand.customer, op_key=key_for(p))
+    assert p.schedule is not None
+    assert [(ph.start, ph.end) for ph in result.schedule.phases] == \
+        [(ph.start, ph.end) for ph in p.schedule.phases]
+    assert result.schedule.end_behavior == "release"
+
+
+def test_rerun_of_an_applied_update_after_the_phase_moved_on_converges(stand: Stand) -> None:
+    p = discounted_plan(stand)
+    made = stand.gateway.create_schedule(p, customer_id=stand.customer, op_key=key_for(p))
+    stand.emu.set_now(int(datetime(2025, 5, 31, 23, tzinfo=UTC).timestamp()))
+    replace = discounted_plan(stand, quantity=3, fingerprint="fp-2").model_copy(
+        update={"operation": OperationKind.REPLACE})
+    stand.gateway.update_schedule(replace, schedule_id=made.schedule.id,
+                                  op_key=key_for(replace))
+    # A rerun two hours later (the key still known) falls in the next phase, so it
+    # drops the ended phase: same key, other body.
+    stand.emu.set_now(int(datetime(2025, 6, 1, 1, tzinfo=UTC).timestamp()))
+    mark = stand.mark()
+    rerun = stand.gateway.update_schedule(replace, schedule_id=made.schedule.id,
+                                          op_key=key_for(replace))
+    statuses = [(r["method"], r["status"]) for r in stand.emu.requests()[mark:]]
+    assert ("POST", 400) in statuses  # Stripe refused the changed body under the old key
+    assert rerun.schedule.fingerprint == "fp-2"
+    assert rerun.schedule.id == made.schedule.id
+    assert rerun.schedule.current_phase_start == JUN
+    assert len(stand.emu.objects("coupon")) == 1 + 2 + 2  # seeded, create, replace: no more
+
+
+def test_update_with_same_key_but_another_plan_is_refused(stand: Stand) -> None:
+    p = discounted_plan(stand)
+    made = stand.gateway.create_schedule(p, customer_id=stand.customer, op_key=key_for(p))
+    first = discounted_plan(stand, quantity=3, fingerprint="fp-2")
+    stand.gateway.update_schedule(first, schedule_id=made.schedule.id, op_key="upd-key")
+    other = discounted_plan(stand, quantity=4, fingerprint="fp-3")
+    with pytest.raises(IdempotencyConflict):
+        stand.gateway.update_schedule(other, schedule_id=made.schedule.id, op_key="upd-key")

@@ -17,7 +17,7 @@ from sf_stripe_sync.core.models import (
     PhaseItem,
     PhaseProperties,
 )
-from sf_stripe_sync.errors import TerminalError
+from sf_stripe_sync.errors import ConfigError, TerminalError
 from sf_stripe_sync.stripe import params as build
 from sf_stripe_sync.stripe.convert import RemoteSchedule
 
@@ -212,3 +212,9 @@ def test_customer_create_links_back_to_the_account() -> None:
     sent = build.customer_create_params(account_id="001A", name="Acme", metadata={"k": "v"})
     assert sent["metadata"] == {"k": "v", "salesforce_account_id": "001A"}
     assert sent["name"] == "Acme"
+
+
+def test_proration_behavior_outside_stripe_values_is_a_config_error() -> None:
+    assert build.proration_behavior("none") == "none"
+    with pytest.raises(ConfigError):
+        build.proration_behavior("prorate_please")

@@ -117,13 +117,15 @@ class StripeGateway:
         client: stripe.StripeClient,
         *,
         account_name: str,
-        proration_behavior: build.ProrationBehavior = "create_prorations",
+        proration_behavior: str = "create_prorations",
         retry: RetryPolicy | None = None,
         fallback_currency: str = "usd",
+        list_page_size: int = 100,
     ) -> None:
         self._client = client
         self.account_name = account_name
-        self.proration_behavior: build.ProrationBehavior = proration_behavior
+        self.proration_behavior = build.proration_behavior(proration_behavior)
+        self.list_page_size = list_page_size
         self.retry = retry or RetryPolicy()
         self.fallback_currency = fallback_currency
         self.stats = GatewayStats()
@@ -135,7 +137,7 @@ class StripeGateway:
         api_key: SecretStr,
         *,
         api_version: str = STRIPE_API_VERSION,
-        proration_behavior: build.ProrationBehavior = "create_prorations",
+        proration_behavior: str = "create_prorations",
         retry: RetryPolicy | None = None,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> StripeGateway:
@@ -212,7 +214,8 @@ class StripeGateway:
         matches: list[dict[str, Any]] = []
         starting_after: str | None = None
         while True:
-            page_params = build.schedule_list_params(customer_id, starting_after)
+            page_params = build.schedule_list_params(customer_id, starting_after,
+                                                     limit=self.list_page_size)
             page = self._call(
                 "subscription_schedules.list", "read",
                 partial(self._client.v1.subscription_schedules.list, params=page_params))

@@ -38,7 +38,7 @@ from stripe.params import (
 )
 
 from sf_stripe_sync.core.models import DesiredSchedule, Discount, OrderPlan, Phase, PhaseItem
-from sf_stripe_sync.errors import TerminalError
+from sf_stripe_sync.errors import ConfigError, TerminalError
 from sf_stripe_sync.stripe.convert import (
     ITEM_ID_SEPARATOR,
     META_ACCOUNT_ID,
@@ -49,6 +49,8 @@ from sf_stripe_sync.stripe.convert import (
 )
 
 ProrationBehavior = Literal["create_prorations", "none", "always_invoice"]
+PRORATION_BEHAVIORS: tuple[ProrationBehavior, ...] = ("create_prorations", "none",
+                                                      "always_invoice")
 IndexedPhase = tuple[int, Phase]
 """A phase with its index in the plan's schedule (the index names its coupon slots)."""
 
@@ -61,6 +63,14 @@ class DiscountSlot:
     discount: Discount
     phase: Phase
     item: PhaseItem | None = None
+
+
+def proration_behavior(value: str) -> ProrationBehavior:
+    """``value`` checked against the values Stripe accepts (a configuration error otherwise)."""
+    for allowed in PRORATION_BEHAVIORS:
+        if value == allowed:
+            return allowed
+    raise ConfigError(f"proration_behavior {value!r} is not one of {list(PRORATION_BEHAVIORS)}")
 
 
 def unix(value: datetime) -> int:
@@ -296,9 +306,9 @@ def cancel_params(*, invoice_now: bool, prorate: bool) -> SubscriptionScheduleCa
     return {"invoice_now": invoice_now, "prorate": prorate}
 
 
-def schedule_list_params(customer_id: str, starting_after: str | None = None
-                         ) -> SubscriptionScheduleListParams:
-    params: SubscriptionScheduleListParams = {"customer": customer_id, "limit": 100}
+def schedule_list_params(customer_id: str, starting_after: str | None = None, *,
+                         limit: int = 100) -> SubscriptionScheduleListParams:
+    params: SubscriptionScheduleListParams = {"customer": customer_id, "limit": limit}
     if starting_after is not None:
         params["starting_after"] = starting_after
     return params

@@ -110,3 +110,11 @@ def test_canceled_schedule_is_not_live() -> None:
     remote = schedule_from_stripe(data)
     assert not remote.is_live
     assert remote.current_phase_start is None
+
+
+def test_unexpected_shape_is_a_terminal_error_not_a_crash() -> None:
+    data = copy.deepcopy(SCHEDULE)
+    data["phases"][0]["items"][0]["quantity"] = "many"
+    with pytest.raises(TerminalError) as refused:
+        schedule_from_stripe(data)
+    assert refused.value.code == "unsupported_schedule"

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from sf_stripe_sync.core.models import Discount, Phase, PhaseItem, PhaseProperties
 from sf_stripe_sync.errors import TerminalError
@@ -179,6 +179,14 @@ def _phase(raw: Mapping[str, Any], defaults: Mapping[str, Any], *, open_end: boo
 def schedule_from_stripe(data: Mapping[str, Any], *, fallback_currency: str = "usd"
                          ) -> RemoteSchedule:
     """Convert a subscription schedule (as a plain dict) to a ``RemoteSchedule``."""
+    try:
+        return _schedule(data, fallback_currency)
+    except (ValidationError, TypeError, ValueError) as exc:
+        raise TerminalError(f"Stripe schedule {data.get('id')!r} has an unexpected shape: "
+                            f"{exc}", code="unsupported_schedule") from exc
+
+
+def _schedule(data: Mapping[str, Any], fallback_currency: str) -> RemoteSchedule:
     schedule_id = str(data.get("id") or "")
     end_behavior = str(data.get("end_behavior") or "release")
     defaults = data.get("default_settings") or {}

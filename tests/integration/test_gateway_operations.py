@@ -6,10 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 from test_gateway_support import (
+    API_KEY,
     APR,
+    BEFORE_JAN,
     JAN,
     JUN,
     NEXT_JAN,
+    SEED,
     Stand,
     discounted_plan,
     item,
@@ -19,8 +22,12 @@ from test_gateway_support import (
     stand,
 )
 
+from sf_stripe_sync.config import StripeAccountSettings
 from sf_stripe_sync.core.models import Discount, OperationKind
 from sf_stripe_sync.errors import IdempotencyConflict, TerminalError
+from sf_stripe_sync.sandbox.stripe_emulator import StripeEmulator
+from sf_stripe_sync.stripe.gateway import StripeGateway
+from sf_stripe_sync.stripe.retry import RetryPolicy
 
 pytestmark = pytest.mark.integration
 __all__ = ["stand"]  # the fixture, imported for pytest
@@ -289,3 +296,21 @@ def test_update_with_same_key_but_another_plan_is_refused(stand: Stand) -> None:
     other = discounted_plan(stand, quantity=4, fingerprint="fp-3")
     with pytest.raises(IdempotencyConflict):
         stand.gateway.update_schedule(other, schedule_id=made.schedule.id, op_key="upd-key")
+
+
+def test_connected_account_gateway_acts_inside_that_account() -> None:
+    seed = {**SEED, "accounts": {"acct_eu": SEED}}
+    emu = StripeEmulator(seed=seed, now=BEFORE_JAN)
+    emu.start(host="127.0.0.1", port=0)
+    try:
+        account = StripeAccountSettings(name="eu", api_base=emu.url,
+                                        connected_account="acct_eu")
+        gateway = StripeGateway.from_settings(account, API_KEY, retry=RetryPolicy.no_wait())
+        p = plan(phase(JAN, JUN, item("price_A", 1, "802a")))
+        made = gateway.create_schedule(p, customer_id="cus_acme", op_key=key_for(p))
+        assert [s["id"] for s in emu.objects("subscription_schedule", account="acct_eu")] == \
+            [made.schedule.id]
+        assert emu.objects("subscription_schedule") == []
+        assert {r["stripe_account"] for r in emu.requests()} == {"acct_eu"}
+    finally:
+        emu.stop()

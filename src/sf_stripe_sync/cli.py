@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,6 +47,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
+def _running_sandboxes(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--salesforce-sandbox-url", default=None, metavar="URL",
+                   help="use a local org already served at URL (sandbox salesforce)")
+    p.add_argument("--stripe-emulator-url", default=None, metavar="URL",
+                   help="use a Stripe emulator already served at URL (sandbox stripe)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sf-stripe-sync",
@@ -72,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stripe-emulator", action="store_true",
                    help="run the local Stripe emulator instead of reaching Stripe")
     p.add_argument("--stripe-emulator-seed", type=Path, default=None, metavar="FILE")
+    _running_sandboxes(p)
     p.add_argument("--no-progress", action="store_true")
 
     p = sub.add_parser("cancel", help="cancel an order's Stripe subscription schedule")
@@ -80,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--salesforce-sandbox", type=Path, default=None, metavar="SNAPSHOT")
     p.add_argument("--stripe-emulator", action="store_true")
     p.add_argument("--stripe-emulator-seed", type=Path, default=None, metavar="FILE")
+    _running_sandboxes(p)
 
     p = sub.add_parser("status", help="what the state store knows")
     _common(p)
@@ -125,6 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sf-stripe-sync: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,6 +30,7 @@ from sf_stripe_sync.core.issues import IssueCode, OrderIssue
 from sf_stripe_sync.core.models import OperationKind, Order, OrderBundle, OrderPlan
 from sf_stripe_sync.core.normalize import normalize_order
 from sf_stripe_sync.core.plan import KnownState, plan_order
+from sf_stripe_sync.crashpoints import crashpoint
 from sf_stripe_sync.errors import ConfigError, LeaseHeld, SyncError, TerminalError, TransientError
 from sf_stripe_sync.executor import Applied, apply_plan, op_key_for
 from sf_stripe_sync.ports import BillingGateway, OrderSource, RemoteScheduleLike, WriteBack
@@ -396,9 +397,11 @@ class Engine:
                                    error_code=_code(exc), error_message=str(exc))
                 return self._transient_or_fail(bundle, plan, exc, RunOptions(), batch,
                                                op_key=op_key)
+            crashpoint("after_stripe")
             store.journal_mark(entry.id, JournalState.CONFIRMED, stripe_id=applied.schedule_id,
                                request_ids=applied.request_ids)
             self._remember(account, order, plan, applied)
+            crashpoint("after_journal")
             confirmed[order.id] = entry.id
             batch.add_success(
                 order=bundle.order, operation=plan.operation.value,

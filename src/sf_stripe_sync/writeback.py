@@ -22,6 +22,7 @@ from typing import Any
 
 from sf_stripe_sync.core.dates import iso_z
 from sf_stripe_sync.core.rules import FieldMap
+from sf_stripe_sync.crashpoints import crashpoint
 from sf_stripe_sync.ports import RecordResult, WriteBack
 
 STATUS_SYNCED = "Synced"
@@ -132,6 +133,7 @@ class WriteBackBatch:
                 continue
             results = writer.update(sobject, records)
             self._collect(problems, sobject, records, results)
+        crashpoint("mid_writeback")
         if self._logs:
             rows = [row for _, row in self._logs]
             results = writer.insert(self.fields.sync_log_object, rows)

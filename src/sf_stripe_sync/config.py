@@ -40,7 +40,10 @@ class StripeAccountSettings(BaseModel):
     api_base: str | None = None
     """Override of Stripe's API address (the local emulator); None means Stripe's own."""
     rate_limit_per_second: float = 25.0
-    """Client-side token bucket; 25/s is Stripe's documented test-mode limit."""
+    """Client-side token bucket; 25/s is Stripe's documented test-mode limit. When left
+    unset, a live key (``sk_live_``/``rk_live_``) is paced at the live limit, 100/s."""
+    rate_limit_burst: float = 1.0
+    """Tokens the bucket holds: 1 spaces requests evenly (see ``ratelimit``)."""
     max_retries: int = 5
 
 
@@ -60,6 +63,21 @@ class SalesforceSettings(BaseModel):
     security_token_env: str = "SF_SECURITY_TOKEN"
     consumer_secret_env: str = "SF_CONSUMER_SECRET"
     verify_tls: bool = True
+
+
+class RetrySettings(BaseModel):
+    """Waits between retries of transient failures (Stripe and Salesforce alike).
+
+    ``None`` keeps each adapter's own default backoff. Zero waits suit the local
+    stand-ins and the reliability suite (``SF_STRIPE_SYNC__RETRY__INITIAL_WAIT_SECONDS=0``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    initial_wait_seconds: float | None = Field(default=None, ge=0)
+    max_wait_seconds: float | None = Field(default=None, ge=0)
+    jitter_seconds: float | None = Field(default=None, ge=0)
+    """Salesforce: random seconds added to a wait; Stripe: zero turns its jitter off."""
 
 
 class Settings(BaseSettings):
@@ -83,6 +101,7 @@ class Settings(BaseSettings):
     watermark_overlap_seconds: int = 300
     """Re-read this much before the watermark: SystemModstamp is not strictly ordered."""
     concurrency: int = 4
+    retry: RetrySettings = Field(default_factory=RetrySettings)
 
     @model_validator(mode="after")
     def _default_account_exists(self) -> Settings:

@@ -14,16 +14,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import requests
 from pydantic import SecretStr
 
 from sf_stripe_sync.config import Settings, StripeAccountSettings, resolve_secret
 from sf_stripe_sync.errors import UsageError
 from sf_stripe_sync.ports import BillingGateway, OrderSource, WriteBack
+from sf_stripe_sync.salesforce.retry import RetryPolicy as SalesforceRetryPolicy
 from sf_stripe_sync.state.store import StateStore
+from sf_stripe_sync.stripe.retry import RetryPolicy as StripeRetryPolicy
 
 DEMO_STRIPE_KEY = "sk_test_local_emulator"
 DEFAULT_CATALOG = Path("fixtures/demo-stripe-catalog.json")
@@ -41,6 +45,10 @@ class SandboxOptions:
     """An already running ``LocalOrg`` to use (tests); the runtime neither starts nor stops it."""
     emulator: Any = None
     """An already running ``StripeEmulator`` to use (tests); likewise left running."""
+    salesforce_url: str | None = None
+    """The plain ``http://`` address of a local org served by another process."""
+    stripe_url: str | None = None
+    """The address of a Stripe emulator served by another process."""
 
 
 @dataclass
@@ -72,6 +80,44 @@ def _load_json(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
+def _stripe_retry(settings: Settings) -> StripeRetryPolicy | None:
+    """The Stripe waits ``settings.retry`` asks for; None keeps the gateway's defaults."""
+    wanted = settings.retry
+    if wanted.initial_wait_seconds is None and wanted.max_wait_seconds is None and (
+            wanted.jitter_seconds is None):
+        return None
+    base = StripeRetryPolicy()
+    policy = replace(
+        base,
+        initial_wait=_pick(wanted.initial_wait_seconds, base.initial_wait),
+        max_wait=_pick(wanted.max_wait_seconds, base.max_wait),
+        jitter=base.jitter if wanted.jitter_seconds is None else min(base.jitter,
+                                                                     wanted.jitter_seconds),
+    )
+    if policy.max_wait == 0:
+        policy = replace(policy, max_retry_after=0.0)
+    return policy
+
+
+def _salesforce_retry(settings: Settings) -> SalesforceRetryPolicy | None:
+    """The Salesforce waits ``settings.retry`` asks for; None keeps the connection's defaults."""
+    wanted = settings.retry
+    if wanted.initial_wait_seconds is None and wanted.max_wait_seconds is None and (
+            wanted.jitter_seconds is None):
+        return None
+    base = SalesforceRetryPolicy()
+    return replace(
+        base,
+        initial_wait=_pick(wanted.initial_wait_seconds, base.initial_wait),
+        max_wait=_pick(wanted.max_wait_seconds, base.max_wait),
+        jitter=_pick(wanted.jitter_seconds, base.jitter),
+    )
+
+
+def _pick(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 def _real_gateway(settings: Settings) -> Callable[[StripeAccountSettings], BillingGateway]:
     from sf_stripe_sync.stripe.gateway import StripeGateway
 
@@ -79,10 +125,49 @@ def _real_gateway(settings: Settings) -> Callable[[StripeAccountSettings], Billi
         key = resolve_secret(account.api_key_env, settings)
         assert key is not None
         gateway: BillingGateway = StripeGateway.from_settings(
-            account, key, proration_behavior=settings.rules.proration_behavior)
+            account, key, proration_behavior=settings.rules.proration_behavior,
+            retry=_stripe_retry(settings))
         return gateway
 
     return make
+
+
+@dataclass(frozen=True)
+class _RemoteOrg:
+    """A local org served by another process, reached by its plain-HTTP address."""
+
+    host: str
+    port: int
+    session_id: str
+
+    @property
+    def instance_url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    def requests_session(self) -> requests.Session:
+        from sf_stripe_sync.sandbox.salesforce_org.transport import local_org_session
+
+        return local_org_session(self.host, self.port)
+
+
+LOCAL_ORG_SESSION_ID = "00Dlocal!session"
+"""The session id a ``LocalOrg`` hands out unless it was built with another one."""
+
+
+def _loopback_address(url: str, what: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost") or (
+            parts.port is None):
+        raise UsageError(f"{what} must be a loopback address like http://127.0.0.1:12112, "
+                         f"not {url!r}")
+    return parts.hostname, parts.port
+
+
+def _remote_org(url: str, settings: Settings) -> _RemoteOrg:
+    host, port = _loopback_address(url, "--salesforce-sandbox-url")
+    secret = resolve_secret(settings.salesforce.session_id_env, settings, required=False)
+    session_id = secret.get_secret_value() if secret is not None else LOCAL_ORG_SESSION_ID
+    return _RemoteOrg(host=host, port=port, session_id=session_id)
 
 
 @contextmanager
@@ -96,6 +181,8 @@ def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> I
         session = None
         environ: dict[str, str] | None = None
         org = sandbox.org
+        if org is None and sandbox.salesforce_url is not None:
+            org = _remote_org(sandbox.salesforce_url, settings)
         if org is None and sandbox.snapshot is not None:
             from sf_stripe_sync.sandbox.salesforce_org import LocalOrg
 
@@ -131,6 +218,14 @@ def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> I
             parts.append(f"Stripe emulator at {emulator.url}")
             gateway_for = _emulator_gateway(settings)
             stripe_requests: Callable[[], int] = lambda: len(emulator.requests())  # noqa: E731
+        elif sandbox.stripe_url is not None:
+            _loopback_address(sandbox.stripe_url, "--stripe-emulator-url")
+            accounts = tuple(a.model_copy(update={"api_base": sandbox.stripe_url})
+                             for a in settings.stripe_accounts)
+            settings = settings.model_copy(update={"stripe_accounts": accounts})
+            parts.append(f"Stripe emulator at {sandbox.stripe_url}")
+            gateway_for = _emulator_gateway(settings)
+            stripe_requests = lambda: 0  # noqa: E731
         else:
             gateway_for = _real_gateway(settings)
             stripe_requests = lambda: 0  # noqa: E731
@@ -138,7 +233,8 @@ def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> I
         from sf_stripe_sync.salesforce.source import SalesforceOrderSource
         from sf_stripe_sync.salesforce.writer import SalesforceWriteBack
 
-        conn = connect(settings, session=session, environ=environ)
+        conn = connect(settings, session=session, environ=environ,
+                       retry=_salesforce_retry(settings))
         source = SalesforceOrderSource(conn, fields=settings.fields, rules=settings.rules)
         writer = SalesforceWriteBack(conn)
         yield Runtime(
@@ -153,9 +249,13 @@ def _emulator_gateway(settings: Settings) -> Callable[[StripeAccountSettings], B
     from sf_stripe_sync.stripe.gateway import StripeGateway
 
     def make(account: StripeAccountSettings) -> BillingGateway:
+        # A configured test key is used when present (the emulator accepts any sk_test_);
+        # otherwise the demo key.
+        key = resolve_secret(account.api_key_env, settings, required=False)
         gateway: BillingGateway = StripeGateway.from_settings(
-            account, SecretStr(DEMO_STRIPE_KEY),
-            proration_behavior=settings.rules.proration_behavior)
+            account, key or SecretStr(DEMO_STRIPE_KEY),
+            proration_behavior=settings.rules.proration_behavior,
+            retry=_stripe_retry(settings))
         return gateway
 
     return make

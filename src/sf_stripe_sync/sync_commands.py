@@ -55,9 +55,15 @@ def _sandbox(args: argparse.Namespace) -> SandboxOptions:
     seed: Path | None = getattr(args, "stripe_emulator_seed", None)
     if seed is not None and not seed.exists():
         raise UsageError(f"Stripe emulator seed not found: {seed}")
+    org_url: str | None = getattr(args, "salesforce_sandbox_url", None)
+    stripe_url: str | None = getattr(args, "stripe_emulator_url", None)
+    if org_url is not None and snapshot is not None:
+        raise UsageError("give --salesforce-sandbox or --salesforce-sandbox-url, not both")
+    if stripe_url is not None and getattr(args, "stripe_emulator", False):
+        raise UsageError("give --stripe-emulator or --stripe-emulator-url, not both")
     return SandboxOptions(snapshot=snapshot,
                           stripe_emulator=bool(getattr(args, "stripe_emulator", False)),
-                          stripe_seed=seed)
+                          stripe_seed=seed, salesforce_url=org_url, stripe_url=stripe_url)
 
 
 def _exit_code(report: RunReport) -> int:

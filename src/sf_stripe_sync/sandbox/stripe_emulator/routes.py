@@ -13,11 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stripe import params as sp
+from stripe.params import billing_portal as bp
+from stripe.params import entitlements as ep
 
 from sf_stripe_sync.sandbox.stripe_emulator.resources import (
     catalog,
     coupons,
     customers,
+    entitlements,
+    events,
+    payment_methods,
+    portal,
     schedules,
 )
 from sf_stripe_sync.sandbox.stripe_emulator.resources.common import Context
@@ -46,6 +52,53 @@ def _route(method: str, template: str, handler: Handler, params: type, kind: str
     return Route(method, re.compile(regex), handler, params, kind, listed)
 
 
+def _nested(method: str, regex: str, handler: Handler, params: type, kind: str,
+            listed: bool = False) -> Route:
+    """A route whose ``id`` group spans several path segments (the handler splits it)."""
+    return Route(method, re.compile(regex), handler, params, kind, listed)
+
+
+CATALOG_ACCESS_ROUTES: tuple[Route, ...] = (
+    _route("GET", "/v1/events", events.list_all, sp.EventListParams, "event", listed=True),
+    _route("GET", "/v1/events/{id}", events.retrieve, sp.EventRetrieveParams, "event"),
+    _route("POST", "/v1/entitlements/features", entitlements.create_feature,
+           ep.FeatureCreateParams, "entitlements.feature"),
+    _route("GET", "/v1/entitlements/features", entitlements.list_features,
+           ep.FeatureListParams, "entitlements.feature", listed=True),
+    _route("GET", "/v1/entitlements/features/{id}", entitlements.retrieve_feature,
+           ep.FeatureRetrieveParams, "entitlements.feature"),
+    _route("POST", "/v1/entitlements/features/{id}", entitlements.update_feature,
+           ep.FeatureUpdateParams, "entitlements.feature"),
+    _route("GET", "/v1/entitlements/active_entitlements", entitlements.list_active_entitlements,
+           ep.ActiveEntitlementListParams, "entitlements.active_entitlement", listed=True),
+    _route("POST", "/v1/products/{id}/features", entitlements.attach_feature,
+           sp.ProductFeatureCreateParams, "product_feature"),
+    _route("GET", "/v1/products/{id}/features", entitlements.list_product_features,
+           sp.ProductFeatureListParams, "product_feature", listed=True),
+    _nested("DELETE", r"^/v1/products/(?P<id>[^/]+/features/[^/]+)$",
+            entitlements.detach_feature, sp.ProductFeatureDeleteParams, "product_feature"),
+    _route("POST", "/v1/billing_portal/configurations", portal.create_configuration,
+           bp.ConfigurationCreateParams, "billing_portal.configuration"),
+    _route("GET", "/v1/billing_portal/configurations", portal.list_configurations,
+           bp.ConfigurationListParams, "billing_portal.configuration", listed=True),
+    _route("GET", "/v1/billing_portal/configurations/{id}", portal.retrieve_configuration,
+           bp.ConfigurationRetrieveParams, "billing_portal.configuration"),
+    _route("POST", "/v1/billing_portal/configurations/{id}", portal.update_configuration,
+           bp.ConfigurationUpdateParams, "billing_portal.configuration"),
+    _route("POST", "/v1/billing_portal/sessions", portal.create_session,
+           bp.SessionCreateParams, "billing_portal.session"),
+    _route("POST", "/v1/payment_methods", payment_methods.create,
+           sp.PaymentMethodCreateParams, "payment_method"),
+    _route("GET", "/v1/payment_methods/{id}", payment_methods.retrieve,
+           sp.PaymentMethodRetrieveParams, "payment_method"),
+    _route("POST", "/v1/payment_methods/{id}/attach", payment_methods.attach,
+           sp.PaymentMethodAttachParams, "payment_method"),
+    _route("POST", "/v1/payment_methods/{id}/detach", payment_methods.detach,
+           sp.PaymentMethodDetachParams, "payment_method"),
+    _route("GET", "/v1/customers/{id}/payment_methods", payment_methods.list_for_customer,
+           sp.CustomerPaymentMethodListParams, "payment_method", listed=True),
+)
+
 ROUTES: tuple[Route, ...] = (
     _route("GET", "/v1/customers/search", customers.search, sp.CustomerSearchParams,
            "customer", listed=True),
@@ -59,19 +112,25 @@ ROUTES: tuple[Route, ...] = (
            "customer"),
     _route("GET", "/v1/products/search", catalog.search_products, sp.ProductSearchParams,
            "product", listed=True),
-    _route("POST", "/v1/products", catalog.create_product, sp.ProductCreateParams, "product"),
+    _route("POST", "/v1/products", events.recorded("product", catalog.create_product,
+                                                   creates=True),
+           sp.ProductCreateParams, "product"),
     _route("GET", "/v1/products", catalog.list_products, sp.ProductListParams, "product",
            listed=True),
     _route("GET", "/v1/products/{id}", catalog.retrieve_product, sp.ProductRetrieveParams,
            "product"),
-    _route("POST", "/v1/products/{id}", catalog.update_product, sp.ProductUpdateParams,
-           "product"),
+    _route("POST", "/v1/products/{id}", events.recorded("product", catalog.update_product,
+                                                        creates=False),
+           sp.ProductUpdateParams, "product"),
     _route("GET", "/v1/prices/search", catalog.search_prices, sp.PriceSearchParams, "price",
            listed=True),
-    _route("POST", "/v1/prices", catalog.create_price, sp.PriceCreateParams, "price"),
+    _route("POST", "/v1/prices", events.recorded("price", catalog.create_price, creates=True),
+           sp.PriceCreateParams, "price"),
     _route("GET", "/v1/prices", catalog.list_prices, sp.PriceListParams, "price", listed=True),
     _route("GET", "/v1/prices/{id}", catalog.retrieve_price, sp.PriceRetrieveParams, "price"),
-    _route("POST", "/v1/prices/{id}", catalog.update_price, sp.PriceUpdateParams, "price"),
+    _route("POST", "/v1/prices/{id}", events.recorded("price", catalog.update_price,
+                                                      creates=False),
+           sp.PriceUpdateParams, "price"),
     _route("POST", "/v1/coupons", coupons.create, sp.CouponCreateParams, "coupon"),
     _route("GET", "/v1/coupons", coupons.list_all, sp.CouponListParams, "coupon", listed=True),
     _route("GET", "/v1/coupons/{id}", coupons.retrieve, sp.CouponRetrieveParams, "coupon"),
@@ -89,6 +148,7 @@ ROUTES: tuple[Route, ...] = (
            sp.SubscriptionScheduleCancelParams, "subscription_schedule"),
     _route("POST", "/v1/subscription_schedules/{id}/release", schedules.release,
            sp.SubscriptionScheduleReleaseParams, "subscription_schedule"),
+    *CATALOG_ACCESS_ROUTES,
 )
 
 

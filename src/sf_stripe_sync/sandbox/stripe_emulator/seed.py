@@ -1,9 +1,10 @@
 """Seed catalogs: fixed objects loaded at start (``--seed FILE`` or a dict).
 
 Theory of operation: a seed is ``{"customers": [...], "products": [...], "prices": [...],
-"coupons": [...]}`` with objects in Stripe's own shape and fixed ids; fields left out
-get Stripe's defaults, so a seed can stay as short as ``{"id": "price_A", "product":
-"prod_A", "currency": "usd", "unit_amount": 1000, "recurring": {"interval": "month"}}``.
+"coupons": [...], "payment_methods": [...]}`` with objects in Stripe's own shape and
+fixed ids; fields left out get Stripe's defaults, so a seed can stay as short as
+``{"id": "price_A", "product": "prod_A", "currency": "usd", "unit_amount": 1000,
+"recurring": {"interval": "month"}}``.
 ``"accounts": {"acct_...": {same shape}}`` seeds connected accounts. Seeding never
 overwrites an object that already exists (a state file loaded first wins).
 """
@@ -17,10 +18,11 @@ from typing import Any
 from sf_stripe_sync.sandbox.stripe_emulator.resources.catalog import new_product
 from sf_stripe_sync.sandbox.stripe_emulator.resources.common import Context, base_object
 from sf_stripe_sync.sandbox.stripe_emulator.resources.customers import new_customer
+from sf_stripe_sync.sandbox.stripe_emulator.resources.payment_methods import new_payment_method
 from sf_stripe_sync.sandbox.stripe_emulator.store import JSON, PLATFORM, ObjectStore
 
 SEED_KINDS = {"customers": "customer", "products": "product", "prices": "price",
-              "coupons": "coupon"}
+              "coupons": "coupon", "payment_methods": "payment_method"}
 
 
 class SeedError(ValueError):
@@ -76,6 +78,8 @@ def _complete(ctx: Context, kind: str, obj: JSON) -> JSON:
         return {**new_product(ctx, obj["id"], {}), **obj}
     if kind == "price":
         return _price_defaults(ctx, obj)
+    if kind == "payment_method":
+        return {**new_payment_method(ctx, obj["id"], str(obj.get("type") or "card")), **obj}
     return _coupon_defaults(ctx, obj)
 
 
@@ -84,7 +88,7 @@ def _apply_partition(store: ObjectStore, account: str, data: JSON, now: int) -> 
     if unknown:
         raise SeedError(f"unknown seed section(s): {', '.join(unknown)}")
     ctx = Context(store, account, now, {})
-    for section in ("products", "prices", "customers", "coupons"):
+    for section in ("products", "prices", "customers", "coupons", "payment_methods"):
         kind = SEED_KINDS[section]
         for raw in data.get(section, []):
             if not isinstance(raw, dict) or not raw.get("id"):

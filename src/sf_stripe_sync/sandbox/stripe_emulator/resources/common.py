@@ -20,10 +20,16 @@ from sf_stripe_sync.sandbox.stripe_emulator.store import JSON, ObjectStore
 LABELS = {
     "customer": "customer", "product": "product", "price": "price", "coupon": "coupon",
     "subscription_schedule": "subscription schedule", "subscription": "subscription",
+    "event": "event", "entitlements.feature": "feature", "product_feature": "product feature",
+    "billing_portal.configuration": "configuration", "billing_portal.session": "session",
+    "payment_method": "PaymentMethod",
 }
 ID_PREFIX = {
     "customer": "cus", "product": "prod", "price": "price",
     "subscription_schedule": "sub_sched", "subscription": "sub",
+    "event": "evt", "entitlements.feature": "feat", "product_feature": "prodft",
+    "billing_portal.configuration": "bpc", "billing_portal.session": "bps",
+    "payment_method": "pm",
 }
 
 

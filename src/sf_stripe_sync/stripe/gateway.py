@@ -24,6 +24,12 @@ Request cost (no faults; a retry adds one request of the same kind):
 * ``cancel_schedule``: 1 write (+1 read if Stripe refuses because it is already canceled).
 
 ``stats`` counts every request sent (reads, writes, retries, per method).
+
+Pacing: every request (retries included) first takes a token from the account's
+``ratelimit.TokenBucket`` (``rate_limit_per_second``; when not configured, Stripe's
+documented limit for the key's mode), so concurrent workers together stay inside the
+account's limit instead of bouncing off 429s. Customers found or created are cached for
+the gateway's life (one run), so two contracts of one Account cost one search.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from sf_stripe_sync.errors import (
     TerminalError,
     TransientError,
 )
+from sf_stripe_sync.ratelimit import TokenBucket, documented_rate
 from sf_stripe_sync.stripe import params as build
 from sf_stripe_sync.stripe.client import DEFAULT_TIMEOUT_SECONDS, build_client
 from sf_stripe_sync.stripe.convert import (
@@ -121,8 +128,13 @@ class StripeGateway:
         retry: RetryPolicy | None = None,
         fallback_currency: str = "usd",
         list_page_size: int = 100,
+        limiter: TokenBucket | None = None,
     ) -> None:
         self._client = client
+        self.limiter = limiter or TokenBucket(None)
+        self._customers: dict[str, str] = {}
+        self._customer_locks: dict[str, threading.Lock] = {}
+        self._customers_lock = threading.Lock()
         self.account_name = account_name
         self.proration_behavior = build.proration_behavior(proration_behavior)
         self.list_page_size = list_page_size
@@ -145,13 +157,14 @@ class StripeGateway:
         client = build_client(account, api_key, api_version=api_version, timeout=timeout)
         policy = RetryPolicy.from_max_retries(account.max_retries, retry)
         return cls(client, account_name=account.name, proration_behavior=proration_behavior,
-                   retry=policy)
+                   retry=policy, limiter=limiter_for(account, api_key))
 
     # ------------------------------------------------------------------ plumbing
 
     def _call(self, method: str, kind: RequestKind, send: Callable[[], T],
               cost: _Cost | None = None, idempotency_key: str | None = None) -> T:
         def attempt() -> T:
+            self.limiter.acquire()
             self.stats.count(method, kind)
             if cost is not None and kind == "write":
                 cost.writes += 1
@@ -183,6 +196,19 @@ class StripeGateway:
         """The customer of a Salesforce Account: ``(customer id, created?)``."""
         if known_customer_id:
             return known_customer_id, False
+        with self._customers_lock:
+            per_account = self._customer_locks.setdefault(account_id, threading.Lock())
+        with per_account:
+            cached = self._customers.get(account_id)
+            if cached is not None:
+                return cached, False
+            customer_id, created = self._find_or_create_customer(
+                account_id=account_id, name=name, metadata=metadata)
+            self._customers[account_id] = customer_id
+            return customer_id, created
+
+    def _find_or_create_customer(self, *, account_id: str, name: str | None,
+                                 metadata: Mapping[str, str]) -> tuple[str, bool]:
         search = build.customer_search_params(account_id)
         found = self._call("customers.search", "read",
                            lambda: self._client.v1.customers.search(params=search))
@@ -325,3 +351,11 @@ class StripeGateway:
                                       writes=cost.writes)
             raise
         return self._result(obj, cost, {})
+
+
+def limiter_for(account: StripeAccountSettings, api_key: SecretStr) -> TokenBucket:
+    """The account's token bucket: its configured rate, else Stripe's documented one."""
+    rate = account.rate_limit_per_second
+    if "rate_limit_per_second" not in account.model_fields_set:
+        rate = documented_rate(api_key.get_secret_value())
+    return TokenBucket(rate, capacity=max(1.0, account.rate_limit_burst))

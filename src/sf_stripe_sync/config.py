@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from sf_stripe_sync.catalog.settings import CatalogSettings, PortalSettings
 from sf_stripe_sync.core.rules import FieldMap, SyncRules
 from sf_stripe_sync.errors import ConfigError
 
@@ -102,6 +103,10 @@ class Settings(BaseSettings):
     """Re-read this much before the watermark: SystemModstamp is not strictly ordered."""
     concurrency: int = 4
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    """Product/price sync both ways, entitlement features, catalog events (``catalog``)."""
+    portal: PortalSettings = Field(default_factory=PortalSettings)
+    """Customer portal configurations per role (``portal-link``)."""
 
     @model_validator(mode="after")
     def _default_account_exists(self) -> Settings:

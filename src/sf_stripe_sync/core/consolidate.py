@@ -109,25 +109,26 @@ class _Entry:
     discount: Discount | None
     ids: tuple[str, ...]
     metadata: dict[str, str]
-    cached_item: PhaseItem | None = None
+    billing: tuple[str, int, Discount | None] = field(init=False)
+    item: PhaseItem = field(init=False)
 
-    @property
-    def billing(self) -> tuple[str, int, Discount | None]:
-        return (self.price, self.quantity, self.discount)
-
-    def item(self) -> PhaseItem:
-        if self.cached_item is None:
-            self.cached_item = PhaseItem.model_construct(
-                price=self.price, quantity=self.quantity, order_item_ids=self.ids,
-                discount=self.discount, metadata=self.metadata)
-        return self.cached_item
+    def __post_init__(self) -> None:
+        self.billing = (self.price, self.quantity, self.discount)
+        self.item = PhaseItem(price=self.price, quantity=self.quantity,
+                              order_item_ids=self.ids, discount=self.discount,
+                              metadata=self.metadata)
 
 
 def _entry(price: str, quantity: int, discount: Discount | None,
-           spans: Iterable[Span]) -> _Entry:
+           spans: Sequence[Span]) -> _Entry:
+    if len(spans) == 1 and len(spans[0].ids) <= 1:
+        metadata = dict(spans[0].metadata)
+        if spans[0].ids:
+            metadata[ORDER_ITEM_METADATA_KEY] = spans[0].ids[0]
+        return _Entry(price, quantity, discount, spans[0].ids, metadata)
     ordered = sorted(spans, key=lambda s: s.ids)
     ids = tuple(sorted({i for s in ordered for i in s.ids}))
-    metadata: dict[str, str] = {}
+    metadata = {}
     for span in ordered:
         for key, value in span.metadata.items():
             metadata.setdefault(key, value)
@@ -164,6 +165,8 @@ class _ActiveSet:
         self.failed_prices: set[str] = set()
         self.members: list[dict[Any, dict[int, None]]] = [{} for _ in PROPERTY_NAMES]
         self.properties_cache: dict[tuple[Any, ...], PhaseProperties] = {}
+        self.agreed: tuple[PhaseProperties | None, bool] = (None, True)
+        self.properties_changed = False
         self.size = 0
 
     def add(self, i: int) -> None:
@@ -174,7 +177,12 @@ class _ActiveSet:
         for k, value in enumerate(self.values[i]):
             if value is None and span.inherit_properties:
                 continue
-            self.members[k].setdefault(value, {})[i] = None
+            holders = self.members[k].get(value)
+            if holders is None:
+                self.members[k][value] = {i: None}
+                self.properties_changed = True
+            else:
+                holders[i] = None
 
     def remove(self, i: int) -> None:
         span = self.spans[i]
@@ -193,12 +201,16 @@ class _ActiveSet:
                 del holders[i]
                 if not holders:
                     del self.members[k][value]
+                    self.properties_changed = True
 
     def segment(self, start: datetime, end: datetime | None) -> _Segment:
         for price in sorted(self.dirty):
             self._evaluate(price, start, end)
         self.dirty.clear()
-        properties, agreed = self._properties(start, end)
+        if self.properties_changed:
+            self.agreed = self._properties(start, end)
+            self.properties_changed = False
+        properties, agreed = self.agreed
         entries = [self.entries[p] for p in sorted(self.entries)]
         failed = bool(self.failed_prices) or not agreed
         active_ids: tuple[str, ...] = ()
@@ -220,7 +232,7 @@ class _ActiveSet:
                 (i,) = members
                 span = spans[i]
                 if span.quantity > 0:
-                    self.entries[price] = _entry(price, span.quantity, span.discount, (span,))
+                    self.entries[price] = _entry(price, span.quantity, span.discount, [span])
                     return
         survivors: list[tuple[int, Discount | None, list[Span]]] = []
         failed = False
@@ -257,7 +269,7 @@ class _ActiveSet:
         elif survivors:
             quantity, discount, _ = survivors[0]
             self.entries[price] = _entry(price, quantity, discount,
-                                         (s for _, _, g in survivors for s in g))
+                                         [s for _, _, g in survivors for s in g])
 
     def _group_discount(self, price: str, members: list[int],
                         ids: list[str]) -> tuple[Discount | None, bool]:
@@ -348,8 +360,9 @@ class _PhaseBuilder:
         if self.failed:
             self._close()
             return
-        signature = (segment.properties, tuple(e.billing for e in segment.entries))
-        if self.run and signature == self.run_signature and segment.start not in self.barriers:
+        signature = (segment.properties, tuple([e.billing for e in segment.entries]))
+        if (self.run and signature == self.run_signature
+                and not (self.barriers and segment.start in self.barriers)):
             self.run.append(segment)
             return
         self._close()
@@ -366,19 +379,18 @@ class _PhaseBuilder:
         if first.properties is None:  # only empty segments lack properties
             return
         if len(run) == 1:
-            items = tuple(e.item() for e in first.entries)
+            items = tuple([e.item for e in first.entries])
         else:
             items = tuple(self._merged(column) for column in zip(*(s.entries for s in run),
                                                                  strict=True))
-        self.phases.append(Phase.model_construct(
-            start=first.start, end=run[-1].end, properties=first.properties,
-            items=items, metadata={}))
+        self.phases.append(Phase(start=first.start, end=run[-1].end,
+                                 properties=first.properties, items=items))
 
     @staticmethod
     def _merged(column: tuple[_Entry, ...]) -> PhaseItem:
         head = column[0]
         if all(e is head for e in column):
-            return head.item()
+            return head.item
         ids = tuple(sorted({i for e in column for i in e.ids}))
         metadata: dict[str, str] = {}
         for entry in column:
@@ -386,7 +398,7 @@ class _PhaseBuilder:
                 metadata.setdefault(key, value)
         if ids:
             metadata[ORDER_ITEM_METADATA_KEY] = ",".join(ids)
-        return _Entry(head.price, head.quantity, head.discount, ids, metadata).item()
+        return _Entry(head.price, head.quantity, head.discount, ids, metadata).item
 
 
 def _sort_key(span: Span) -> tuple[Any, ...]:
@@ -466,15 +478,15 @@ def consolidate_spans(spans: Sequence[Span], *, max_items_per_phase: int = 20,
     groups, depths = _link(ordered)
     active = _ActiveSet(ordered, groups, depths, issues)
     builder = _PhaseBuilder(max_items_per_phase, barriers, issues)
-    ends = sorted((i for i, s in enumerate(ordered) if s.end is not None),
-                  key=lambda i: ordered[i].end or ordered[i].start)
-    cuts = sorted({s.start for s in ordered} | {s.end for s in ordered if s.end is not None})
+    starts = [s.start for s in ordered]
+    ends = sorted((s.end, i) for i, s in enumerate(ordered) if s.end is not None)
+    cuts = sorted({*starts, *(end for end, _ in ends)})
     next_start = next_end = 0
     for position, cut in enumerate(cuts):
-        while next_end < len(ends) and (ordered[ends[next_end]].end or cut) <= cut:
-            active.remove(ends[next_end])
+        while next_end < len(ends) and ends[next_end][0] <= cut:
+            active.remove(ends[next_end][1])
             next_end += 1
-        while next_start < len(ordered) and ordered[next_start].start <= cut:
+        while next_start < len(starts) and starts[next_start] <= cut:
             active.add(next_start)
             next_start += 1
         segment_end = cuts[position + 1] if position + 1 < len(cuts) else None

@@ -108,8 +108,11 @@ class Engine:
         source_name: str = "salesforce",
         progress: Callable[[int], None] | None = None,
         salesforce_calls: Callable[[], int] | None = None,
+        price_resolver: Callable[[OrderBundle], OrderBundle] | None = None,
     ) -> None:
         self.settings = settings
+        self.price_resolver = price_resolver
+        """Hook (``catalog.resolver``): fills missing Stripe prices before normalizing."""
         self.source = source
         self.writer = writer
         self._gateway_for = gateway_for
@@ -331,6 +334,11 @@ class Engine:
         if not bundle.order.get("Status") and bundle.order.get("_missing"):
             return OrderOutcome(order_id, "failed", code=IssueCode.INVALID_RECORD.value,
                                 message=f"order {order_id} was not found in Salesforce")
+        if self.price_resolver is not None and not options.dry_run:
+            try:
+                bundle = self.price_resolver(bundle)
+            except SyncError as exc:
+                return self._transient_or_fail(bundle, None, exc, options, batch)
         order, issues = normalize_order(bundle, fields=self.settings.fields,
                                         rules=self.settings.rules)
         if order is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -47,6 +47,15 @@ class OrderSource(Protocol):
 
     def contract_orders(self, contract_id: str) -> list[OrderBundle]:
         """Every activated Order on a Contract (the whole desired state for replace)."""
+        ...
+
+
+@runtime_checkable
+class ContractPrefetch(Protocol):
+    """An ``OrderSource`` that can read the orders of many Contracts in one go."""
+
+    def contract_orders_many(self, contract_ids: Sequence[str]) -> dict[str, list[OrderBundle]]:
+        """``contract_orders`` for every id asked (each a key, maybe with no orders)."""
         ...
 
 

@@ -246,7 +246,7 @@ def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> I
 
 
 def _emulator_gateway(settings: Settings) -> Callable[[StripeAccountSettings], BillingGateway]:
-    from sf_stripe_sync.stripe.gateway import StripeGateway
+    from sf_stripe_sync.stripe.gateway import StripeGateway, emulator_limiter
 
     def make(account: StripeAccountSettings) -> BillingGateway:
         # A configured test key is used when present (the emulator accepts any sk_test_);
@@ -255,7 +255,7 @@ def _emulator_gateway(settings: Settings) -> Callable[[StripeAccountSettings], B
         gateway: BillingGateway = StripeGateway.from_settings(
             account, key or SecretStr(DEMO_STRIPE_KEY),
             proration_behavior=settings.rules.proration_behavior,
-            retry=_stripe_retry(settings))
+            retry=_stripe_retry(settings), limiter=emulator_limiter(account))
         return gateway
 
     return make

@@ -183,6 +183,10 @@ class FileOrderSource:
         on_contract.sort(key=lambda o: (str(o.get("EffectiveDate") or ""), o["Id"]))
         return [self._bundle(o) for o in on_contract]
 
+    def contract_orders_many(self, contract_ids: Sequence[str]) -> dict[str, list[OrderBundle]]:
+        """``contract_orders`` for each id (the batched form the engine prefetches with)."""
+        return {str(c): self.contract_orders(str(c)) for c in dict.fromkeys(contract_ids)}
+
     # ------------------------------------------------------------------ bundles
 
     def _bundle(self, order: Record) -> OrderBundle:

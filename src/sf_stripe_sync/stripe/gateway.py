@@ -152,12 +152,15 @@ class StripeGateway:
         proration_behavior: str = "create_prorations",
         retry: RetryPolicy | None = None,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        limiter: TokenBucket | None = None,
     ) -> StripeGateway:
-        """A gateway for a configured account; ``retry`` sets the waits, the account the tries."""
+        """A gateway for a configured account; ``retry`` sets the waits, the account the tries.
+
+        ``limiter`` defaults to ``limiter_for(account, api_key)``."""
         client = build_client(account, api_key, api_version=api_version, timeout=timeout)
         policy = RetryPolicy.from_max_retries(account.max_retries, retry)
         return cls(client, account_name=account.name, proration_behavior=proration_behavior,
-                   retry=policy, limiter=limiter_for(account, api_key))
+                   retry=policy, limiter=limiter or limiter_for(account, api_key))
 
     # ------------------------------------------------------------------ plumbing
 
@@ -359,3 +362,10 @@ def limiter_for(account: StripeAccountSettings, api_key: SecretStr) -> TokenBuck
     if "rate_limit_per_second" not in account.model_fields_set:
         rate = documented_rate(api_key.get_secret_value())
     return TokenBucket(rate, capacity=max(1.0, account.rate_limit_burst))
+
+
+def emulator_limiter(account: StripeAccountSettings) -> TokenBucket:
+    """For the local emulator: paced only when the account sets a rate explicitly."""
+    explicit = "rate_limit_per_second" in account.model_fields_set
+    return TokenBucket(account.rate_limit_per_second if explicit else None,
+                       capacity=max(1.0, account.rate_limit_burst))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sf_stripe_sync.catalog.memory import CatalogMemory
 from sf_stripe_sync.catalog.salesforce_catalog import SalesforceCatalog
 from sf_stripe_sync.catalog.stripe_api import StripeCalls, open_stripe
 from sf_stripe_sync.config import Settings
@@ -25,6 +26,7 @@ class CatalogContext:
     settings: Settings
     salesforce: SalesforceCatalog
     store: StateStore
+    memory: CatalogMemory
     _clients: dict[str, StripeCalls] = field(default_factory=dict)
 
     def stripe(self, account_name: str | None = None) -> StripeCalls:
@@ -44,4 +46,5 @@ def catalog_context(rt: Runtime) -> CatalogContext:
     settings = rt.settings
     salesforce = SalesforceCatalog(rt.source.conn, rt.writer, fields=settings.fields,
                                    catalog=settings.catalog, portal=settings.portal)
-    return CatalogContext(settings=settings, salesforce=salesforce, store=rt.store)
+    return CatalogContext(settings=settings, salesforce=salesforce, store=rt.store,
+                          memory=CatalogMemory.in_dir(settings.state_dir))

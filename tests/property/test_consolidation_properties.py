@@ -124,7 +124,7 @@ def covers(phase: Phase, start: datetime, end: datetime | None) -> bool:
 # ----------------------------------------------------------------------------- properties
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(orders())
 def test_an_error_is_reported_exactly_when_the_oracle_finds_a_gap_or_conflict(
     lines: list[OrderLine],
@@ -135,7 +135,7 @@ def test_an_error_is_reported_exactly_when_the_oracle_finds_a_gap_or_conflict(
     assert (result.schedule is None) == bool(expected)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(orders())
 def test_phases_are_contiguous_never_overlap_and_match_the_oracle(
     lines: list[OrderLine],

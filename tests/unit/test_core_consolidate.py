@@ -216,6 +216,9 @@ def test_adjacent_segments_with_identical_billing_merge() -> None:
     assert shape(result) == [
         ("2025-01-01", "2026-01-01", [("price_A", 2, ("A", "B")), ("price_C", 1, ("C",))]),
     ]
+    assert result.schedule is not None
+    merged = result.schedule.phases[0].items[0]
+    assert merged.metadata == {"salesforce_order_item_id": "A,B"}
 
 
 def test_adjacent_segments_with_different_quantities_stay_apart() -> None:

@@ -9,7 +9,8 @@ the prices they touch are re-evaluated:
 * linked lines of one price add their quantities (a change or reduction line);
   the net must be positive, zero means the item leaves the segment (a full reduction);
 * unlinked lines of one price must carry the same quantity (then one phase item lists
-  them all) else ``quantity_conflict``; their item discounts must agree;
+  them all) else ``quantity_conflict``; their item discounts must agree. Within a
+  linked chain the deepest change line that sets an item discount decides it;
 * every active line must agree on each phase property, tracked per property as
   value -> lines, so a conflict names two lines and the property;
 * an empty segment between non-empty ones is a ``gap``; more than
@@ -119,6 +120,19 @@ class _Entry:
                               metadata=self.metadata)
 
 
+def _merged(price: str, quantity: int, discount: Discount | None,
+            sources: Sequence[tuple[tuple[str, ...], Mapping[str, str]]]) -> _Entry:
+    """One entry for several sources (ids, metadata): ids united, first metadata wins."""
+    ids = tuple(sorted({i for source_ids, _ in sources for i in source_ids}))
+    metadata: dict[str, str] = {}
+    for _, source_metadata in sorted(sources, key=lambda source: source[0]):
+        for key, value in source_metadata.items():
+            metadata.setdefault(key, value)
+    if ids:
+        metadata[ORDER_ITEM_METADATA_KEY] = ",".join(ids)
+    return _Entry(price, quantity, discount, ids, metadata)
+
+
 def _entry(price: str, quantity: int, discount: Discount | None,
            spans: Sequence[Span]) -> _Entry:
     if len(spans) == 1 and len(spans[0].ids) <= 1:
@@ -126,15 +140,11 @@ def _entry(price: str, quantity: int, discount: Discount | None,
         if spans[0].ids:
             metadata[ORDER_ITEM_METADATA_KEY] = spans[0].ids[0]
         return _Entry(price, quantity, discount, spans[0].ids, metadata)
-    ordered = sorted(spans, key=lambda s: s.ids)
-    ids = tuple(sorted({i for s in ordered for i in s.ids}))
-    metadata = {}
-    for span in ordered:
-        for key, value in span.metadata.items():
-            metadata.setdefault(key, value)
-    if ids:
-        metadata[ORDER_ITEM_METADATA_KEY] = ",".join(ids)
-    return _Entry(price, quantity, discount, ids, metadata)
+    return _merged(price, quantity, discount, [(s.ids, s.metadata) for s in spans])
+
+
+def _show(value: object) -> str:
+    return repr(value.as_json()) if isinstance(value, Discount) else repr(value)
 
 
 @dataclass(slots=True)
@@ -168,12 +178,17 @@ class _ActiveSet:
         self.agreed: tuple[PhaseProperties | None, bool] = (None, True)
         self.properties_changed = False
         self.size = 0
+        uniform = len(set(self.values)) <= 1 and not any(s.inherit_properties for s in spans)
+        self.track_properties = not uniform
+        self.uniform_properties = spans[0].properties if uniform and spans else None
 
     def add(self, i: int) -> None:
         span = self.spans[i]
         self.by_price.setdefault(span.price, {}).setdefault(self.groups[i], {})[i] = None
         self.dirty.add(span.price)
         self.size += 1
+        if not self.track_properties:
+            return
         for k, value in enumerate(self.values[i]):
             if value is None and span.inherit_properties:
                 continue
@@ -195,6 +210,8 @@ class _ActiveSet:
                 del self.by_price[span.price]
         self.dirty.add(span.price)
         self.size -= 1
+        if not self.track_properties:
+            return
         for k, value in enumerate(self.values[i]):
             holders = self.members[k].get(value)
             if holders is not None and i in holders:
@@ -207,7 +224,9 @@ class _ActiveSet:
         for price in sorted(self.dirty):
             self._evaluate(price, start, end)
         self.dirty.clear()
-        if self.properties_changed:
+        if not self.track_properties:
+            self.agreed = (self.uniform_properties if self.size else None, True)
+        elif self.properties_changed:
             self.agreed = self._properties(start, end)
             self.properties_changed = False
         properties, agreed = self.agreed
@@ -306,8 +325,8 @@ class _ActiveSet:
                     self.issues.add(
                         IssueCode.PROPERTY_CONFLICT,
                         f"{name} differs over {_when(start, end)}: "
-                        f"{'/'.join(a.ids) or a.price} has {va!r}, "
-                        f"{'/'.join(b.ids) or b.price} has {vb!r}", ids, name)
+                        f"{'/'.join(a.ids) or a.price} has {_show(va)}, "
+                        f"{'/'.join(b.ids) or b.price} has {_show(vb)}", ids, name)
             chosen.append(next(iter(holders)) if holders else None)
         if not ok or chosen[0] is None:
             return None, ok
@@ -378,27 +397,14 @@ class _PhaseBuilder:
         first = run[0]
         if first.properties is None:  # only empty segments lack properties
             return
-        if len(run) == 1:
-            items = tuple([e.item for e in first.entries])
-        else:
-            items = tuple(self._merged(column) for column in zip(*(s.entries for s in run),
-                                                                 strict=True))
+        items = tuple([
+            column[0].item if all(e is column[0] for e in column)
+            else _merged(column[0].price, column[0].quantity, column[0].discount,
+                         [(e.ids, e.metadata) for e in column]).item
+            for column in zip(*(s.entries for s in run), strict=True)
+        ])
         self.phases.append(Phase(start=first.start, end=run[-1].end,
                                  properties=first.properties, items=items))
-
-    @staticmethod
-    def _merged(column: tuple[_Entry, ...]) -> PhaseItem:
-        head = column[0]
-        if all(e is head for e in column):
-            return head.item
-        ids = tuple(sorted({i for e in column for i in e.ids}))
-        metadata: dict[str, str] = {}
-        for entry in column:
-            for key, value in entry.metadata.items():
-                metadata.setdefault(key, value)
-        if ids:
-            metadata[ORDER_ITEM_METADATA_KEY] = ",".join(ids)
-        return _Entry(head.price, head.quantity, head.discount, ids, metadata).item
 
 
 def _sort_key(span: Span) -> tuple[Any, ...]:
@@ -413,16 +419,17 @@ def _tie_key(span: Span) -> tuple[str, ...]:
 
 def _ordered(spans: Sequence[Span]) -> list[Span]:
     """A total order independent of input order (ties broken by the remaining fields)."""
-    ordered = sorted(spans, key=_sort_key)
-    keys = [_sort_key(s) for s in ordered]
-    if len(set(keys)) == len(keys):
-        return ordered
-    return sorted(ordered, key=lambda s: (_sort_key(s), _tie_key(s)))
+    keys = [_sort_key(s) for s in spans]
+    if len(set(keys)) < len(keys):
+        keys = [(k, _tie_key(s)) for k, s in zip(keys, spans, strict=True)]
+    return [spans[i] for i in sorted(range(len(spans)), key=keys.__getitem__)]
 
 
 def _link(spans: Sequence[Span]) -> tuple[list[int], list[int]]:
     """Union-find over ``original_item_id`` links: (group per span, chain depth per span)."""
     parent = list(range(len(spans)))
+    if all(s.original_item_id is None for s in spans):
+        return parent, [0] * len(spans)
 
     def find(x: int) -> int:
         while parent[x] != x:

@@ -5,9 +5,13 @@ Theory of operation: every entry (scheduled sync, triggered run, dry-run, cancel
 ``OrderSource``; each page is normalized and planned with the pure core, then (unless
 dry-run) each plan is applied to Stripe under a per-contract lease and journaled
 (planned -> sent -> confirmed -> written back, or failed), and the page's write-back is
-flushed to Salesforce in batches. A dry-run stops after planning: it returns the very
-plans a real run would execute (the pip-tools rule: the preview is a rendering of the
-plan, not a separate path).
+flushed to Salesforce in batches. Within a page, contracts run in parallel on
+``settings.concurrency`` threads, one contract's orders in order on one worker
+(``page_runner``); the page's contracts are read in batched queries up front
+(``ContractPrefetch``) and held for that page only, so memory stays bounded by a page;
+every Stripe request is paced by the account's token bucket (``ratelimit``). A dry-run
+stops after planning: it returns the very plans a real run would execute (the pip-tools
+rule: the preview is a rendering of the plan, not a separate path).
 
 Crash safety (the dlt journal idea): at the start of a run, unfinished journal entries
 are resumed: their orders are read again and re-planned; an unchanged plan yields the
@@ -20,6 +24,7 @@ transient reason keeps the watermark behind it so the next run picks it up again
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +38,14 @@ from sf_stripe_sync.core.plan import KnownState, plan_order
 from sf_stripe_sync.crashpoints import crashpoint
 from sf_stripe_sync.errors import ConfigError, LeaseHeld, SyncError, TerminalError, TransientError
 from sf_stripe_sync.executor import Applied, apply_plan, op_key_for
-from sf_stripe_sync.ports import BillingGateway, OrderSource, RemoteScheduleLike, WriteBack
+from sf_stripe_sync.page_runner import SharedWriteBackBatch, contract_key_of, run_grouped
+from sf_stripe_sync.ports import (
+    BillingGateway,
+    ContractPrefetch,
+    OrderSource,
+    RemoteScheduleLike,
+    WriteBack,
+)
 from sf_stripe_sync.state.store import ContractState, FailedOrder, JournalState, StateStore
 from sf_stripe_sync.writeback import WriteBackBatch
 
@@ -124,6 +136,7 @@ class Engine:
         self._salesforce_calls = salesforce_calls
         self.owner = f"run-{uuid.uuid4().hex[:12]}"
         self._contract_cache: dict[str, list[Order]] = {}
+        self._gateway_lock = threading.Lock()
 
     # ------------------------------------------------------------------ entry
 
@@ -214,6 +227,22 @@ class Engine:
         if current is None or target > current:
             store.set_watermark(self.source_name, target)
 
+    def _prefetch_contracts(self, page: list[OrderBundle]) -> None:
+        """Read the page's contracts in batched queries; the cache holds one page only,
+        so memory does not grow with the org."""
+        self._contract_cache.clear()
+        wanted = _unique(str(b.order["ContractId"]) for b in page if b.order.get("ContractId"))
+        if not wanted or not isinstance(self.source, ContractPrefetch):
+            return
+        for contract_id, bundles in self.source.contract_orders_many(wanted).items():
+            orders = []
+            for bundle in bundles:
+                normalized, _ = normalize_order(bundle, fields=self.settings.fields,
+                                                rules=self.settings.rules)
+                if normalized is not None:
+                    orders.append(normalized)
+            self._contract_cache[contract_id] = orders
+
     def _contract_orders(self, order: Order) -> list[Order]:
         if not order.contract_id:
             return [order]
@@ -235,10 +264,11 @@ class Engine:
     def _gateway(self, account: StripeAccountSettings) -> BillingGateway:
         if self._gateway_for is None:
             raise ConfigError("no Stripe gateway configured")
-        gateway = self._gateways.get(account.name)
-        if gateway is None:
-            gateway = self._gateway_for(account)
-            self._gateways[account.name] = gateway
+        with self._gateway_lock:  # one gateway (one rate limiter) per account
+            gateway = self._gateways.get(account.name)
+            if gateway is None:
+                gateway = self._gateway_for(account)
+                self._gateways[account.name] = gateway
         return gateway
 
     def _known_state(
@@ -286,21 +316,28 @@ class Engine:
     def _process_page(
         self, page: list[OrderBundle], options: RunOptions, as_of: datetime, report: RunReport
     ) -> list[tuple[OrderBundle, OrderOutcome | None]]:
-        batch = WriteBackBatch(self.settings.fields, self.clock())
+        batch = SharedWriteBackBatch(self.settings.fields, self.clock())
         results: list[tuple[OrderBundle, OrderOutcome | None]] = []
         confirmed: dict[str, int] = {}
         cancel_ids = set(options.cancel_ids)
-        for bundle in page:
-            outcome = self._process_order(bundle, options, as_of, batch, confirmed,
-                                          bundle.order_id in cancel_ids, report)
+        self._prefetch_contracts(page)
+
+        def work(bundle: OrderBundle) -> OrderOutcome | None:
+            return self._process_order(bundle, options, as_of, batch, confirmed,
+                                       bundle.order_id in cancel_ids, report)
+
+        # Contracts run in parallel, each contract's orders in order (page_runner); a
+        # dry-run sends nothing, so it has nothing to wait on and runs on this thread.
+        workers = 1 if options.dry_run else self.settings.concurrency
+        outcomes = run_grouped(page, work, key=contract_key_of, workers=workers,
+                               done=self.progress)
+        for bundle, outcome in zip(page, outcomes, strict=True):
             if outcome is not None:
                 report.outcomes.append(outcome)
                 report.stripe_writes += outcome.writes
                 if outcome.plan is not None:
                     report.plans.append(outcome.plan)
             results.append((bundle, outcome))
-            if self.progress:
-                self.progress(1)
         if not options.dry_run and len(batch) and self.writer is not None:
             problems = batch.flush(self.writer)
             self._finish_journal(confirmed, problems, report)
@@ -399,7 +436,7 @@ class Engine:
                 applied = apply_plan(self._gateway(account), plan,
                                      account_name=order.account_name,
                                      invoice_now=self.settings.rules.invoice_now,
-                                     prorate=self.settings.rules.prorate)
+                                     prorate=self.settings.rules.prorate, current=remote)
             except SyncError as exc:
                 store.journal_mark(entry.id, JournalState.FAILED,
                                    error_code=_code(exc), error_message=str(exc))

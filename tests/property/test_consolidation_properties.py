@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from sf_stripe_sync.core.consolidate import consolidate
@@ -215,3 +215,63 @@ def test_consolidating_the_results_own_items_gives_the_same_phases(
 
     assert shape(again.schedule.phases) == shape(result.schedule.phases)
     assert again.schedule.end_behavior == result.schedule.end_behavior
+
+
+@st.composite
+def amendments(draw: st.DrawFn) -> tuple[list[OrderLine], list[OrderLine]]:
+    """An original order whose unlinked lines all have their own price, and a change order
+    adding new prices or changing / reducing the original's lines."""
+    count = draw(st.integers(min_value=1, max_value=5))
+    original: list[OrderLine] = []
+    for n in range(count):
+        start = draw(st.integers(min_value=0, max_value=6))
+        length = draw(st.one_of(st.none(), st.integers(min_value=1, max_value=6)))
+        original.append(OrderLine(
+            id=f"O{n}", order_id="801O", price_id=f"price_{n}",
+            quantity=draw(st.integers(min_value=1, max_value=3)), start=at(start),
+            end=None if length is None else at(start + length), properties=CHARGE))
+    changes: list[OrderLine] = []
+    for n in range(draw(st.integers(min_value=1, max_value=3))):
+        start = draw(st.integers(min_value=0, max_value=10))
+        length = draw(st.one_of(st.none(), st.integers(min_value=1, max_value=6)))
+        target = draw(st.one_of(st.none(), st.sampled_from(original)))
+        changes.append(OrderLine(
+            id=f"C{n}", order_id="801C",
+            price_id=target.price_id if target else f"price_new_{n}",
+            quantity=draw(st.sampled_from([-2, -1, 1, 2])) if target else 1,
+            start=at(start), end=None if length is None else at(start + length),
+            properties=CHARGE, original_item_id=target.id if target else None))
+    return original, changes
+
+
+@settings(max_examples=200, deadline=None)
+@given(amendments())
+def test_amending_a_consolidated_schedule_equals_consolidating_both_orders(
+    orders_pair: tuple[list[OrderLine], list[OrderLine]],
+) -> None:
+    from sf_stripe_sync.core.amend import overlay
+
+    original, changes = orders_pair
+    base = consolidate(original)
+    assume(base.schedule is not None)
+    assert base.schedule is not None
+    amended = overlay(base.schedule.phases, changes)
+    together = consolidate(original + changes)
+    assert error_codes(amended) == error_codes(together)
+    if together.schedule is None or amended.schedule is None:
+        return
+
+    def timeline(phases: Sequence[Phase]) -> list[list[Any]]:
+        """Billing over time; the amend may keep a base boundary the create would merge."""
+        merged: list[list[Any]] = []
+        for p in phases:
+            ids = {i for item in p.items for i in item.order_item_ids}
+            if merged and merged[-1][2:4] == [p.properties, billing(p)]:
+                merged[-1][1] = p.end
+                merged[-1][4] |= ids
+            else:
+                merged.append([p.start, p.end, p.properties, billing(p), ids])
+        return merged
+
+    assert timeline(amended.schedule.phases) == timeline(together.schedule.phases)
+    assert amended.schedule.end_behavior == together.schedule.end_behavior

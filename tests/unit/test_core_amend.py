@@ -175,3 +175,13 @@ def test_item_ids_recorded_only_in_metadata_are_linked_too() -> None:
     result = overlay(base, [line("R", "price_A", "2025-06-01", "2026-01-01", -1,
                                  original_item_id="B")])
     assert shape(result)[-1] == ("2025-06-01", "2026-01-01", [("price_A", 3, ("A", "B", "R"))])
+
+
+def test_rerunning_the_same_amend_does_not_apply_a_reduction_twice() -> None:
+    reduction = line("R", "price_A", "2025-09-01", "2026-01-01", -2, original_item_id="A")
+    once = overlay(BASE, [reduction])
+    assert once.schedule is not None
+    twice = overlay(once.schedule.phases, [reduction])
+    assert twice.schedule is not None
+    assert shape(twice) == shape(once)
+    assert shape(twice)[-1][2][0] == ("price_A", 3, ("A", "R"))

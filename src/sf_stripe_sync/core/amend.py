@@ -15,7 +15,8 @@ consolidated by the same sweep as a create (``core.consolidate``), so:
   because it is part of the base; a property a new line leaves empty (order discount,
   default payment method) takes the base phase's value instead of conflicting with it;
 * base phases before the first new line stay as they are: their boundaries are
-  barriers the merge step never crosses, and each phase keeps its own metadata.
+  barriers the merge step never crosses, and each phase keeps its own metadata;
+* a line the base already lists (a rerun of the same amend) is not applied twice.
 """
 
 from __future__ import annotations
@@ -101,7 +102,14 @@ def overlay(
     *,
     max_items_per_phase: int = 20,
 ) -> ConsolidationResult:
-    """The schedule after laying ``lines`` over ``base`` (current and future phases)."""
+    """The schedule after laying ``lines`` over ``base`` (current and future phases).
+
+    A line whose id the base already lists was laid over before (a rerun of the same
+    amend): it is not applied twice.
+    """
+    spans = base_spans(base)
+    applied = {item_id for span in spans for item_id in span.ids}
+    lines = [line for line in lines if line.id not in applied]
     if not lines:
         return ConsolidationResult(schedule=_end_behavior(base))
     order_ids = {line.order_id for line in lines}
@@ -113,7 +121,7 @@ def overlay(
         for instant in (phase.start, phase.end)
         if instant is not None and instant <= first_change
     }
-    spans = base_spans(base, order_id) + [
+    spans = [replace(span, order_id=order_id) for span in spans] + [
         replace(span_from_line(line), inherit_properties=True) for line in lines
     ]
     result = consolidate_spans(spans, max_items_per_phase=max_items_per_phase,

@@ -400,7 +400,8 @@ class Engine:
             return OrderOutcome(order_id, "skip", plan, message="; ".join(
                 w.message for w in plan.warnings))
         if plan.operation is OperationKind.NOOP:
-            if not options.dry_run:
+            if not options.dry_run and not self._finish_interrupted(bundle, order, plan, batch,
+                                                                    confirmed):
                 self._repair_ids(bundle, order, plan, batch)
             return OrderOutcome(order_id, "noop", plan, schedule_id=plan.schedule_id)
         if options.dry_run:
@@ -477,6 +478,42 @@ class Engine:
         if order.account_id:
             store.put_id(account.name, "customer", order.account_id, applied.customer_id)
         store.put_id(account.name, "schedule", plan.contract_key, applied.schedule_id)
+
+    def _finish_interrupted(
+        self, bundle: OrderBundle, order: Order, plan: OrderPlan, batch: WriteBackBatch,
+        confirmed: dict[str, int],
+    ) -> bool:
+        """Finish the write-back of an operation Stripe confirmed before a run stopped.
+
+        The re-planned order is a noop (the state store holds the applied plan), but its
+        journal entry is still CONFIRMED: ids, status and the operation's Sync_Log may be
+        missing. They are written now (the log only when Salesforce does not hold it
+        already) and the entry is closed when the flush succeeds.
+        """
+        if self.store is None:
+            return False
+        entries = [e for e in self.store.journal_for_order(order.id)
+                   if e.state is JournalState.CONFIRMED and e.fingerprint == plan.fingerprint]
+        if not entries:
+            return False
+        entry = entries[-1]
+        for older in entries[:-1]:
+            self.store.journal_mark(older.id, JournalState.WRITTEN_BACK)
+        state = self.store.get_contract(plan.stripe_account, plan.contract_key)
+        schedule_id = entry.stripe_id or plan.schedule_id or (state.schedule_id if state else None)
+        if not schedule_id:
+            return False
+        phases = len(plan.schedule.phases) if plan.schedule else 0
+        batch.add_success(
+            order=bundle.order, operation=entry.operation, schedule_id=schedule_id,
+            contract_id=order.contract_id, contract_schedule_id=order.contract_schedule_id,
+            account_id=order.account_id, customer_id=state.customer_id if state else None,
+            known_customer_id=order.customer_id, idempotency_key=entry.idempotency_key,
+            request_ids=entry.request_ids, verify_log=True,
+            message=f"{entry.operation} schedule {schedule_id} ({phases} phases); "
+                    "write-back finished after an interrupted run")
+        confirmed[order.id] = entry.id
+        return True
 
     def _repair_ids(
         self, bundle: OrderBundle, order: Order, plan: OrderPlan, batch: WriteBackBatch

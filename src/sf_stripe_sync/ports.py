@@ -71,6 +71,17 @@ class WriteBack(Protocol):
         ...
 
 
+@runtime_checkable
+class RecordFinder(Protocol):
+    """A ``WriteBack`` that can also look records up, so an insert whose answer was lost
+    (or that a crash interrupted) is completed without writing a record twice."""
+
+    def find(self, sobject: str, where_field: str, values: Sequence[str],
+             fields: Sequence[str]) -> list[dict[str, Any]]:
+        """Records of ``sobject`` whose ``where_field`` is one of ``values``, with ``fields``."""
+        ...
+
+
 class RemoteScheduleLike(Protocol):
     """What the engine reads of a Stripe schedule (``stripe.gateway.RemoteSchedule``)."""
 

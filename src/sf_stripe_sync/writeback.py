@@ -23,7 +23,8 @@ from typing import Any
 from sf_stripe_sync.core.dates import iso_z
 from sf_stripe_sync.core.rules import FieldMap
 from sf_stripe_sync.crashpoints import crashpoint
-from sf_stripe_sync.ports import RecordResult, WriteBack
+from sf_stripe_sync.errors import TransientError
+from sf_stripe_sync.ports import RecordFinder, RecordResult, WriteBack
 
 STATUS_SYNCED = "Synced"
 STATUS_CANCELED = "Canceled"
@@ -45,6 +46,8 @@ class WriteBackBatch:
     )
     _owners: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     _logs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    _verify: set[int] = field(default_factory=set)
+    """Indexes of ``_logs`` that may already be in Salesforce (a resumed write-back)."""
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._updates.values()) + len(self._logs)
@@ -69,7 +72,10 @@ class WriteBackBatch:
         request_ids: tuple[str, ...],
         message: str,
         log: bool = True,
+        verify_log: bool = False,
     ) -> None:
+        """``verify_log``: an interrupted run may have written this log already; it is
+        looked up first (by order, status and idempotency key) and not written twice."""
         f = self.fields
         order_id = str(order["Id"])
         status = STATUS_CANCELED if operation == "cancel" else STATUS_SYNCED
@@ -82,6 +88,8 @@ class WriteBackBatch:
         if account_id and customer_id and known_customer_id != customer_id:
             self._update(order_id, "Account", account_id, {f.account_customer: customer_id})
         if log:
+            if verify_log:
+                self._verify.add(len(self._logs))
             self._log(order_id, operation, "Success", message, idempotency_key, request_ids)
 
     def add_failure(
@@ -135,16 +143,61 @@ class WriteBackBatch:
             self._collect(problems, sobject, records, results)
         crashpoint("mid_writeback")
         if self._logs:
-            rows = [row for _, row in self._logs]
-            results = writer.insert(self.fields.sync_log_object, rows)
-            for (order_id, _), result in zip(self._logs, results, strict=True):
-                if not result.success:
-                    problems[order_id].append(
-                        f"{self.fields.sync_log_object}: {'; '.join(result.errors)}")
+            self._insert_logs(writer, problems)
         self._updates.clear()
         self._owners.clear()
         self._logs.clear()
+        self._verify.clear()
         return dict(problems)
+
+    def _insert_logs(self, writer: WriteBack, problems: dict[str, list[str]]) -> None:
+        """Insert the logs, never one twice: logs a resumed write-back may have written
+        are looked up first, and an insert whose answer was lost (or whose retries ran
+        out) is followed by a look-up and one insert of only what is still missing."""
+        log_object = self.fields.sync_log_object
+        pending = list(range(len(self._logs)))
+        if self._verify:
+            landed = self._landed(writer, sorted(self._verify))
+            pending = [i for i in pending if i not in landed]
+        if not pending:
+            return
+        try:
+            results = writer.insert(log_object, [self._logs[i][1] for i in pending])
+        except TransientError:
+            if not isinstance(writer, RecordFinder):
+                raise
+            landed = self._landed(writer, pending)
+            pending = [i for i in pending if i not in landed]
+            if not pending:
+                return
+            results = writer.insert(log_object, [self._logs[i][1] for i in pending])
+        for index, result in zip(pending, results, strict=True):
+            if not result.success:
+                problems[self._logs[index][0]].append(
+                    f"{log_object}: {'; '.join(result.errors)}")
+
+    def _landed(self, writer: WriteBack, indexes: list[int]) -> set[int]:
+        """Which of these logs Salesforce already holds (none known without a finder)."""
+        if not isinstance(writer, RecordFinder) or not indexes:
+            return set()
+        f = self.fields
+        orders = [str(self._logs[i][1][f.sync_log_order]) for i in indexes]
+        wanted = [f.sync_log_order, f.sync_log_status, f.sync_log_operation,
+                  f.sync_log_idempotency_key, f.sync_log_message]
+        existing = {self._identity(record)
+                    for record in writer.find(f.sync_log_object, f.sync_log_order, orders, wanted)}
+        return {i for i in indexes if self._identity(self._logs[i][1]) in existing}
+
+    def _identity(self, row: dict[str, Any]) -> tuple[str, ...]:
+        """What makes two logs the same: order, status and key (else operation and text)."""
+        f = self.fields
+        order = str(row.get(f.sync_log_order) or "")[:15]
+        status = str(row.get(f.sync_log_status) or "")
+        key = row.get(f.sync_log_idempotency_key)
+        if key:
+            return (order, status, str(key))
+        return (order, status, str(row.get(f.sync_log_operation) or ""),
+                str(row.get(f.sync_log_message) or ""))
 
     def _collect(
         self,

@@ -32,11 +32,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from simple_salesforce.format import format_soql
+
 from sf_stripe_sync.errors import TerminalError
 from sf_stripe_sync.ports import RecordResult
 from sf_stripe_sync.salesforce.auth import SalesforceConnection
 from sf_stripe_sync.salesforce.describe import check_identifier
+from sf_stripe_sync.salesforce.reader import OrderReader, plain
 from sf_stripe_sync.salesforce.retry import RetryPolicy
+from sf_stripe_sync.salesforce.soql import IDS_PER_QUERY
 
 COLLECTION_LIMIT = 200
 LOCK_CODE = "UNABLE_TO_LOCK_ROW"
@@ -67,6 +71,23 @@ class SalesforceWriteBack:
     def insert(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[RecordResult]:
         """POST new records; one result per record, in order."""
         return self._write("POST", sobject, records)
+
+    def find(
+        self, sobject: str, where_field: str, values: Sequence[str], fields: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """Records of ``sobject`` whose ``where_field`` is one of ``values`` (all pages)."""
+        check_identifier(sobject, "sObject")
+        for name in (where_field, *fields):
+            check_identifier(name, "field")
+        wanted = sorted(set(values))
+        found: list[dict[str, Any]] = []
+        reader = OrderReader(self.conn)
+        for start in range(0, len(wanted), IDS_PER_QUERY):
+            soql = format_soql(
+                f"SELECT {', '.join(dict.fromkeys(fields))} FROM {sobject} "
+                f"WHERE {where_field} IN {{values}}", values=wanted[start:start + IDS_PER_QUERY])
+            found += [plain(record) for record in reader.records(soql)]
+        return found
 
     # ------------------------------------------------------------------ internals
 

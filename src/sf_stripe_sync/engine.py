@@ -137,6 +137,7 @@ class Engine:
         self.owner = f"run-{uuid.uuid4().hex[:12]}"
         self._contract_cache: dict[str, list[Order]] = {}
         self._gateway_lock = threading.Lock()
+        self._store_is_new = True
 
     # ------------------------------------------------------------------ entry
 
@@ -147,6 +148,8 @@ class Engine:
         store = None if options.dry_run else self._require_store()
         calls_before = self._salesforce_calls() if self._salesforce_calls else 0
         if store is not None:
+            # A store that has never recorded a run proves nothing about earlier creates.
+            self._store_is_new = store.last_run() is None
             store.run_start(report.run_id, mode=options.mode, started_at=now)
         resumed = self._unfinished_orders() if store is not None else []
         explicit = options.order_ids is not None or bool(options.cancel_ids)
@@ -425,6 +428,8 @@ class Engine:
                                 message="another run is working on this contract")
         try:
             op_key = op_key_for(plan)
+            lookup = plan.operation is not OperationKind.CREATE or self._create_needs_lookup(
+                store, order, plan)
             entry = store.journal_begin(
                 run_id=self.owner, order_id=order.id, contract_key=plan.contract_key,
                 account=account.name, operation=plan.operation.value,
@@ -437,7 +442,8 @@ class Engine:
                 applied = apply_plan(self._gateway(account), plan,
                                      account_name=order.account_name,
                                      invoice_now=self.settings.rules.invoice_now,
-                                     prorate=self.settings.rules.prorate, current=remote)
+                                     prorate=self.settings.rules.prorate, current=remote,
+                                     look_before_create=lookup)
             except SyncError as exc:
                 store.journal_mark(entry.id, JournalState.FAILED,
                                    error_code=_code(exc), error_message=str(exc))
@@ -460,6 +466,22 @@ class Engine:
                                 schedule_id=applied.schedule_id, writes=applied.writes)
         finally:
             store.release_lease(lease_key, self.owner)
+
+    def _create_needs_lookup(self, store: StateStore, order: Order, plan: OrderPlan) -> bool:
+        """Whether Stripe must be searched for this contract's schedule before a create.
+
+        Only when an earlier attempt may have made one: the journal holds an operation on
+        this contract (a crash or failure after sending), or the store is new (it cannot
+        vouch for anything). Otherwise the search is a wasted request on every create.
+        """
+        if self._store_is_new:
+            return True
+        for order_id in {order.id, *plan.covers_order_ids}:
+            for entry in store.journal_for_order(order_id):
+                if entry.contract_key == plan.contract_key and not \
+                        entry.idempotency_key.startswith("rejected-"):
+                    return True
+        return False
 
     def _remember(
         self, account: StripeAccountSettings, order: Order, plan: OrderPlan, applied: Applied

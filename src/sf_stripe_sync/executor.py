@@ -8,7 +8,8 @@ window the guards here take over (DESIGN 2, Idempotency):
 * before a **create**, look for a schedule of the customer carrying our metadata
   (``salesforce_contract_key``). If one exists the create becomes an update of it (or
   nothing, when it already carries this plan's fingerprint), so a rerun after a crash
-  never makes a second schedule.
+  never makes a second schedule. The engine skips this search when its journal shows
+  no earlier attempt on the contract and its store is not new.
 * before an **update**, the schedule is retrieved (the current phase's start must be
   kept anyway; the planner's own read is reused when passed as ``current``); when its
   ``sf_sync_fingerprint`` metadata equals the plan's, the update already landed and
@@ -95,12 +96,15 @@ def apply_plan(
     invoice_now: bool = False,
     prorate: bool = False,
     current: RemoteScheduleLike | None = None,
+    look_before_create: bool = True,
 ) -> Applied:
     """Execute a create / amend / replace / cancel plan; other kinds are refused.
 
     ``current``: the schedule as the planner just read it (amend / replace); when it is
     the schedule being updated it serves as the guard's read, so an update costs one
-    read and one write instead of two reads.
+    read and one write instead of two reads. ``look_before_create=False`` skips the
+    search for an existing schedule before a create, for callers whose journal proves no
+    earlier attempt on the contract (a create then costs exactly one request).
     """
     op_key = op_key_for(plan)
     if plan.operation is OperationKind.CANCEL:
@@ -109,7 +113,7 @@ def apply_plan(
         raise TerminalError(f"plan for order {plan.order_id} is {plan.operation}: nothing to apply")
     customer_id, created = ensure_customer(gateway, plan, account_name)
     target = plan.schedule_id
-    if target is None:
+    if target is None and look_before_create:
         found = gateway.find_schedule(customer_id=customer_id, contract_key=plan.contract_key)
         if found is not None and found.status not in FINISHED_STATUSES:
             target = found.id

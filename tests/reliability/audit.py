@@ -1,0 +1,78 @@
+"""The audit: compare an end state reached through faults with a clean run of the same org.
+
+Theory of operation: the clean run (no faults, no crashes, one process) is the oracle.
+Whatever a disturbed run leaves behind must bill exactly the same (same schedules,
+phases, items, quantities and coupon terms per contract), hold one schedule per
+contract, one customer per Account and only coupons some schedule uses, and carry the
+same Salesforce write-back (ids, status, one Sync_Log per operation, none twice). Every
+difference is reported as a duplicate or a loss, in words a failing test can show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from tests.reliability.rig import Census
+
+
+@dataclass
+class Audit:
+    duplicates: list[str] = field(default_factory=list)
+    losses: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.duplicates and not self.losses
+
+
+def audit(found: Census, oracle: Census, valid_orders: Iterable[str]) -> Audit:
+    result = Audit()
+    for key, count in found.schedules_by_contract_key().items():
+        if count > 1:
+            result.duplicates.append(f"{count} schedules for contract {key}")
+    for account, count in found.customers_by_account().items():
+        if count > 1:
+            result.duplicates.append(f"{count} customers for Account {account}")
+    used = found.coupons_in_use()
+    for coupon in {c for c in used if used.count(c) > 1}:
+        result.duplicates.append(f"coupon {coupon} used by {used.count(coupon)} phases")
+    for coupon in found.coupons:
+        if coupon["id"] not in used:
+            result.duplicates.append(f"coupon {coupon['id']} made but used by no schedule")
+    for (order, status, key), count in found.log_keys().items():
+        if count > 1:
+            result.duplicates.append(f"{count} {status} Sync_Log records for {order} ({key})")
+
+    billed, wanted = found.billing(), oracle.billing()
+    for key in sorted(set(wanted) | set(billed)):
+        if key not in billed:
+            result.losses.append(f"contract {key} has no schedule")
+        elif key not in wanted:
+            result.duplicates.append(f"schedule for {key} that a clean run does not make")
+        elif billed[key] != wanted[key]:
+            result.losses.append(f"contract {key} is billed differently than a clean run bills it")
+    for order_id in valid_orders:
+        result.losses += _write_back_losses(found, order_id)
+    missing_logs = set(oracle.log_keys()) - set(found.log_keys())
+    result.losses += [f"no {status} Sync_Log for {order} ({key})"
+                      for order, status, key in sorted(missing_logs)]
+    return result
+
+
+def _write_back_losses(found: Census, order_id: str) -> list[str]:
+    order = found.orders[order_id]
+    losses = []
+    schedule_id = order.get("Stripe_Subscription_Schedule_Id__c")
+    if not schedule_id:
+        losses.append(f"order {order_id} has no schedule id")
+    if order.get("Stripe_Sync_Status__c") != "Synced" or order.get("Stripe_Sync_Error__c"):
+        losses.append(f"order {order_id} says {order.get('Stripe_Sync_Status__c')!r}: "
+                      f"{order.get('Stripe_Sync_Error__c')}")
+    contract = found.contracts.get(order.get("ContractId") or "")
+    if contract is not None and contract.get("Stripe_Subscription_Schedule_Id__c") != schedule_id:
+        losses.append(f"contract {contract['Id']} lacks the schedule id of order {order_id}")
+    account = found.accounts.get(order.get("AccountId") or "")
+    if account is not None and not account.get("Stripe_Customer_Id__c"):
+        losses.append(f"Account {account['Id']} of order {order_id} has no customer id")
+    return losses

@@ -10,7 +10,9 @@ retry policy (``retry.RetryPolicy``) with SDK exceptions translated at this edge
 Idempotency: every write carries a derived key (``core.keys``): the schedule write uses
 the operation key, each coupon ``child_key(op_key, "coupon:" + slot)``, a new customer
 ``customer_key(account, account_id)``. A retried write reuses its key, so a write that
-Stripe applied but whose response was lost converges on one object. Because Stripe
+Stripe applied but whose response was lost converges on one object. Coupons also get an
+id derived from their key (``coupon_id_for``), so even after Stripe forgot the key a
+retry finds the coupon made before (``resource_already_exists``) and reuses it. Because Stripe
 forgets keys after about a day, ``find_schedule`` looks for a schedule carrying our
 contract metadata before the engine creates one.
 
@@ -34,6 +36,7 @@ the gateway's life (one run), so two contracts of one Account cost one search.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -108,6 +111,16 @@ class _Cost:
 
     writes: int = 0
     request_ids: list[str] = field(default_factory=list)
+
+
+def coupon_id_for(key: str) -> str:
+    """The coupon id an operation's discount slot always gets (its key, hashed).
+
+    Stripe forgets idempotency keys after about a day; a coupon id is forever. Creating
+    the coupon under an id derived from its key makes a late retry find the coupon made
+    before (Stripe answers ``resource_already_exists``) instead of making a second one.
+    """
+    return "sfss_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
 def _request_id(obj: object) -> str | None:
@@ -274,11 +287,21 @@ class StripeGateway:
         for slot in slots:
             key = child_key(op_key, f"coupon:{slot.slot}")
             coupon_params = build.coupon_params(plan, slot)
-            coupon = self._call(
-                "coupons.create", "write",
-                partial(self._client.v1.coupons.create, params=coupon_params,
-                        options=self._write_options(key)),
-                cost, idempotency_key=key)
+            coupon_params["id"] = coupon_id_for(key)
+            try:
+                coupon = self._call(
+                    "coupons.create", "write",
+                    partial(self._client.v1.coupons.create, params=coupon_params,
+                            options=self._write_options(key)),
+                    cost, idempotency_key=key)
+            except TerminalError as exc:
+                if exc.code != "resource_already_exists":
+                    raise
+                # An earlier try of this very operation made it, and Stripe has forgotten
+                # the key since: the id derives from the key, so it is the same coupon.
+                coupon = self._call(
+                    "coupons.retrieve", "read",
+                    partial(self._client.v1.coupons.retrieve, coupon_params["id"]))
             coupons[slot.slot] = coupon.id
         return coupons
 

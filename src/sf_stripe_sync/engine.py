@@ -294,14 +294,19 @@ class Engine:
         as_of: datetime,
         cancel_requested: bool = False,
         read_remote: bool = True,
+        issues: Sequence[OrderIssue] = (),
     ) -> tuple[OrderPlan, RemoteScheduleLike | None]:
-        """Plan one order; for amend/replace the schedule is read from Stripe first."""
+        """Plan one order; for amend/replace the schedule is read from Stripe first.
+
+        ``issues``: what normalizing the order found; an error among them fails the plan
+        (as in the preview) instead of the bad line being silently left out."""
         account = self.settings.stripe_account(order.stripe_account)
         contract = self._contract_orders(order)
         known = self._known_state(order, account, contract)
         plan = plan_order(order, contract_orders=contract, known=known,
                           rules=self.settings.rules, as_of=as_of,
-                          stripe_account=account.name, cancel_requested=cancel_requested)
+                          stripe_account=account.name, cancel_requested=cancel_requested,
+                          issues=issues)
         needs_remote = plan.operation in (OperationKind.AMEND, OperationKind.REPLACE)
         if not (needs_remote and read_remote and known.schedule_id and self._gateway_for):
             return plan, None
@@ -311,7 +316,8 @@ class Engine:
             "current_phase_start": remote.current_phase_start})
         plan = plan_order(order, contract_orders=contract, known=known,
                           rules=self.settings.rules, as_of=as_of,
-                          stripe_account=account.name, cancel_requested=cancel_requested)
+                          stripe_account=account.name, cancel_requested=cancel_requested,
+                          issues=issues)
         return plan, remote
 
     # ------------------------------------------------------------------ executing
@@ -390,7 +396,7 @@ class Engine:
             return None
         try:
             plan, remote = self.plan(order, as_of=as_of, cancel_requested=cancel_requested,
-                                     read_remote=not options.dry_run)
+                                     read_remote=not options.dry_run, issues=issues)
         except ConfigError as exc:
             issue = OrderIssue(code=IssueCode.INVALID_RECORD, message=str(exc),
                                order_id=order_id, field=self.settings.fields.order_stripe_account)

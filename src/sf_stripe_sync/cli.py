@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from sf_stripe_sync import __version__
 from sf_stripe_sync.errors import ConfigError, SyncError, UsageError
@@ -32,6 +33,14 @@ HANDLERS: dict[str, str] = {
     "status": "sf_stripe_sync.sync_commands:run_status",
     "sandbox stripe": "sf_stripe_sync.sandbox.stripe_emulator.server:run_cli",
     "sandbox salesforce": "sf_stripe_sync.sandbox.salesforce_org.server:run_cli",
+    "catalog push": "sf_stripe_sync.catalog_commands:run_push",
+    "catalog features": "sf_stripe_sync.catalog_commands:run_features",
+    "catalog pull": "sf_stripe_sync.catalog_commands:run_pull",
+    "catalog webhook": "sf_stripe_sync.catalog_commands:run_webhook",
+    "catalog serve-webhooks": "sf_stripe_sync.catalog_commands:run_serve_webhooks",
+    "catalog portals": "sf_stripe_sync.catalog_commands:run_portals",
+    "entitlements": "sf_stripe_sync.catalog_commands:run_entitlements",
+    "portal-link": "sf_stripe_sync.catalog_commands:run_portal_link",
 }
 
 
@@ -52,6 +61,54 @@ def _running_sandboxes(p: argparse.ArgumentParser) -> None:
                    help="use a local org already served at URL (sandbox salesforce)")
     p.add_argument("--stripe-emulator-url", default=None, metavar="URL",
                    help="use a Stripe emulator already served at URL (sandbox stripe)")
+
+
+def _catalog_target(p: argparse.ArgumentParser) -> None:
+    """The sandbox flags of ``sync``, a Stripe account and an output format."""
+    _common(p)
+    p.add_argument("--salesforce-sandbox", type=Path, default=None, metavar="SNAPSHOT")
+    p.add_argument("--stripe-emulator", action="store_true")
+    p.add_argument("--stripe-emulator-seed", type=Path, default=None, metavar="FILE")
+    _running_sandboxes(p)
+    p.add_argument("--stripe-account", default=None, metavar="NAME",
+                   help="configured Stripe account (default: default_stripe_account)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def _catalog_commands(sub: Any) -> None:
+    catalog = sub.add_parser("catalog", help="products, prices, features and portals")
+    catalog_sub = catalog.add_subparsers(dest="catalog", required=True, parser_class=_Parser)
+    p = catalog_sub.add_parser("push", help="Product2/PricebookEntry -> Stripe products/prices")
+    _catalog_target(p)
+    p.add_argument("product_ids", nargs="*", metavar="PRODUCT2_ID")
+    p = catalog_sub.add_parser("features", help="attach entitlement features to match Product2")
+    _catalog_target(p)
+    p.add_argument("product_ids", nargs="*", metavar="PRODUCT2_ID")
+    p = catalog_sub.add_parser("pull", help="Stripe catalog events since the cursor -> Salesforce")
+    _catalog_target(p)
+    p = catalog_sub.add_parser("webhook", help="apply one signed webhook delivery")
+    _catalog_target(p)
+    p.add_argument("--payload", type=Path, required=True, metavar="FILE")
+    p.add_argument("--signature", required=True, metavar="STRIPE_SIGNATURE")
+    p.add_argument("--tolerance", type=int, default=None, metavar="SECONDS",
+                   help="maximum age of the signature; 0 accepts any age (replays)")
+    p = catalog_sub.add_parser("serve-webhooks", help="receive webhook deliveries")
+    _catalog_target(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=12113)
+    p = catalog_sub.add_parser("portals", help="one portal configuration per configured role")
+    _catalog_target(p)
+    p = sub.add_parser("entitlements", help="a customer's active entitlements in Stripe")
+    _catalog_target(p)
+    p.add_argument("account_id", metavar="ACCOUNT_ID")
+    p = sub.add_parser("portal-link", help="a customer portal URL for an Account")
+    _catalog_target(p)
+    p.add_argument("account_id", metavar="ACCOUNT_ID")
+    p.add_argument("--role", default=None, help="portal role (default: the Contact's, else "
+                   "portal.default_role)")
+    p.add_argument("--contact", default=None, metavar="CONTACT_ID",
+                   help="take the role from this Contact's role field")
+    p.add_argument("--return-url", default=None, metavar="URL")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=12112)
     p.add_argument("--batch-size", type=int, default=2000)
     p.add_argument("--latency-ms", type=float, default=0.0)
+    _catalog_commands(sub)
     return parser
 
 
@@ -124,7 +182,9 @@ def _handler(name: str) -> Handler:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        name = args.command if args.command != "sandbox" else f"sandbox {args.sandbox}"
+        name = args.command
+        if args.command in ("sandbox", "catalog"):
+            name = f"{args.command} {getattr(args, args.command)}"
         return _handler(name)(args)
     except (UsageError, ConfigError) as exc:
         print(f"sf-stripe-sync: error: {exc}", file=sys.stderr)

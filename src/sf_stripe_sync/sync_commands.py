@@ -76,9 +76,12 @@ def run_sync(args: argparse.Namespace) -> int:
     options = RunOptions(order_ids=args.order, dry_run=args.dry_run, as_of=_as_of(args.as_of),
                          mode="triggered" if args.order else "scheduled")
     with open_runtime(settings, _sandbox(args)) as rt:
+        from sf_stripe_sync.catalog_commands import price_resolver_for
+
         engine = Engine(settings=rt.settings, source=rt.source, writer=rt.writer,
                         gateway_for=rt.gateway_for, store=rt.store, clock=_now,
-                        salesforce_calls=rt.salesforce_calls)
+                        salesforce_calls=rt.salesforce_calls,
+                        price_resolver=price_resolver_for(rt))
         show_progress = not args.no_progress and args.log_format == "human"
         with progress_bar(enabled=show_progress) as advance:
             engine.progress = advance

@@ -55,7 +55,7 @@ class StripeCalls:
                 raise translate_stripe_error(exc, operation=method) from exc
 
         result = self.retry.call(attempt, describe=f"Stripe {method}")
-        log.info("stripe %s ok (idempotency key %s)", method, key or "-")
+        log.debug("stripe %s ok (idempotency key %s)", method, key or "-")
         return result
 
     def options(self, key: str) -> stripe.RequestOptions:

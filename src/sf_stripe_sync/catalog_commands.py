@@ -1,0 +1,228 @@
+"""The catalog and customer-access commands: ``catalog ...``, ``entitlements``, ``portal-link``.
+
+Theory of operation: each handler loads settings and opens a runtime exactly as ``sync``
+does (real systems, or the in-process sandboxes with ``--salesforce-sandbox`` and
+``--stripe-emulator``), builds the catalog context and runs one step, then prints a
+summary (``--format json`` for machines). Exit codes: 0 done; 1 some records could not
+be synced (the others were) or Stripe refused; 2 usage or configuration error.
+
+* ``catalog push [PRODUCT2_ID...]``: Product2 / PricebookEntry -> Stripe products, prices;
+* ``catalog features [PRODUCT2_ID...]``: entitlement features attached to match Salesforce;
+* ``catalog pull``: Stripe catalog events since the stored cursor -> Salesforce;
+* ``catalog webhook --payload FILE --signature HEADER``: one signed delivery -> Salesforce;
+* ``catalog serve-webhooks --port N``: a loopback endpoint for deliveries, until Ctrl-C;
+* ``catalog portals``: one portal configuration per configured role;
+* ``entitlements ACCOUNT_ID``: the Account's customer's active entitlements;
+* ``portal-link ACCOUNT_ID [--role R | --contact ID] [--return-url URL]``: a portal URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sf_stripe_sync.catalog.context import CatalogContext, catalog_context
+from sf_stripe_sync.catalog.entitlements import EntitlementSync, active_entitlements
+from sf_stripe_sync.catalog.portal import PortalConfigurations, role_of_contact
+from sf_stripe_sync.catalog.pull import CatalogPull
+from sf_stripe_sync.catalog.push import CatalogPush
+from sf_stripe_sync.catalog.resolver import MissingPriceResolver
+from sf_stripe_sync.catalog.webhooks import WebhookEndpoint, verify_event
+from sf_stripe_sync.config import resolve_secret
+from sf_stripe_sync.errors import TerminalError, UsageError
+from sf_stripe_sync.logs import configure_logging
+from sf_stripe_sync.runtime import Runtime, open_runtime
+from sf_stripe_sync.sync_commands import _sandbox as sandbox_options
+from sf_stripe_sync.sync_commands import _settings as command_settings
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+
+
+def _emit(args: argparse.Namespace, document: dict[str, Any], lines: list[str]) -> None:
+    if getattr(args, "format", "table") == "json":
+        json.dump(document, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        for line in lines:
+            print(line)
+
+
+def _run(args: argparse.Namespace, step: Callable[[CatalogContext, Runtime], int]) -> int:
+    configure_logging(args.log_format, verbose=args.verbose)
+    with open_runtime(command_settings(args), sandbox_options(args)) as rt:
+        return step(catalog_context(rt), rt)
+
+
+def _summary(title: str, values: dict[str, Any]) -> list[str]:
+    lines = [title]
+    for key, value in values.items():
+        shown = ", ".join(str(v) for v in value) if isinstance(value, list) else value
+        lines.append(f"  {key.replace('_', ' ')}: {shown if shown != '' else '-'}")
+    return lines
+
+
+def make_push(ctx: CatalogContext, account: str | None) -> CatalogPush:
+    return CatalogPush(ctx.salesforce, ctx.stripe(account), ctx.settings)
+
+
+def price_resolver_for(rt: Runtime) -> MissingPriceResolver | None:
+    """The engine's missing-price hook, when ``rules.create_missing_prices`` is on."""
+    if not rt.settings.rules.create_missing_prices:
+        return None
+    ctx = catalog_context(rt)
+    return MissingPriceResolver(lambda account: make_push(ctx, account), rt.settings.fields)
+
+
+# ---------------------------------------------------------------------- catalog push / features
+
+def run_push(args: argparse.Namespace) -> int:
+    def step(ctx: CatalogContext, rt: Runtime) -> int:
+        report = make_push(ctx, args.stripe_account).push(args.product_ids or None)
+        document = report.as_json()
+        _emit(args, document, _summary(f"catalog push ({rt.describe})", document))
+        return EXIT_SOME_FAILED if report.errors else EXIT_OK
+
+    return _run(args, step)
+
+
+def run_features(args: argparse.Namespace) -> int:
+    def step(ctx: CatalogContext, rt: Runtime) -> int:
+        sync = EntitlementSync(make_push(ctx, args.stripe_account), ctx.settings)
+        report = sync.sync(args.product_ids or None)
+        document = report.as_json()
+        _emit(args, document, _summary(f"entitlement features ({rt.describe})", document))
+        return EXIT_SOME_FAILED if report.errors else EXIT_OK
+
+    return _run(args, step)
+
+
+# ---------------------------------------------------------------------- catalog pull / webhooks
+
+def make_pull(ctx: CatalogContext, account: str | None) -> CatalogPull:
+    return CatalogPull(ctx.salesforce, ctx.stripe(account), ctx.settings, ctx.memory)
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    def step(ctx: CatalogContext, rt: Runtime) -> int:
+        report = make_pull(ctx, args.stripe_account).pull()
+        document = report.as_json()
+        _emit(args, document, _summary(f"catalog pull ({rt.describe})", document))
+        return EXIT_OK
+
+    return _run(args, step)
+
+
+def _webhook_secret(ctx: CatalogContext) -> Any:
+    secret = resolve_secret(ctx.settings.catalog.webhook_secret_env, ctx.settings)
+    assert secret is not None
+    return secret
+
+
+def run_webhook(args: argparse.Namespace) -> int:
+    try:
+        payload = args.payload.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read webhook payload {args.payload}: {exc.strerror}") from exc
+
+    def step(ctx: CatalogContext, rt: Runtime) -> int:
+        tolerance = (args.tolerance if args.tolerance is not None
+                     else ctx.settings.catalog.webhook_tolerance_seconds)
+        event = verify_event(payload, args.signature, _webhook_secret(ctx),
+                             tolerance=tolerance)
+        outcome = make_pull(ctx, args.stripe_account).apply_event(event)
+        document = {"event": event.get("id"), "type": event.get("type"), "outcome": outcome}
+        _emit(args, document, [f"webhook {event.get('type')} {event.get('id')}: {outcome}"])
+        return EXIT_OK
+
+    return _run(args, step)
+
+
+def run_serve_webhooks(args: argparse.Namespace) -> int:
+    def step(ctx: CatalogContext, rt: Runtime) -> int:
+        pull = make_pull(ctx, args.stripe_account)
+        endpoint = WebhookEndpoint(pull.apply_event, _webhook_secret(ctx),
+                                   tolerance=ctx.settings.catalog.webhook_tolerance_seconds)
+        endpoint.start(host=args.host, port=args.port)
+        print(f"listening for Stripe webhooks at {endpoint.url} ({rt.describe}); "
+              "Ctrl-C to stop", flush=True)
+        try:
+            threading.Event().wait()
+        finally:
+            endpoint.stop()
+        return EXIT_OK
+
+    return _run(args, step)
+
+
+# ---------------------------------------------------------------------- customer access
+
+def _customer_of(ctx: CatalogContext, account_id: str) -> str:
+    account = ctx.salesforce.account(account_id)
+    if account is None:
+        raise UsageError(f"Account {account_id} was not found in Salesforce")
+    customer = account.get(ctx.settings.fields.account_customer)
+    if not customer:
+        raise TerminalError(f"Account {account_id} has no Stripe customer yet "
+                            f"({ctx.settings.fields.account_customer} is empty); sync one of "
+                            "its orders first", code="missing_customer")
+    return str(customer)
+
+
+def run_entitlements(args: argparse.Namespace) -> int:
+    def step(ctx: CatalogContext, rt: Runtime) -> int:
+        customer = _customer_of(ctx, args.account_id)
+        found = active_entitlements(ctx.stripe(args.stripe_account), customer)
+        document = {"account_id": args.account_id, "customer": customer,
+                    "entitlements": [{"lookup_key": e.get("lookup_key"),
+                                      "feature": e.get("feature")} for e in found]}
+        lines = [f"Account {args.account_id} (Stripe customer {customer}): "
+                 f"{len(found)} active entitlement(s)"]
+        lines += [f"  {e.get('lookup_key')}  ({e.get('feature')})" for e in found]
+        _emit(args, document, lines)
+        return EXIT_OK
+
+    return _run(args, step)
+
+
+def run_portals(args: argparse.Namespace) -> int:
+    def step(ctx: CatalogContext, rt: Runtime) -> int:
+        configs = PortalConfigurations(ctx.stripe(args.stripe_account), ctx.settings.portal,
+                                       ctx.memory)
+        ids = configs.ensure_all()
+        document = {"configurations": ids, "changed": configs.changed}
+        lines = [f"portal configurations ({rt.describe})"]
+        lines += [f"  {role}: {config_id}" for role, config_id in ids.items()]
+        lines += [f"  {change}" for change in configs.changed]
+        _emit(args, document, lines)
+        return EXIT_OK
+
+    return _run(args, step)
+
+
+def run_portal_link(args: argparse.Namespace) -> int:
+    def step(ctx: CatalogContext, rt: Runtime) -> int:
+        portal = ctx.settings.portal
+        role = args.role
+        if role is None and args.contact is not None:
+            contact = ctx.salesforce.contact(args.contact)
+            if contact is None:
+                raise UsageError(f"Contact {args.contact} was not found in Salesforce")
+            if contact.get("AccountId") and contact["AccountId"][:15] != args.account_id[:15]:
+                raise UsageError(f"Contact {args.contact} belongs to Account "
+                                 f"{contact['AccountId']}, not {args.account_id}")
+            role = role_of_contact(contact, portal)
+        role = role or portal.default_role
+        customer = _customer_of(ctx, args.account_id)
+        configs = PortalConfigurations(ctx.stripe(args.stripe_account), portal, ctx.memory)
+        session = configs.session(customer, role, args.return_url)
+        document = {"url": session.get("url"), "role": role,
+                    "configuration": session.get("configuration"), "customer": customer}
+        _emit(args, document, [str(session.get("url"))])
+        return EXIT_OK
+
+    return _run(args, step)

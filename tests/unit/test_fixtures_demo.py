@@ -15,7 +15,7 @@ from sf_stripe_sync.sources.file_source import FileOrderSource
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 PREFIXES = {"Account": "001", "Contract": "800", "Order": "801", "OrderItem": "802",
-            "PricebookEntry": "01u", "Product2": "01t"}
+            "PricebookEntry": "01u", "Product2": "01t", "Pricebook2": "01s", "Contact": "003"}
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$")
 

@@ -24,6 +24,8 @@ transient reason keeps the watermark behind it so the next run picks it up again
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -65,6 +67,9 @@ class RunOptions:
     dry_run: bool = False
     as_of: datetime | None = None
     mode: str = "scheduled"
+    keep_plans: bool | None = None
+    """Keep every plan in the report (the preview renders them). None: only for a
+    dry-run; a sync keeps counts and outcomes, so its memory stays flat as the org grows."""
 
 
 @dataclass
@@ -135,6 +140,8 @@ class Engine:
         self.progress = progress
         self._salesforce_calls = salesforce_calls
         self.owner = f"run-{uuid.uuid4().hex[:12]}"
+        self.lease_owner = f"{self.owner}@{socket.gethostname()}:{os.getpid()}"
+        """Who holds this run's leases: a killed run's leases are taken over at once."""
         self._contract_cache: dict[str, list[Order]] = {}
         self._gateway_lock = threading.Lock()
         self._store_is_new = True
@@ -340,11 +347,14 @@ class Engine:
         workers = 1 if options.dry_run else self.settings.concurrency
         outcomes = run_grouped(page, work, key=contract_key_of, workers=workers,
                                done=self.progress)
+        keep_plans = options.dry_run if options.keep_plans is None else options.keep_plans
         for bundle, outcome in zip(page, outcomes, strict=True):
             if outcome is not None:
+                if not keep_plans and outcome.result != "failed":
+                    outcome.plan = None
                 report.outcomes.append(outcome)
                 report.stripe_writes += outcome.writes
-                if outcome.plan is not None:
+                if outcome.plan is not None and keep_plans:
                     report.plans.append(outcome.plan)
             results.append((bundle, outcome))
         if not options.dry_run and len(batch) and self.writer is not None:
@@ -429,7 +439,7 @@ class Engine:
         store = self._require_store()
         account = self.settings.stripe_account(plan.stripe_account)
         lease_key = f"contract:{account.name}:{plan.contract_key}"
-        if not store.acquire_lease(lease_key, self.owner, LEASE_TTL_SECONDS, self.clock()):
+        if not self._lease(store, lease_key):
             return OrderOutcome(order.id, "skip", plan, transient=True,
                                 message="another run is working on this contract")
         try:
@@ -471,7 +481,21 @@ class Engine:
             return OrderOutcome(order.id, plan.operation.value, plan,
                                 schedule_id=applied.schedule_id, writes=applied.writes)
         finally:
-            store.release_lease(lease_key, self.owner)
+            store.release_lease(lease_key, self.lease_owner)
+
+    def _lease(self, store: StateStore, lease_key: str) -> bool:
+        """Take the contract's lease; a lease whose holder died on this host (a killed
+        run) is released first instead of blocking the contract until it expires."""
+        if store.acquire_lease(lease_key, self.lease_owner, LEASE_TTL_SECONDS, self.clock()):
+            return True
+        holder = store.lease_holder(lease_key, self.clock())
+        if holder is None or not _holder_is_gone(holder):
+            return holder is None and store.acquire_lease(
+                lease_key, self.lease_owner, LEASE_TTL_SECONDS, self.clock())
+        log.warning("contract lease %s was held by %s, which is no longer running; taking it over",
+                    lease_key, holder)
+        store.release_lease(lease_key, holder)
+        return store.acquire_lease(lease_key, self.lease_owner, LEASE_TTL_SECONDS, self.clock())
 
     def _create_needs_lookup(self, store: StateStore, order: Order, plan: OrderPlan) -> bool:
         """Whether Stripe must be searched for this contract's schedule before a create.
@@ -636,6 +660,24 @@ def _success_message(plan: OrderPlan, applied: Applied) -> str:
     if applied.already_applied:
         text += "; already in Stripe, nothing sent"
     return text
+
+
+def _holder_is_gone(holder: str) -> bool:
+    """Whether a lease holder (``run-...@host:pid``) is a process of this host that exited."""
+    _, at, place = holder.rpartition("@")
+    host, _, pid_text = place.rpartition(":")
+    if not at or host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _modstamp(bundle: OrderBundle) -> datetime | None:

@@ -215,13 +215,23 @@ def create_params(plan: OrderPlan, *, customer_id: str, coupons: Mapping[str, st
     phases = list(enumerate(schedule.phases))
     _check_ends(phases, plan)
     start: int | Literal["now"] = "now" if plan.start_now else unix(schedule.phases[0].start)
-    return {
+    params: SubscriptionScheduleCreateParams = {
         "customer": customer_id,
         "start_date": start,
         "end_behavior": schedule.end_behavior,
         "phases": [_create_phase(index, phase, coupons) for index, phase in phases],
         "metadata": schedule_metadata(plan),
     }
+    method = default_payment_method(schedule.phases)
+    if method:
+        params["default_settings"] = {"default_payment_method": method}
+    return params
+
+
+def default_payment_method(phases: Sequence[Phase]) -> str | None:
+    """The schedule-wide ``default_settings.default_payment_method``: the saved payment
+    method the orders name (the first phase's; each phase also carries its own)."""
+    return phases[0].properties.default_payment_method if phases else None
 
 
 # --------------------------------------------------------------------------- update
@@ -291,12 +301,16 @@ def update_params(plan: OrderPlan, *, current: RemoteSchedule, coupons: Mapping[
     else:
         first_start = unix(phases[0][1].start)
     sent[0]["start_date"] = first_start
-    return {
+    params: SubscriptionScheduleUpdateParams = {
         "phases": sent,
         "end_behavior": schedule.end_behavior,
         "proration_behavior": proration_behavior,
         "metadata": schedule_metadata(plan),
     }
+    method = default_payment_method([phase for _, phase in phases])
+    if method:
+        params["default_settings"] = {"default_payment_method": method}
+    return params
 
 
 # --------------------------------------------------------------------------- the rest

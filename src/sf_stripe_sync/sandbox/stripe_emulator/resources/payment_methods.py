@@ -85,3 +85,25 @@ def list_for_customer(ctx: Context) -> JSON:
 def attached_to(ctx: Context, payment_method: str, customer: str) -> bool:
     found = ctx.find(KIND, payment_method)
     return found is not None and found["customer"] == customer
+
+
+def check_schedule_payment_methods(ctx: Context, customer: str, params: JSON) -> None:
+    """A schedule's ``default_payment_method`` s must be saved to its customer, as Stripe
+    requires (a payment method another customer saved, or none at all, is refused)."""
+    settings = params.get("default_settings")
+    named: list[tuple[str, object]] = []
+    if isinstance(settings, dict):
+        named.append(("default_settings[default_payment_method]",
+                      settings.get("default_payment_method")))
+    for index, phase in enumerate(params.get("phases") or []):
+        if isinstance(phase, dict):
+            named.append((f"phases[{index}][default_payment_method]",
+                          phase.get("default_payment_method")))
+    for param, value in named:
+        if not value:
+            continue
+        if ctx.find(KIND, str(value)) is None:
+            raise missing_ref("PaymentMethod", str(value), param=param)
+        if not attached_to(ctx, str(value), customer):
+            raise invalid(f"The customer does not have a payment method with the ID {value}. "
+                          "The payment method must be attached to the customer.", param=param)

@@ -11,8 +11,10 @@ updated, canceled or released.
 
 Update rules for a schedule that has started: past phases may be left out; a past phase
 that is sent must be unchanged; the first phase that has not ended must be the current
-phase with its ``start_date`` unchanged. Coupons are redeemed once per schedule: resending
-a coupon the schedule already uses costs nothing, a new one must still be valid.
+phase with its ``start_date`` unchanged. A ``default_payment_method`` (schedule default
+or per phase) must be a payment method saved to the schedule's customer. Coupons are
+redeemed once per schedule: resending a coupon the schedule already uses costs nothing,
+a new one must still be valid.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from sf_stripe_sync.sandbox.stripe_emulator.errors import invalid, missing_param
-from sf_stripe_sync.sandbox.stripe_emulator.resources import coupons
+from sf_stripe_sync.sandbox.stripe_emulator.resources import coupons, payment_methods
 from sf_stripe_sync.sandbox.stripe_emulator.resources.common import (
     Context,
     apply_metadata,
@@ -130,6 +132,7 @@ def create(ctx: Context) -> JSON:
                       code="resource_missing")
     if "phases" not in params:
         raise missing_param("phases")
+    payment_methods.check_schedule_payment_methods(ctx, str(params["customer"]), params)
     start = timestamp(params.get("start_date", "now"), ctx.now)
     phases = build_phases(ctx, params["phases"], start)
     schedule_id = ctx.new_id(KIND)
@@ -187,6 +190,7 @@ def _merge_started(ctx: Context, schedule: JSON, sent: list[JSON]) -> list[JSON]
 def update(ctx: Context) -> JSON:
     schedule = _require_open(ctx, "update")
     params = ctx.params
+    payment_methods.check_schedule_payment_methods(ctx, str(schedule["customer"]), params)
     if "phases" in params:
         sent = build_phases(ctx, params["phases"], None)
         if schedule["status"] == "active":

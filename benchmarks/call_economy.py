@@ -1,0 +1,91 @@
+"""Benchmark: Stripe requests per order by operation, Salesforce API calls per 1,000 orders.
+
+Run: ``.venv/bin/python benchmarks/call_economy.py`` (not part of the test suite;
+``--orders 1000``, ``--per-kind 100``).
+
+Part 1 syncs, for each operation, a generated org whose changed orders are all of that
+kind (``generated_org``; the baseline is synced first, untimed) and divides the Stripe
+requests the emulator received by the orders. Variants of create show what a customer
+unknown to Stripe (one Account per order: search + create customer) and an order-level
+discount (one coupon) add. Part 2 syncs the mixed 1,000-order org (60% create, 20%
+amend, 10% replace, 10% noop) and counts the org's API calls by kind: describes (once
+per run, whatever the size), queries (reads, pages included) and sObject-collection
+writes (updates and inserts, 200 records a call). No latency or rate limit is injected:
+these are counts, not timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from generated_org import GeneratedOrg, Mix, generate
+from rig import Measurement, running
+
+
+def run(generated: GeneratedOrg) -> Measurement:
+    with running(generated, state_on_tmpfs=True) as rig:
+        rig.prepare()
+        return rig.measure(concurrency=4, rate_limit=None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--per-kind", type=int, default=100)
+    args = parser.parse_args(argv)
+    n = args.per_kind
+    print(f"command: {sys.executable} {' '.join(sys.argv)}\n")
+    scenarios = [
+        ("create (known customer, known prices, no discount)", "create",
+         generate(Mix(create=n, amend=0, replace=0, noop=0))),
+        ("create, customer not yet in Stripe", "create",
+         generate(Mix(create=n, amend=0, replace=0, noop=0), known_customers=False,
+                  orders_per_account=1)),
+        ("create with an order-level discount", "create",
+         generate(Mix(create=n, amend=0, replace=0, noop=0), discount_percent=10.0)),
+        ("amend (new order on a synced contract)", "amend",
+         generate(Mix(create=0, amend=n, replace=0, noop=0))),
+        ("replace (synced order's items changed)", "replace",
+         generate(Mix(create=0, amend=0, replace=n, noop=0))),
+        ("noop (re-read, nothing billed changed)", "noop",
+         generate(Mix(create=0, amend=0, replace=0, noop=n))),
+    ]
+    rows = []
+    for label, kind, generated in scenarios:
+        m = run(generated)
+        if m.counts[kind] != n or m.counts["failed"]:
+            print(f"unexpected outcomes for {label}: {m.counts}")
+            return 1
+        rows.append((label, m))
+        print(f"  {label}: {m.stripe_requests} requests for {n} orders", flush=True)
+    print(f"\nStripe requests per order ({n} orders each)\n")
+    print(f"{'operation':<52} {'req/order':>9}  requests by endpoint")
+    for label, m in rows:
+        by_path = ", ".join(f"{path} {count / n:g}"
+                            for path, count in sorted(m.stripe_by_path.items()))
+        print(f"{label:<52} {m.stripe_requests / n:>9.2f}  {by_path or '-'}")
+
+    mixed = run(generate(args.orders))
+    kinds = mixed.salesforce_by_kind
+    c = mixed.counts
+    print(f"\nSalesforce API calls for one scheduled run of {args.orders} changed orders "
+          f"(create {c['create']}, amend {c['amend']}, replace {c['replace']}, noop "
+          f"{c['noop']}, failed {c['failed']})\n")
+    reads, updates, inserts = kinds["query"], kinds["update"], kinds["insert"]
+    per_run = kinds["describe"] + kinds["other"]
+    print(f"{'describe (once per run)':<34} {kinds['describe']:>5}")
+    print(f"{'queries (orders, contracts, pages)':<34} {reads:>5}")
+    print(f"{'collection updates (200/call)':<34} {updates:>5}")
+    print(f"{'collection inserts (Sync_Log__c)':<34} {inserts:>5}")
+    print(f"{'other':<34} {kinds['other']:>5}")
+    print(f"{'total':<34} {mixed.salesforce_calls:>5}")
+    print(f"\nreads + write-back per {args.orders} orders: {reads + updates + inserts} "
+          f"(target <= 15); with the per-run describes: {reads + updates + inserts + per_run}")
+    print(f"Stripe requests for the mixed run: {mixed.stripe_requests} "
+          f"({mixed.stripe_requests / max(1, sum(c.values())):.2f} per order)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

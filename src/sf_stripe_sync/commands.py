@@ -21,7 +21,7 @@ import io
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -103,13 +103,37 @@ def preview_plans(
     return plans, display_names(every_bundle, fields=settings.fields)
 
 
+def preview_features(
+    source: OrderSource, plans: Sequence[OrderPlan], settings: Settings
+) -> dict[str, list[list[str]]]:
+    """Per order, per phase: the entitlement feature lookup keys the phase's products carry
+    (``catalog.features_field`` on Product2)."""
+    from sf_stripe_sync.catalog.entitlements import entitled_lookup_keys
+
+    scheduled = [p for p in plans if p.schedule is not None and p.schedule.phases]
+    if not scheduled:
+        return {}
+    wanted = sorted({i for p in scheduled for i in (p.order_id, *p.covers_order_ids)})
+    bundles = list(source.orders_by_id(wanted))
+    for contract_id in sorted({p.contract_key for p in scheduled} - set(wanted)):
+        bundles.extend(source.contract_orders(contract_id))
+    field = settings.catalog.features_field
+    return {p.order_id: entitled_lookup_keys(p, bundles, field) for p in scheduled}
+
+
 def render_preview(
     plans: Sequence[OrderPlan], labels: dict[str, str], fmt: str, *, as_of: datetime,
-    color: bool,
+    color: bool, features: Mapping[str, list[list[str]]] | None = None,
 ) -> str:
-    """The preview in one of the CLI formats, as text."""
+    """The preview in one of the CLI formats, as text (``features``: per order, per
+    phase, the entitlement lookup keys; shown in the JSON as ``phases[].features``)."""
     if fmt == "json":
         document: dict[str, Any] = preview_document(plans, labels)
+        for order in document.get("orders", []):
+            per_phase = (features or {}).get(str(order.get("order_id")))
+            if per_phase is not None:
+                for phase, keys in zip(order.get("phases", []), per_phase, strict=False):
+                    phase["features"] = keys
         document["as_of"] = iso_z(as_of)
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if fmt == "html":
@@ -162,6 +186,8 @@ def run_preview(args: argparse.Namespace) -> int:
     plans, labels = preview_plans(source, list(args.order_ids or []), settings, as_of)
     fmt = getattr(args, "format", "table") or "table"
     color = fmt == "table" and getattr(args, "output", None) is None and sys.stdout.isatty()
-    _write_output(render_preview(plans, labels, fmt, as_of=as_of, color=color),
+    features = preview_features(source, plans, settings) if fmt == "json" else None
+    _write_output(render_preview(plans, labels, fmt, as_of=as_of, color=color,
+                                 features=features),
                   getattr(args, "output", None))
     return EXIT_ORDERS_FAILED if any(p.errors for p in plans) else EXIT_OK

@@ -118,10 +118,14 @@ def open_source(
     session: requests.Session | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> SalesforceOrderSource:
-    """Log in as configured and return the source (used by ``preview --source salesforce``)."""
+    """Log in as configured and return the source (used by ``preview --source salesforce``).
+
+    The Product2 feature field is read too, where the org has it, so the preview can list
+    each phase's entitlement features."""
     return SalesforceOrderSource(
         connect(settings, session=session, environ=environ),
         fields=settings.fields,
         rules=settings.rules,
         page_size=settings.page_size,
+        extra_fields={"Product2": [settings.catalog.features_field]},
     )

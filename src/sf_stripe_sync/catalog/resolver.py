@@ -7,14 +7,16 @@ alone; for the others the PricebookEntry and its Product2 are read fresh from
 Salesforce and ``CatalogPush.ensure_price`` gets or creates the Stripe product and
 price, writing both ids back. The bundle returned carries the new price ids on its
 entries, so the order plans as if Salesforce had held them all along; the next read
-finds them in Salesforce. A bundle with nothing missing costs no call at all; an entry
-that cannot be priced (no Product2, a bad UnitPrice or frequency) is left missing, so
-the order still fails with ``missing_price`` and the message says why.
+finds them in Salesforce. Calls are serialised (the engine may work on several
+contracts at once; one entry must not get two prices). A bundle with nothing missing
+costs no call at all; an entry that cannot be priced (no Product2, a bad UnitPrice or
+frequency) is left missing, so the order still fails with ``missing_price``.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 from sf_stripe_sync.catalog.push import CatalogPush
@@ -54,8 +56,15 @@ class MissingPriceResolver:
         self.resolved: dict[str, str] = {}
         """PricebookEntry id -> the price made or found for it, this run."""
         self.problems: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     def __call__(self, bundle: OrderBundle) -> OrderBundle:
+        if not missing_entry_ids(bundle, self.fields):
+            return bundle
+        with self._lock:  # the engine may plan several contracts at once
+            return self._filled(bundle)
+
+    def _filled(self, bundle: OrderBundle) -> OrderBundle:
         missing = [e for e in missing_entry_ids(bundle, self.fields)
                    if e not in self.problems]
         if not missing:

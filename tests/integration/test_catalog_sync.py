@@ -39,7 +39,7 @@ def env(tmp_path: Path) -> Iterator[CatalogEnv]:
 
 
 def _ours(objects: list[dict[str, object]], key: str, value: str) -> list[dict[str, object]]:
-    return [o for o in objects if (o.get("metadata") or {}).get(key) == value]  # type: ignore[union-attr]
+    return [o for o in objects if (o.get("metadata") or {}).get(key) == value]
 
 
 def test_a_new_product_and_entry_reach_stripe_with_ids_written_back(env: CatalogEnv) -> None:

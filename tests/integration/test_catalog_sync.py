@@ -21,6 +21,7 @@ from tests.integration.test_catalog_harness import (
     AS_OF,
     DEMO_ORG,
     ENTRY_A,
+    PRODUCT_A,
     TRAINING_ENTRY,
     TRAINING_PRODUCT,
     CatalogEnv,
@@ -195,3 +196,24 @@ def test_a_signed_webhook_payload_file_is_applied_and_a_forged_one_refused(
                      signature, *env.sandbox_args()]) == 0
     made = [p for p in env.org.records("Product2") if p["Stripe_Product_Id__c"] == product.id]
     assert len(made) == 1 and made[0]["Name"] == "Webhook-born"
+
+
+def test_stripe_side_renames_and_archived_prices_reach_salesforce_and_stop_there(
+        env: CatalogEnv) -> None:
+    env.push()
+    env.pull()
+    client = env.stripe()
+    price_a = env.record("PricebookEntry", ENTRY_A)["Stripe_Price_Id__c"]
+    product_a = env.record("Product2", PRODUCT_A)["Stripe_Product_Id__c"]
+    client.v1.products.update(product_a, params={"name": "Platform (2027)"})
+    client.v1.prices.update(price_a, params={"active": False})
+
+    pulled = env.pull()
+
+    assert sorted(pulled.updated) == [f"PricebookEntry {ENTRY_A}", f"Product2 {PRODUCT_A}"]
+    assert env.record("Product2", PRODUCT_A)["Name"] == "Platform (2027)"
+    assert env.record("PricebookEntry", ENTRY_A)["IsActive"] is False
+    env.emulator.clear_requests()
+    pushed = env.push()
+    assert pushed.products_updated == [] and pushed.prices_created == []
+    assert [r for r in env.emulator.requests() if r["method"] == "POST"] == []

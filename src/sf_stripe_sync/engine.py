@@ -23,6 +23,7 @@ transient reason keeps the watermark behind it so the next run picks it up again
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -48,12 +49,15 @@ from sf_stripe_sync.ports import (
     RemoteScheduleLike,
     WriteBack,
 )
+from sf_stripe_sync.state.errors import IllegalTransition
 from sf_stripe_sync.state.store import ContractState, FailedOrder, JournalState, StateStore
 from sf_stripe_sync.writeback import WriteBackBatch
 
 log = logging.getLogger("sf_stripe_sync.engine")
 
 LEASE_TTL_SECONDS = 300.0
+RUN_LEASE_TTL_SECONDS = 6 * 3600.0
+"""A run's own lease: while held by a live process, its confirmed work is left to it."""
 COUNTED = ("create", "amend", "replace", "cancel", "noop", "skip", "failed")
 SUCCEEDED = frozenset({"create", "amend", "replace", "cancel", "noop"})
 
@@ -149,6 +153,13 @@ class Engine:
     # ------------------------------------------------------------------ entry
 
     def run(self, options: RunOptions) -> RunReport:
+        try:
+            return self._run(options)
+        finally:
+            if self.store is not None and not options.dry_run:
+                self.store.release_lease(_run_lease(self.owner), self.lease_owner)
+
+    def _run(self, options: RunOptions) -> RunReport:
         now = self.clock()
         as_of = options.as_of or now
         report = RunReport(run_id=self.owner, dry_run=options.dry_run)
@@ -158,6 +169,9 @@ class Engine:
             # A store that has never recorded a run proves nothing about earlier creates.
             self._store_is_new = store.last_run() is None
             store.run_start(report.run_id, mode=options.mode, started_at=now)
+            # Held while this run lives: its confirmed operations are its own to write back.
+            store.acquire_lease(_run_lease(self.owner), self.lease_owner,
+                                RUN_LEASE_TTL_SECONDS, now)
         resumed = self._unfinished_orders() if store is not None else []
         explicit = options.order_ids is not None or bool(options.cancel_ids)
         max_seen: datetime | None = None
@@ -371,7 +385,9 @@ class Engine:
                 report.notes.append(f"write-back of {order_id} incomplete: "
                                     + "; ".join(problems[order_id]))
                 continue
-            self.store.journal_mark(entry_id, JournalState.WRITTEN_BACK)
+            # Another run may have finished this write-back first; the writes are idempotent.
+            with contextlib.suppress(IllegalTransition):
+                self.store.journal_mark(entry_id, JournalState.WRITTEN_BACK)
         for order_id, errors in problems.items():
             if order_id not in confirmed:
                 report.notes.append(f"write-back of {order_id} failed: " + "; ".join(errors))
@@ -443,6 +459,12 @@ class Engine:
             return OrderOutcome(order.id, "skip", plan, transient=True,
                                 message="another run is working on this contract")
         try:
+            state = store.get_contract(account.name, plan.contract_key)
+            if state is not None and state.status != "canceled" and (
+                    state.applied_fingerprint == plan.fingerprint):
+                # Another run applied this very plan while this one was planning.
+                self._repair_ids(bundle, order, plan, batch)
+                return OrderOutcome(order.id, "noop", plan, schedule_id=state.schedule_id)
             op_key = op_key_for(plan)
             lookup = plan.operation is not OperationKind.CREATE or self._create_needs_lookup(
                 store, order, plan)
@@ -482,6 +504,12 @@ class Engine:
                                 schedule_id=applied.schedule_id, writes=applied.writes)
         finally:
             store.release_lease(lease_key, self.lease_owner)
+
+    def _run_alive(self, run_id: str) -> bool:
+        """Whether another run is still at work (its run lease held by a live process)."""
+        assert self.store is not None
+        holder = self.store.lease_holder(_run_lease(run_id), self.clock())
+        return holder is not None and not _holder_is_gone(holder)
 
     def _lease(self, store: StateStore, lease_key: str) -> bool:
         """Take the contract's lease; a lease whose holder died on this host (a killed
@@ -545,7 +573,8 @@ class Engine:
         if self.store is None:
             return False
         entries = [e for e in self.store.journal_for_order(order.id)
-                   if e.state is JournalState.CONFIRMED and e.fingerprint == plan.fingerprint]
+                   if e.state is JournalState.CONFIRMED and e.fingerprint == plan.fingerprint
+                   and e.run_id != self.owner and not self._run_alive(e.run_id)]
         if not entries:
             return False
         entry = entries[-1]
@@ -660,6 +689,10 @@ def _success_message(plan: OrderPlan, applied: Applied) -> str:
     if applied.already_applied:
         text += "; already in Stripe, nothing sent"
     return text
+
+
+def _run_lease(run_id: str) -> str:
+    return f"run:{run_id}"
 
 
 def _holder_is_gone(holder: str) -> bool:

@@ -11,8 +11,9 @@ Idempotency: every write carries a derived key (``core.keys``): the schedule wri
 the operation key, each coupon ``child_key(op_key, "coupon:" + slot)``, a new customer
 ``customer_key(account, account_id)``. A retried write reuses its key, so a write that
 Stripe applied but whose response was lost converges on one object. Coupons also get an
-id derived from their key (``coupon_id_for``), so even after Stripe forgot the key a
-retry finds the coupon made before (``resource_already_exists``) and reuses it. Because Stripe
+id derived from the contract's desired state and the slot (``coupon_id_for``), so even
+after Stripe forgot the key a retry finds the coupon made before
+(``resource_already_exists``) and reuses it. Because Stripe
 forgets keys after about a day, ``find_schedule`` looks for a schedule carrying our
 contract metadata before the engine creates one.
 
@@ -37,6 +38,7 @@ the gateway's life (one run), so two contracts of one Account cost one search.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -113,14 +115,21 @@ class _Cost:
     request_ids: list[str] = field(default_factory=list)
 
 
-def coupon_id_for(key: str) -> str:
-    """The coupon id an operation's discount slot always gets (its key, hashed).
+def coupon_id_for(account: str, plan: OrderPlan, slot: str,
+                  params: Mapping[str, Any]) -> str:
+    """The id a discount slot of a contract's desired state always gets.
 
     Stripe forgets idempotency keys after about a day; a coupon id is forever. Creating
-    the coupon under an id derived from its key makes a late retry find the coupon made
-    before (Stripe answers ``resource_already_exists``) instead of making a second one.
+    the coupon under an id derived from the account, the contract, the plan's
+    fingerprint, the slot and the coupon's terms makes a late retry (or another order of
+    the same contract sending the same desired state) find the coupon made before
+    (Stripe answers ``resource_already_exists``) instead of making a second one. The
+    terms are part of the id, so a coupon is only ever reused for the same discount.
     """
-    return "sfss_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    terms = {k: v for k, v in params.items() if k not in ("id", "metadata")}
+    text = json.dumps([account, plan.contract_key, plan.fingerprint, slot, terms],
+                      sort_keys=True, default=str)
+    return "sfss_" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def _request_id(obj: object) -> str | None:
@@ -287,7 +296,8 @@ class StripeGateway:
         for slot in slots:
             key = child_key(op_key, f"coupon:{slot.slot}")
             coupon_params = build.coupon_params(plan, slot)
-            coupon_params["id"] = coupon_id_for(key)
+            coupon_params["id"] = coupon_id_for(self.account_name, plan, slot.slot,
+                                                coupon_params)
             try:
                 coupon = self._call(
                     "coupons.create", "write",

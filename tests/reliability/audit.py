@@ -4,7 +4,8 @@ Theory of operation: the clean run (no faults, no crashes, one process) is the o
 Whatever a disturbed run leaves behind must bill exactly the same (same schedules,
 phases, items, quantities and coupon terms per contract), hold one schedule per
 contract, one customer per Account and only coupons some schedule uses, and carry the
-same Salesforce write-back (ids, status, one Sync_Log per operation, none twice). Every
+same Salesforce write-back (ids, status, one Sync_Log for every operation the journal
+says was sent, none twice). Every
 difference is reported as a duplicate or a loss, in words a failing test can show.
 """
 
@@ -54,10 +55,27 @@ def audit(found: Census, oracle: Census, valid_orders: Iterable[str]) -> Audit:
             result.losses.append(f"contract {key} is billed differently than a clean run bills it")
     for order_id in valid_orders:
         result.losses += _write_back_losses(found, order_id)
-    missing_logs = set(oracle.log_keys()) - set(found.log_keys())
-    result.losses += [f"no {status} Sync_Log for {order} ({key})"
-                      for order, status, key in sorted(missing_logs)]
+    result.losses += _log_losses(found, oracle)
     return result
+
+
+def _log_losses(found: Census, oracle: Census) -> list[str]:
+    """Every operation the journal says was sent and written back has its Success log,
+    and every contract a clean run logs is logged (by whichever of its orders did it)."""
+    losses = []
+    logged = {(order[:15], key) for order, status, key in found.log_keys()
+              if status == "Success"}
+    for order, key in found.operations:
+        if (order[:15], key) not in logged:
+            losses.append(f"no Success Sync_Log for {order}'s operation {key}")
+    contract_of = {oid[:15]: o.get("ContractId") or oid for oid, o in found.orders.items()}
+    wanted = {contract_of[o[:15]] for o, status, _ in oracle.log_keys() if status == "Success"}
+    have = {contract_of[o[:15]] for o, status, _ in found.log_keys() if status == "Success"}
+    losses += [f"no Success Sync_Log for contract {c}" for c in sorted(wanted - have)]
+    wanted_failed = {o for o, status, _ in oracle.log_keys() if status == "Failed"}
+    have_failed = {o for o, status, _ in found.log_keys() if status == "Failed"}
+    losses += [f"no Failed Sync_Log for order {o}" for o in sorted(wanted_failed - have_failed)]
+    return losses
 
 
 def _write_back_losses(found: Census, order_id: str) -> list[str]:

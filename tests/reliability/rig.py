@@ -40,7 +40,7 @@ from sf_stripe_sync.errors import SyncError
 from sf_stripe_sync.runtime import SandboxOptions, open_runtime
 from sf_stripe_sync.sandbox.salesforce_org import LocalOrg, OrgFaults
 from sf_stripe_sync.sandbox.stripe_emulator import FaultConfig, StripeEmulator
-from sf_stripe_sync.state.store import StateStore
+from sf_stripe_sync.state.store import JournalState, StateStore
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_ORG = ROOT / "fixtures" / "demo-org.json"
@@ -213,7 +213,7 @@ class Rig:
         return Counter(f"stripe:{r['fault']}" for r in self.emulator.requests() if r.get("fault"))
 
     def census(self) -> Census:
-        return Census.read(self.org, self.emulator)
+        return Census.read(self.org, self.emulator, self.state_dir)
 
 
 @contextmanager
@@ -245,10 +245,22 @@ class Census:
     customers: list[dict[str, Any]]
     coupons: list[dict[str, Any]]
     seeded_coupons: frozenset[str]
+    operations: list[tuple[str, str]] = field(default_factory=list)
+    """(order id, idempotency key) of every Stripe operation the journal says was sent."""
 
     @classmethod
-    def read(cls, org: LocalOrg, emulator: StripeEmulator) -> Census:
+    def read(cls, org: LocalOrg, emulator: StripeEmulator, state_dir: Path | None = None
+             ) -> Census:
         seeded = frozenset(c["id"] for c in load_json(DEMO_CATALOG).get("coupons", []))
+        operations = []
+        if state_dir is not None and (state_dir / "state.db").exists():
+            store = StateStore.open(state_dir / "state.db")
+            try:
+                operations = [(e.order_id, e.idempotency_key)
+                              for e in store.journal_recent(limit=100_000)
+                              if e.state is JournalState.WRITTEN_BACK]
+            finally:
+                store.close()
         return cls(
             orders={o["Id"]: o for o in org.records("Order")},
             contracts={c["Id"]: c for c in org.records("Contract")},
@@ -259,6 +271,7 @@ class Census:
             customers=emulator.objects("customer"),
             coupons=[c for c in emulator.objects("coupon") if c["id"] not in seeded],
             seeded_coupons=seeded,
+            operations=operations,
         )
 
     def schedules_by_contract_key(self) -> Counter[str]:

@@ -199,6 +199,11 @@ def _collection(item: Mapping[str, Any], item_id: str, ctx: _OrderContext,
     return method, days, ok
 
 
+MAX_QUANTITY = 1_000_000_000
+"""A sanity bound on one item's quantity: far above any real seat or unit count, and
+inside the 32-bit integers billing systems commonly store quantities in."""
+
+
 def _quantity(item: Mapping[str, Any], item_id: str, original: str | None,
               check: _Checker) -> int | None:
     raw = item.get("Quantity")
@@ -208,6 +213,9 @@ def _quantity(item: Mapping[str, Any], item_id: str, original: str | None,
         problem = f"Quantity must be a whole number, got {raw!r}"
     elif quantity == 0:
         problem = "Quantity must not be zero"
+    elif abs(quantity) > MAX_QUANTITY:
+        problem = (f"Quantity {quantity} is beyond {MAX_QUANTITY:,}: no real subscription "
+                   "bills that many units (a typo or a unit mix-up)")
     elif quantity < 0 and original is None:
         problem = (f"Quantity {quantity} is negative but the item has no "
                    "OriginalOrderItemId (only reduction lines may be negative)")
@@ -346,6 +354,10 @@ def normalize_order(
                   f"EffectiveDate ({ctx.effective.date()})", field="EndDate")
     last_modified = _last_modified(order, check)
     lines = _lines(bundle, ctx, check)
+    if not bundle.items and _text(order.get("Status")) == rules.activated_status:
+        check.add(IssueCode.INVALID_RECORD,
+                  f"Order {order_id}: activated without OrderItems; nothing to bill",
+                  field="OrderItem")
     result = Order(
         id=order_id,
         status=_text(order.get("Status")) or "",

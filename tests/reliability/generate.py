@@ -47,7 +47,7 @@ def _month(start: date, months: int) -> date:
     return date(start.year + total // 12, total % 12 + 1, 1)
 
 
-def _order(order_id: str, account_id: str, contract_id: str, number: int, effective: date,
+def _order(order_id: str, account_id: str, contract_id: str | None, number: int, effective: date,
            end: date | None, name: str) -> dict[str, Any]:
     return {
         "Id": order_id, "Name": name, "OrderNumber": f"{number:08d}",

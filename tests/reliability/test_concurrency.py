@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from sf_stripe_sync.state.store import StateStore
 from tests.reliability.audit import audit
 from tests.reliability.cli_runs import Finished, run_sync, start_sync
 from tests.reliability.conftest import Figures
@@ -30,6 +31,9 @@ def test_two_overlapping_syncs_process_no_order_twice_and_both_exit_cleanly(
         clean.converge()
         oracle = clean.census()
     with running(tmp_path / "state", SNAPSHOT) as rig:
+        # Overlapping cron runs share a store that exists already (creating a brand-new
+        # store from two processes at the same instant is the store's own test).
+        StateStore.open(rig.state_dir / "state.db").close()
         first, second = start_sync(rig), start_sync(rig)
         processes = (first, second)
         outputs = [p.communicate(timeout=120) for p in processes]

@@ -31,7 +31,9 @@ class Figures:
     bad_inputs: int = 0
     runs: int = 0
     aborted_runs: int = 0
-    retries: int = 0
+    retries: Counter[str] = field(default_factory=Counter)
+    stripe_requests: int = 0
+    salesforce_calls: int = 0
     duplicates: int = 0
     losses: int = 0
 
@@ -43,7 +45,10 @@ class Figures:
             for outcome in report.outcomes:
                 self.operations[outcome.result] += 1
         self.faults.update(rig.counts)
+        self.retries.update(rig.retries)
         self.faults.update(rig.stripe_fault_counts())
+        self.stripe_requests += len(rig.emulator.requests())
+        self.salesforce_calls += sum(r.salesforce_calls for r in rig.reports)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +56,9 @@ class Figures:
             "operations_total": sum(self.operations.values()),
             "faults": dict(sorted(self.faults.items())),
             "faults_total": sum(self.faults.values()),
+            "retries": dict(sorted(self.retries.items())),
+            "stripe_requests": self.stripe_requests,
+            "salesforce_calls": self.salesforce_calls,
             "crashes_survived": dict(sorted(self.crashes_survived.items())),
             "bad_inputs": self.bad_inputs, "runs": self.runs,
             "aborted_runs": self.aborted_runs,

@@ -21,6 +21,7 @@ figures of docs/reliability.md.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 from collections import Counter
@@ -147,6 +148,21 @@ class FlakyOrg:
 # ---------------------------------------------------------------------- the rig
 
 
+class _RetryCounter(logging.Handler):
+    """Counts the retries the Stripe and Salesforce retry policies announce in the log."""
+
+    def __init__(self, counts: Counter[str]) -> None:
+        super().__init__(level=logging.WARNING)
+        self.counts = counts
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.name.startswith("sf_stripe_sync.stripe") and "retrying" in message:
+            self.counts["stripe"] += 1
+        elif record.name == "sf_stripe_sync.salesforce" and "; try " in message:
+            self.counts["salesforce"] += 1
+
+
 @dataclass
 class Rig:
     org: LocalOrg
@@ -154,6 +170,9 @@ class Rig:
     state_dir: Path
     transport_faults: TransportFaults = field(default_factory=TransportFaults)
     counts: Counter[str] = field(default_factory=Counter)
+    """Salesforce-side faults injected, by kind."""
+    retries: Counter[str] = field(default_factory=Counter)
+    """Retries announced by the Stripe and Salesforce retry policies."""
     aborted_runs: int = 0
     abort_reasons: list[str] = field(default_factory=list)
     reports: list[RunReport] = field(default_factory=list)
@@ -164,12 +183,18 @@ class Rig:
     def sync(self, *, order_ids: list[str] | None = None, page_size: int = 200) -> RunReport:
         sandbox = SandboxOptions(org=FlakyOrg(self.org, self.transport_faults, self.counts),
                                  emulator=self.emulator)
-        with open_runtime(self.settings(page_size=page_size), sandbox) as rt:
-            engine = Engine(settings=rt.settings, source=rt.source, writer=rt.writer,
-                            gateway_for=rt.gateway_for, store=rt.store,
-                            clock=lambda: datetime.now(UTC),
-                            salesforce_calls=rt.salesforce_calls)
-            report = engine.run(RunOptions(order_ids=order_ids, as_of=AS_OF))
+        retries = _RetryCounter(self.retries)
+        package_log = logging.getLogger("sf_stripe_sync")
+        package_log.addHandler(retries)
+        try:
+            with open_runtime(self.settings(page_size=page_size), sandbox) as rt:
+                engine = Engine(settings=rt.settings, source=rt.source, writer=rt.writer,
+                                gateway_for=rt.gateway_for, store=rt.store,
+                                clock=lambda: datetime.now(UTC),
+                                salesforce_calls=rt.salesforce_calls)
+                report = engine.run(RunOptions(order_ids=order_ids, as_of=AS_OF))
+        finally:
+            package_log.removeHandler(retries)
         self.reports.append(report)
         return report
 

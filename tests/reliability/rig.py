@@ -306,16 +306,6 @@ class Census:
         return Counter(c["metadata"].get("salesforce_account_id", "") for c in self.customers
                        if c["metadata"].get("salesforce_account_id"))
 
-    def coupons_in_use(self) -> list[str]:
-        used = []
-        for schedule in self.schedules:
-            for phase in schedule["phases"]:
-                used += [d["coupon"] for d in phase.get("discounts") or [] if d.get("coupon")]
-                for item in phase["items"]:
-                    used += [d["coupon"] for d in item.get("discounts") or []
-                             if d.get("coupon")]
-        return used
-
     def billing(self) -> dict[str, Any]:
         """What each contract is billed, free of generated ids: comparable across runs."""
         coupon_terms = {c["id"]: (c.get("percent_off"), c.get("amount_off"), c.get("currency"))

@@ -4,7 +4,8 @@ Each test syncs an org twice: once cleanly (the oracle) and once with every call
 with probability 0.2 (Stripe: 500, 429 lock timeout, dropped connection, applied-then-
 lost; Salesforce: 503, UNABLE_TO_LOCK_ROW for the call or single records, dropped
 connection, connect timeout, applied-then-lost), repeating runs until the engine reports
-nothing pending. The audit then compares both end states.
+nothing pending. The audit then compares both end states. A last test changes synced
+orders (amend, replace, cancel) and syncs the changes through faults as well.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.reliability.audit import audit
+from tests.reliability.changes import change_org
 from tests.reliability.conftest import Figures
 from tests.reliability.generate import generate_org
 from tests.reliability.rig import DEMO_ORG, Census, load_json, running
@@ -23,6 +25,7 @@ pytestmark = pytest.mark.reliability
 
 FAULT_RATE = 0.2
 GENERATED_SEED = 6
+CHANGES_SEED = 6
 
 
 def _oracle(tmp_path: Path, snapshot: dict[str, Any]) -> tuple[Census, set[str]]:
@@ -86,3 +89,39 @@ def test_generated_org_under_faults_syncs_every_order_exactly_once(
 def test_the_generator_is_seeded() -> None:
     assert generate_org(11) == generate_org(11)
     assert generate_org(11) != generate_org(12)
+
+
+def test_amend_replace_and_cancel_under_faults_end_where_a_clean_run_ends(
+        tmp_path: Path, figures: Figures) -> None:
+    snapshot = generate_org(CHANGES_SEED, contracts=12)
+    with running(tmp_path / "oracle", snapshot) as clean:
+        clean.converge()
+        made = change_org(clean.org, snapshot)
+        clean.converge()
+        oracle = clean.census()
+        done = clean.reports[-1].counts
+    assert made == {"replace": 3, "amend": made["amend"], "cancel": 2} and made["amend"] >= 1
+    assert done["amend"] == made["amend"] and done["cancel"] == made["cancel"]
+    assert done["replace"] >= made["replace"]
+
+    with running(tmp_path / "faulty", snapshot) as rig:
+        rig.set_faults(rate=FAULT_RATE, seed=CHANGES_SEED)
+        rig.converge(page_size=5)
+        rig.clear_faults()
+        change_org(rig.org, snapshot)
+        rig.set_faults(rate=FAULT_RATE, seed=CHANGES_SEED + 100)
+        rig.converge(page_size=5)
+        rig.clear_faults()
+        found = rig.census()
+        figures.add_rig(rig)
+        injected = sum(rig.counts.values()) + sum(rig.stripe_fault_counts().values())
+
+    canceled = {c["Id"] for c in sorted(snapshot["Contract"], key=lambda c: c["Id"])[6:8]}
+    still_synced = [o["Id"] for o in snapshot["Order"] if o["ContractId"] not in canceled]
+    result = audit(found, oracle, still_synced)
+    figures.duplicates += len(result.duplicates)
+    figures.losses += len(result.losses)
+    assert injected > 0
+    assert result.duplicates == []
+    assert result.losses == []
+    assert sorted(s["status"] for s in found.schedules).count("canceled") == len(canceled)

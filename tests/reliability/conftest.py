@@ -43,7 +43,8 @@ class Figures:
         self.aborted_runs += rig.aborted_runs
         for report in rig.reports:
             for outcome in report.outcomes:
-                self.operations[outcome.result] += 1
+                # a transient failure or a lease held elsewhere is retried by a later run
+                self.operations["pending" if outcome.transient else outcome.result] += 1
         self.faults.update(rig.counts)
         self.retries.update(rig.retries)
         self.faults.update(rig.stripe_fault_counts())

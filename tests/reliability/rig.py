@@ -173,12 +173,15 @@ class Rig:
     """Salesforce-side faults injected, by kind."""
     retries: Counter[str] = field(default_factory=Counter)
     """Retries announced by the Stripe and Salesforce retry policies."""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Settings for every run of this rig (e.g. fewer retries, so runs end pending)."""
     aborted_runs: int = 0
     abort_reasons: list[str] = field(default_factory=list)
     reports: list[RunReport] = field(default_factory=list)
 
     def settings(self, **overrides: Any) -> Settings:
-        return load_settings(None, state_dir=self.state_dir, retry=NO_WAITS, **overrides)
+        return load_settings(None, state_dir=self.state_dir, retry=NO_WAITS,
+                             **{**self.overrides, **overrides})
 
     def sync(self, *, order_ids: list[str] | None = None, page_size: int = 200) -> RunReport:
         sandbox = SandboxOptions(org=FlakyOrg(self.org, self.transport_faults, self.counts),

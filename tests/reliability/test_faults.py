@@ -39,8 +39,10 @@ def _oracle(tmp_path: Path, snapshot: dict[str, Any]) -> tuple[Census, set[str]]
 
 
 def _sync_through_faults(tmp_path: Path, snapshot: dict[str, Any], seed: int, figures: Figures,
-                         *, page_size: int) -> tuple[Census, int, int]:
+                         *, page_size: int, overrides: dict[str, Any] | None = None
+                         ) -> tuple[Census, int, int]:
     with running(tmp_path / f"faulty-{seed}", snapshot) as rig:
+        rig.overrides = overrides or {}
         rig.set_faults(rate=FAULT_RATE, seed=seed)
         rig.converge(page_size=page_size)
         rig.clear_faults()
@@ -65,15 +67,25 @@ def test_demo_org_under_faults_bills_exactly_what_a_clean_run_bills(
     assert result.losses == []
 
 
-def test_generated_org_under_faults_syncs_every_order_exactly_once(
-        tmp_path: Path, figures: Figures) -> None:
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Census, set[str]]:
     snapshot = generate_org(GENERATED_SEED)
+    oracle, valid = _oracle(tmp_path_factory.mktemp("generated"), snapshot)
+    return snapshot, oracle, valid
+
+
+@pytest.mark.parametrize(("seed", "stripe_retries"), [(6, 5), (7, 5), (8, 1)],
+                         ids=["seed6", "seed7", "seed8-one-retry"])
+def test_generated_org_under_faults_syncs_every_order_exactly_once(
+        tmp_path: Path, figures: Figures, generated: tuple[dict[str, Any], Census, set[str]],
+        seed: int, stripe_retries: int) -> None:
+    snapshot, oracle, valid = generated
     assert len(snapshot["Order"]) >= 200 and len(snapshot["Contract"]) >= 50
-    oracle, valid = _oracle(tmp_path, snapshot)
     assert valid == {o["Id"] for o in snapshot["Order"]}, "the generator makes only valid orders"
 
-    found, injected, _runs = _sync_through_faults(tmp_path, snapshot, GENERATED_SEED, figures,
-                                                  page_size=20)
+    found, injected, runs = _sync_through_faults(
+        tmp_path, snapshot, seed, figures, page_size=20,
+        overrides={"stripe_accounts": [{"name": "default", "max_retries": stripe_retries}]})
 
     result = audit(found, oracle, valid)
     figures.duplicates += len(result.duplicates)
@@ -84,6 +96,8 @@ def test_generated_org_under_faults_syncs_every_order_exactly_once(
     assert len(found.schedules) == len(snapshot["Contract"])
     assert set(found.customers_by_account()) >= {a["Id"] for a in snapshot["Account"]}
     assert len(found.coupons) == len(oracle.coupons)
+    if stripe_retries == 1:  # failures outlast the retries: later runs must pick them up
+        assert runs > 1
 
 
 def test_the_generator_is_seeded() -> None:

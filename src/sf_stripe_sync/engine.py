@@ -17,8 +17,12 @@ Crash safety (the dlt journal idea): at the start of a run, unfinished journal e
 are resumed: their orders are read again and re-planned; an unchanged plan yields the
 same idempotency key (Stripe replays) and the executor's guards find work that already
 landed, so nothing is made twice; a confirmed entry whose write-back was lost is written
-back. The watermark only moves past orders fully processed: an order that failed for a
-transient reason keeps the watermark behind it so the next run picks it up again.
+back (its Sync_Log looked up first) unless the run that confirmed it is still alive (its
+run lease). A contract lease held by a process that died on this host is taken over at
+once, and the contract's state is re-read after taking the lease, so a plan another run
+applied meanwhile is a noop. The watermark only moves past orders fully processed: an
+order that failed for a transient reason keeps the watermark behind it so the next run
+picks it up again. ``crashpoints`` marks the step boundaries the reliability suite kills.
 """
 
 from __future__ import annotations

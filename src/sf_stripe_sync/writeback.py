@@ -8,6 +8,11 @@ or Account are merged into one record update. ``flush`` returns, per order id, t
 write errors of that order's records so the engine can leave the journal entry
 unfinished (it is retried on the next run) instead of losing the write.
 
+A log is never written twice: when the insert fails in a way that may have applied it
+(answer lost, retries run out) and the writer can look records up (``RecordFinder``),
+the batch's logs are looked up by order, status and idempotency key and only the
+missing ones are inserted; a resumed write-back (``verify_log``) looks first.
+
 Loop guard: an order's own fields are only written when they change (a failed order
 that fails the same way again is not rewritten), so the write-back does not keep
 bumping ``SystemModstamp`` and re-triggering the scheduled sync.

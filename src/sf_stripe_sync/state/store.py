@@ -23,8 +23,10 @@ Every datetime goes in timezone-aware (a naive one is refused) and comes out awa
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -99,15 +101,19 @@ class StateStore:
         except OSError as exc:
             raise StateStoreError(f"cannot create state directory {file.parent}: "
                                   f"{exc.strerror}") from exc
-        pool = ConnectionPool(file, busy_timeout)
-        try:
-            migrate(pool.connection(), file)
-        except sqlite3.Error as exc:
-            pool.close()
-            raise translate(exc, file) from exc
-        except BaseException:
-            pool.close()
-            raise
+        # Creating the file, switching it to WAL and migrating are serialised across
+        # processes: SQLite answers a concurrent first ``journal_mode = WAL`` with
+        # SQLITE_BUSY at once, without waiting on its busy handler.
+        with _open_lock(file):
+            pool = ConnectionPool(file, busy_timeout)
+            try:
+                migrate(pool.connection(), file)
+            except sqlite3.Error as exc:
+                pool.close()
+                raise translate(exc, file) from exc
+            except BaseException:
+                pool.close()
+                raise
         return cls(pool, clock or _utc_now)
 
     @property
@@ -319,3 +325,18 @@ class StateStore:
             "active_leases": active_leases,
         }
 
+
+@contextmanager
+def _open_lock(file: Path) -> Iterator[None]:
+    """An advisory lock on ``<file>.lock`` for the duration of opening the store."""
+    lock_path = file.with_name(file.name + ".lock")
+    try:
+        handle = lock_path.open("a")
+    except OSError as exc:
+        raise StateStoreError(f"cannot create lock file {lock_path}: {exc.strerror}") from exc
+    with handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -14,11 +14,12 @@ import argparse
 import socket
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from sf_stripe_sync.errors import UsageError
+from sf_stripe_sync.sandbox.http import SandboxHttpServer
 from sf_stripe_sync.sandbox.salesforce_org.faults import OrgFaults
 from sf_stripe_sync.sandbox.salesforce_org.messages import OrgRequest, sf_error
 
@@ -26,9 +27,7 @@ if TYPE_CHECKING:
     from sf_stripe_sync.sandbox.salesforce_org.org import LocalOrg
 
 
-class OrgHttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class OrgHttpServer(SandboxHttpServer):
 
     def __init__(self, address: tuple[str, int], org: LocalOrg) -> None:
         self.org = org

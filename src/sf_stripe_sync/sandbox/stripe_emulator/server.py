@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sf_stripe_sync.errors import UsageError
+from sf_stripe_sync.sandbox.http import SandboxHttpServer
 from sf_stripe_sync.sandbox.stripe_emulator.api import Reply
 from sf_stripe_sync.sandbox.stripe_emulator.control import PREFIX, handle_control
 from sf_stripe_sync.sandbox.stripe_emulator.faults import FaultConfig
@@ -30,9 +31,7 @@ if TYPE_CHECKING:
     from sf_stripe_sync.sandbox.stripe_emulator.emulator import StripeEmulator
 
 
-class _EmulatorServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _EmulatorServer(SandboxHttpServer):
 
     def __init__(self, emulator: StripeEmulator, address: tuple[str, int]) -> None:
         self.emulator = emulator

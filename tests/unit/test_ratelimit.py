@@ -125,3 +125,19 @@ def test_documented_rate_follows_the_key_mode() -> None:
     assert documented_rate("sk_live_abc") == LIVE_MODE_RATE
     assert documented_rate("rk_live_abc") == LIVE_MODE_RATE
     assert documented_rate("sk_test_abc") == TEST_MODE_RATE
+
+
+def test_an_account_without_a_configured_rate_gets_its_key_modes_documented_limit() -> None:
+    from pydantic import SecretStr
+
+    from sf_stripe_sync.config import StripeAccountSettings
+    from sf_stripe_sync.stripe.gateway import emulator_limiter, limiter_for
+
+    unset = StripeAccountSettings(name="default")
+    explicit = StripeAccountSettings(name="default", rate_limit_per_second=7.0)
+
+    assert limiter_for(unset, SecretStr("sk_live_x")).rate == LIVE_MODE_RATE
+    assert limiter_for(unset, SecretStr("sk_test_x")).rate == TEST_MODE_RATE
+    assert limiter_for(explicit, SecretStr("sk_live_x")).rate == 7.0
+    assert emulator_limiter(unset).rate is None  # the local emulator: unpaced unless asked
+    assert emulator_limiter(explicit).rate == 7.0

@@ -17,6 +17,11 @@ network jitter (two requests arriving closer together than they were sent) becom
 jitter is absorbed there. The cost is the few hundred milliseconds a burst would have
 saved at the start of a run.
 
+Stripe also limits each endpoint on its own (documented: 25 requests/s by default, 20/s
+for the Search API), in live mode too, where the account allows 100/s. ``EndpointPacer``
+adds one bucket per endpoint beside the account's, so a live run of mostly schedule
+creates is paced at 25/s on that endpoint while other endpoints share the rest.
+
 The clock and the sleep are injectable, so tests run without sleeping and without
 timing assertions. A ``rate`` of None (or 0) means unlimited.
 """
@@ -31,6 +36,10 @@ LIVE_MODE_RATE = 100.0
 """Stripe's documented requests per second per account in live mode."""
 TEST_MODE_RATE = 25.0
 """Stripe's documented requests per second per account in test mode (sandboxes)."""
+ENDPOINT_RATE = 25.0
+"""Stripe's documented default limit of one endpoint, in either mode."""
+SEARCH_RATE = 20.0
+"""Stripe's documented limit of the Search API (``customers.search`` and the like)."""
 
 
 class TokenBucket:
@@ -92,3 +101,36 @@ class TokenBucket:
 def documented_rate(api_key: str) -> float:
     """Stripe's documented limit for the mode the key belongs to."""
     return LIVE_MODE_RATE if api_key.startswith(("sk_live_", "rk_live_")) else TEST_MODE_RATE
+
+
+class EndpointPacer:
+    """Per-endpoint buckets beside an account's bucket; unlimited when the account is."""
+
+    def __init__(
+        self,
+        account: TokenBucket,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.account = account
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._endpoints: dict[str, TokenBucket] = {}
+
+    def endpoint(self, name: str) -> TokenBucket:
+        """The bucket of one endpoint (``customers.search``, ``subscription_schedules.create``)."""
+        with self._lock:
+            bucket = self._endpoints.get(name)
+            if bucket is None:
+                limit = SEARCH_RATE if name.endswith(".search") else ENDPOINT_RATE
+                rate = None if self.account.rate is None else min(limit, self.account.rate)
+                bucket = TokenBucket(rate, capacity=self.account.capacity, clock=self._clock,
+                                     sleep=self._sleep)
+                self._endpoints[name] = bucket
+            return bucket
+
+    def acquire(self, endpoint: str) -> float:
+        """Wait for the endpoint's token, then the account's; the seconds waited."""
+        return self.endpoint(endpoint).acquire() + self.account.acquire()

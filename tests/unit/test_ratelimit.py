@@ -141,3 +141,31 @@ def test_an_account_without_a_configured_rate_gets_its_key_modes_documented_limi
     assert limiter_for(explicit, SecretStr("sk_live_x")).rate == 7.0
     assert emulator_limiter(unset).rate is None  # the local emulator: unpaced unless asked
     assert emulator_limiter(explicit).rate == 7.0
+
+
+def test_each_endpoint_is_paced_at_its_own_limit_inside_the_accounts() -> None:
+    from sf_stripe_sync.ratelimit import ENDPOINT_RATE, SEARCH_RATE, EndpointPacer
+
+    fake = FakeTime()
+    account = TokenBucket(LIVE_MODE_RATE, clock=fake.clock, sleep=fake.sleep)
+    pacer = EndpointPacer(account, clock=fake.clock, sleep=fake.sleep)
+
+    creates = [pacer.endpoint("subscription_schedules.create").acquire() for _ in range(3)]
+    searches = [pacer.endpoint("customers.search").acquire() for _ in range(3)]
+
+    assert creates == pytest.approx([0.0, 1 / ENDPOINT_RATE, 2 / ENDPOINT_RATE])
+    assert searches == pytest.approx([0.0, 1 / SEARCH_RATE, 2 / SEARCH_RATE])
+    assert pacer.endpoint("subscription_schedules.create") is pacer.endpoint(
+        "subscription_schedules.create")
+
+
+def test_endpoint_limits_never_exceed_the_accounts_and_vanish_when_it_is_unlimited() -> None:
+    from sf_stripe_sync.ratelimit import EndpointPacer
+
+    slow = EndpointPacer(TokenBucket(5.0))
+    free = EndpointPacer(TokenBucket(None))
+
+    assert slow.endpoint("coupons.create").rate == 5.0
+    assert free.endpoint("coupons.create").rate is None
+    assert free.acquire("coupons.create") == 0.0
+    assert free.account.acquired == 1

@@ -30,8 +30,9 @@ Request cost (no faults; a retry adds one request of the same kind):
 
 Pacing: every request (retries included) first takes a token from the account's
 ``ratelimit.TokenBucket`` (``rate_limit_per_second``; when not configured, Stripe's
-documented limit for the key's mode), so concurrent workers together stay inside the
-account's limit instead of bouncing off 429s. Customers found or created are cached for
+documented limit for the key's mode) and one from its endpoint's bucket (25/s, Search
+20/s), so concurrent workers together stay inside the account's and each endpoint's
+limit instead of bouncing off 429s. Customers found or created are cached for
 the gateway's life (one run), so two contracts of one Account cost one search.
 """
 
@@ -58,7 +59,7 @@ from sf_stripe_sync.errors import (
     TerminalError,
     TransientError,
 )
-from sf_stripe_sync.ratelimit import TokenBucket, documented_rate
+from sf_stripe_sync.ratelimit import EndpointPacer, TokenBucket, documented_rate
 from sf_stripe_sync.stripe import params as build
 from sf_stripe_sync.stripe.client import DEFAULT_TIMEOUT_SECONDS, build_client
 from sf_stripe_sync.stripe.convert import (
@@ -154,6 +155,7 @@ class StripeGateway:
     ) -> None:
         self._client = client
         self.limiter = limiter or TokenBucket(None)
+        self.pacer = EndpointPacer(self.limiter)
         self._customers: dict[str, str] = {}
         self._customer_locks: dict[str, threading.Lock] = {}
         self._customers_lock = threading.Lock()
@@ -189,7 +191,7 @@ class StripeGateway:
     def _call(self, method: str, kind: RequestKind, send: Callable[[], T],
               cost: _Cost | None = None, idempotency_key: str | None = None) -> T:
         def attempt() -> T:
-            self.limiter.acquire()
+            self.pacer.acquire(method)
             self.stats.count(method, kind)
             if cost is not None and kind == "write":
                 cost.writes += 1

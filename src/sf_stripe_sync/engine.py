@@ -23,19 +23,20 @@ once, and the contract's state is re-read after taking the lease, so a plan anot
 applied meanwhile is a noop. The watermark only moves past orders fully processed: an
 order that failed for a transient reason keeps the watermark behind it so the next run
 picks it up again. ``crashpoints`` marks the step boundaries the reliability suite kills.
+
+Collaborators: ``reading`` (pages, watermark, contract prefetch), ``executor`` (one plan
+to Stripe, with its guards), ``run_leases``, ``failures`` (how a failed order is
+reported), ``resume`` (finishing an interrupted write-back), ``writeback`` (batched
+Salesforce writes) and ``run_report`` (options and outcome values).
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
-import os
-import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from sf_stripe_sync.config import Settings, StripeAccountSettings
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue
@@ -43,81 +44,26 @@ from sf_stripe_sync.core.models import OperationKind, Order, OrderBundle, OrderP
 from sf_stripe_sync.core.normalize import normalize_order
 from sf_stripe_sync.core.plan import KnownState, plan_order
 from sf_stripe_sync.crashpoints import crashpoint
-from sf_stripe_sync.errors import ConfigError, LeaseHeld, SyncError, TerminalError, TransientError
+from sf_stripe_sync.errors import ConfigError, SyncError
 from sf_stripe_sync.executor import Applied, apply_plan, op_key_for
+from sf_stripe_sync.failures import REJECTED_KEY_PREFIX, FailureRecorder, error_code
 from sf_stripe_sync.page_runner import SharedWriteBackBatch, contract_key_of, run_grouped
-from sf_stripe_sync.ports import (
-    BillingGateway,
-    ContractPrefetch,
-    OrderSource,
-    RemoteScheduleLike,
-    WriteBack,
+from sf_stripe_sync.ports import BillingGateway, OrderSource, RemoteScheduleLike, WriteBack
+from sf_stripe_sync.reading import OrderReader, is_missing, modstamp
+from sf_stripe_sync.resume import finish_interrupted, repair_ids
+from sf_stripe_sync.run_leases import (
+    RUN_LEASE_TTL_SECONDS,
+    contract_lease,
+    lease_owner,
+    run_lease,
+    take_lease,
 )
+from sf_stripe_sync.run_report import COUNTED, SUCCEEDED, OrderOutcome, RunOptions, RunReport
 from sf_stripe_sync.state.errors import IllegalTransition
 from sf_stripe_sync.state.store import ContractState, FailedOrder, JournalState, StateStore
 from sf_stripe_sync.writeback import WriteBackBatch
 
-log = logging.getLogger("sf_stripe_sync.engine")
-
-LEASE_TTL_SECONDS = 300.0
-RUN_LEASE_TTL_SECONDS = 6 * 3600.0
-"""A run's own lease: while held by a live process, its confirmed work is left to it."""
-COUNTED = ("create", "amend", "replace", "cancel", "noop", "skip", "failed")
-SUCCEEDED = frozenset({"create", "amend", "replace", "cancel", "noop"})
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    order_ids: Sequence[str] | None = None
-    """Triggered run: exactly these orders. None: everything changed since the watermark."""
-    cancel_ids: Sequence[str] = ()
-    """Orders whose schedules the operator asks to cancel."""
-    dry_run: bool = False
-    as_of: datetime | None = None
-    mode: str = "scheduled"
-    keep_plans: bool | None = None
-    """Keep every plan in the report (the preview renders them). None: only for a
-    dry-run; a sync keeps counts and outcomes, so its memory stays flat as the org grows."""
-
-
-@dataclass
-class OrderOutcome:
-    order_id: str
-    result: str
-    """One of COUNTED."""
-    plan: OrderPlan | None = None
-    schedule_id: str | None = None
-    code: str | None = None
-    message: str | None = None
-    writes: int = 0
-    transient: bool = False
-
-
-@dataclass
-class RunReport:
-    run_id: str
-    dry_run: bool
-    outcomes: list[OrderOutcome] = field(default_factory=list)
-    plans: list[OrderPlan] = field(default_factory=list)
-    stripe_writes: int = 0
-    salesforce_calls: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(COUNTED, 0)
-        for outcome in self.outcomes:
-            counts[outcome.result] += 1
-        return counts
-
-    @property
-    def failed(self) -> list[OrderOutcome]:
-        return [o for o in self.outcomes if o.result == "failed"]
-
-    @property
-    def pending(self) -> list[OrderOutcome]:
-        """Orders that must be tried again (transient failures, leases held by others)."""
-        return [o for o in self.outcomes if o.transient]
+__all__ = ["COUNTED", "SUCCEEDED", "Engine", "OrderOutcome", "RunOptions", "RunReport"]
 
 
 class Engine:
@@ -148,9 +94,10 @@ class Engine:
         self.progress = progress
         self._salesforce_calls = salesforce_calls
         self.owner = f"run-{uuid.uuid4().hex[:12]}"
-        self.lease_owner = f"{self.owner}@{socket.gethostname()}:{os.getpid()}"
+        self.lease_owner = lease_owner(self.owner)
         """Who holds this run's leases: a killed run's leases are taken over at once."""
-        self._contract_cache: dict[str, list[Order]] = {}
+        self.reader = OrderReader(settings, source, source_name)
+        self.failures = FailureRecorder(store, self.owner, settings.default_stripe_account)
         self._gateway_lock = threading.Lock()
         self._store_is_new = True
 
@@ -161,7 +108,7 @@ class Engine:
             return self._run(options)
         finally:
             if self.store is not None and not options.dry_run:
-                self.store.release_lease(_run_lease(self.owner), self.lease_owner)
+                self.store.release_lease(run_lease(self.owner), self.lease_owner)
 
     def _run(self, options: RunOptions) -> RunReport:
         now = self.clock()
@@ -169,21 +116,20 @@ class Engine:
         report = RunReport(run_id=self.owner, dry_run=options.dry_run)
         store = None if options.dry_run else self._require_store()
         calls_before = self._salesforce_calls() if self._salesforce_calls else 0
+        resumed: list[str] = []
         if store is not None:
             # A store that has never recorded a run proves nothing about earlier creates.
             self._store_is_new = store.last_run() is None
             store.run_start(report.run_id, mode=options.mode, started_at=now)
             # Held while this run lives: its confirmed operations are its own to write back.
-            store.acquire_lease(_run_lease(self.owner), self.lease_owner,
+            store.acquire_lease(run_lease(self.owner), self.lease_owner,
                                 RUN_LEASE_TTL_SECONDS, now)
-        resumed = self._unfinished_orders() if store is not None else []
-        explicit = options.order_ids is not None or bool(options.cancel_ids)
+            resumed = sorted({e.order_id for e in store.journal_unfinished()})
         max_seen: datetime | None = None
         first_pending: datetime | None = None
-        for page in self._pages(options, resumed, explicit):
-            outcomes = self._process_page(page, options, as_of, report)
-            for bundle, outcome in outcomes:
-                stamp = _modstamp(bundle)
+        for page in self.reader.pages(options, resumed, store):
+            for bundle, outcome in self._process_page(page, options, as_of, report):
+                stamp = modstamp(bundle)
                 if stamp is None:
                     continue
                 if outcome is not None and outcome.transient:
@@ -193,10 +139,8 @@ class Engine:
         if self._salesforce_calls:
             report.salesforce_calls = self._salesforce_calls() - calls_before
         if store is not None:
-            if not explicit and max_seen is not None:
-                # Never past this run's start: a record stamped in the future (clock skew,
-                # imported data) must not hide the edits made before that time comes.
-                self._advance_watermark(store, min(max_seen, now), first_pending)
+            if not options.explicit and max_seen is not None:
+                self.reader.advance_watermark(store, min(max_seen, now), first_pending)
             store.run_finish(
                 report.run_id,
                 finished_at=self.clock(),
@@ -210,82 +154,10 @@ class Engine:
             )
         return report
 
-    # ------------------------------------------------------------------ reading
-
     def _require_store(self) -> StateStore:
         if self.store is None:
             raise ConfigError("a state store is needed to sync (only --dry-run runs without)")
         return self.store
-
-    def _unfinished_orders(self) -> list[str]:
-        assert self.store is not None
-        return sorted({entry.order_id for entry in self.store.journal_unfinished()})
-
-    def _pages(
-        self, options: RunOptions, resumed: list[str], explicit: bool
-    ) -> Iterator[list[OrderBundle]]:
-        size = max(1, self.settings.page_size)
-        if explicit:
-            wanted = _unique([*(options.order_ids or ()), *options.cancel_ids, *resumed])
-            for start in range(0, len(wanted), size):
-                chunk = wanted[start:start + size]
-                found = {b.order_id: b for b in self.source.orders_by_id(chunk)}
-                yield [found[i] if i in found else _missing(i) for i in chunk]
-            return
-        if resumed:
-            yield from _chunks(self.source.orders_by_id(resumed), size)
-        watermark = self.store.get_watermark(self.source_name) if self.store else None
-        since = None
-        if watermark is not None:
-            since = watermark - timedelta(seconds=self.settings.watermark_overlap_seconds)
-        seen = set(resumed)
-        for page in self.source.changed_since(since, size):
-            fresh = [b for b in page if b.order_id not in seen]
-            seen.update(b.order_id for b in fresh)
-            if fresh:
-                yield fresh
-
-    def _advance_watermark(
-        self, store: StateStore, max_seen: datetime, first_pending: datetime | None
-    ) -> None:
-        target = max_seen
-        if first_pending is not None and first_pending <= target:
-            target = first_pending - timedelta(microseconds=1)
-        current = store.get_watermark(self.source_name)
-        if current is None or target > current:
-            store.set_watermark(self.source_name, target)
-
-    def _prefetch_contracts(self, page: list[OrderBundle]) -> None:
-        """Read the page's contracts in batched queries; the cache holds one page only,
-        so memory does not grow with the org."""
-        self._contract_cache.clear()
-        wanted = _unique(str(b.order["ContractId"]) for b in page if b.order.get("ContractId"))
-        if not wanted or not isinstance(self.source, ContractPrefetch):
-            return
-        for contract_id, bundles in self.source.contract_orders_many(wanted).items():
-            orders = []
-            for bundle in bundles:
-                normalized, _ = normalize_order(bundle, fields=self.settings.fields,
-                                                rules=self.settings.rules)
-                if normalized is not None:
-                    orders.append(normalized)
-            self._contract_cache[contract_id] = orders
-
-    def _contract_orders(self, order: Order) -> list[Order]:
-        if not order.contract_id:
-            return [order]
-        cached = self._contract_cache.get(order.contract_id)
-        if cached is None:
-            cached = []
-            for bundle in self.source.contract_orders(order.contract_id):
-                normalized, _ = normalize_order(bundle, fields=self.settings.fields,
-                                                rules=self.settings.rules)
-                if normalized is not None:
-                    cached.append(normalized)
-            self._contract_cache[order.contract_id] = cached
-        merged = {o.id: o for o in cached}
-        merged[order.id] = order
-        return sorted(merged.values(), key=lambda o: (o.effective_date or _EPOCH, o.id))
 
     # ------------------------------------------------------------------ planning
 
@@ -326,39 +198,38 @@ class Engine:
         ``issues``: what normalizing the order found; an error among them fails the plan
         (as in the preview) instead of the bad line being silently left out."""
         account = self.settings.stripe_account(order.stripe_account)
-        contract = self._contract_orders(order)
+        contract = self.reader.contract_orders(order)
         known = self._known_state(order, account, contract)
-        plan = plan_order(order, contract_orders=contract, known=known,
-                          rules=self.settings.rules, as_of=as_of,
-                          stripe_account=account.name, cancel_requested=cancel_requested,
-                          issues=issues)
+
+        def decide(known: KnownState) -> OrderPlan:
+            return plan_order(order, contract_orders=contract, known=known,
+                              rules=self.settings.rules, as_of=as_of,
+                              stripe_account=account.name,
+                              cancel_requested=cancel_requested, issues=issues)
+
+        plan = decide(known)
         needs_remote = plan.operation in (OperationKind.AMEND, OperationKind.REPLACE)
         if not (needs_remote and read_remote and known.schedule_id and self._gateway_for):
             return plan, None
         remote = self._gateway(account).retrieve_schedule(known.schedule_id)
-        known = known.model_copy(update={
+        return decide(known.model_copy(update={
             "remote_phases": remote.phases, "remote_status": remote.status,
-            "current_phase_start": remote.current_phase_start})
-        plan = plan_order(order, contract_orders=contract, known=known,
-                          rules=self.settings.rules, as_of=as_of,
-                          stripe_account=account.name, cancel_requested=cancel_requested,
-                          issues=issues)
-        return plan, remote
+            "current_phase_start": remote.current_phase_start})), remote
 
-    # ------------------------------------------------------------------ executing
+    # ------------------------------------------------------------------ pages
 
     def _process_page(
         self, page: list[OrderBundle], options: RunOptions, as_of: datetime, report: RunReport
     ) -> list[tuple[OrderBundle, OrderOutcome | None]]:
         batch = SharedWriteBackBatch(self.settings.fields, self.clock())
-        results: list[tuple[OrderBundle, OrderOutcome | None]] = []
         confirmed: dict[str, int] = {}
         cancel_ids = set(options.cancel_ids)
-        self._prefetch_contracts(page)
+        self.reader.prefetch_contracts(page)
 
         def work(bundle: OrderBundle) -> OrderOutcome | None:
-            return self._process_order(bundle, options, as_of, batch, confirmed,
-                                       bundle.order_id in cancel_ids, report)
+            return self._process_order(bundle, options, as_of,
+                                       None if options.dry_run else batch, confirmed,
+                                       bundle.order_id in cancel_ids)
 
         # Contracts run in parallel, each contract's orders in order (page_runner); a
         # dry-run sends nothing, so it has nothing to wait on and runs on this thread.
@@ -366,19 +237,19 @@ class Engine:
         outcomes = run_grouped(page, work, key=contract_key_of, workers=workers,
                                done=self.progress)
         keep_plans = options.dry_run if options.keep_plans is None else options.keep_plans
-        for bundle, outcome in zip(page, outcomes, strict=True):
-            if outcome is not None:
-                if not keep_plans and outcome.result != "failed":
-                    outcome.plan = None
-                report.outcomes.append(outcome)
-                report.stripe_writes += outcome.writes
-                if outcome.plan is not None and keep_plans:
-                    report.plans.append(outcome.plan)
-            results.append((bundle, outcome))
+        for outcome in outcomes:
+            if outcome is None:
+                continue
+            if not keep_plans and outcome.result != "failed":
+                outcome.plan = None
+            report.outcomes.append(outcome)
+            report.stripe_writes += outcome.writes
+            if outcome.plan is not None and keep_plans:
+                report.plans.append(outcome.plan)
         if not options.dry_run and len(batch) and self.writer is not None:
             problems = batch.flush(self.writer)
             self._finish_journal(confirmed, problems, report)
-        return results
+        return list(zip(page, outcomes, strict=True))
 
     def _finish_journal(
         self, confirmed: dict[str, int], problems: dict[str, list[str]], report: RunReport
@@ -396,29 +267,31 @@ class Engine:
             if order_id not in confirmed:
                 report.notes.append(f"write-back of {order_id} failed: " + "; ".join(errors))
 
+    # ------------------------------------------------------------------ one order
+
     def _process_order(
         self,
         bundle: OrderBundle,
         options: RunOptions,
         as_of: datetime,
-        batch: WriteBackBatch,
+        batch: WriteBackBatch | None,
         confirmed: dict[str, int],
         cancel_requested: bool,
-        report: RunReport,
     ) -> OrderOutcome | None:
+        """Plan one order and, when ``batch`` is given (not a dry-run), execute it."""
         order_id = bundle.order_id
-        if not bundle.order.get("Status") and bundle.order.get("_missing"):
+        if is_missing(bundle):
             return OrderOutcome(order_id, "failed", code=IssueCode.INVALID_RECORD.value,
                                 message=f"order {order_id} was not found in Salesforce")
-        if self.price_resolver is not None and not options.dry_run:
+        if self.price_resolver is not None and batch is not None:
             try:
                 bundle = self.price_resolver(bundle)
             except SyncError as exc:
-                return self._transient_or_fail(bundle, None, exc, options, batch)
+                return self.failures.failed(bundle, None, exc, batch)
         order, issues = normalize_order(bundle, fields=self.settings.fields,
                                         rules=self.settings.rules)
         if order is None:
-            return self._fail(bundle, None, issues, options, batch)
+            return self.failures.rejected(bundle, None, issues, batch)
         rules = self.settings.rules
         if order.status not in (rules.activated_status, rules.cancel_status) and not (
             cancel_requested
@@ -426,26 +299,35 @@ class Engine:
             return None
         try:
             plan, remote = self.plan(order, as_of=as_of, cancel_requested=cancel_requested,
-                                     read_remote=not options.dry_run, issues=issues)
+                                     read_remote=batch is not None, issues=issues)
         except ConfigError as exc:
             issue = OrderIssue(code=IssueCode.INVALID_RECORD, message=str(exc),
                                order_id=order_id, field=self.settings.fields.order_stripe_account)
-            return self._fail(bundle, None, (issue,), options, batch)
+            return self.failures.rejected(bundle, None, (issue,), batch)
         except SyncError as exc:
-            return self._transient_or_fail(bundle, None, exc, options, batch)
+            return self.failures.failed(bundle, None, exc, batch)
         if plan.operation is OperationKind.FAIL or plan.errors:
-            return self._fail(bundle, plan, plan.errors or issues, options, batch)
+            return self.failures.rejected(bundle, plan, plan.errors or issues, batch)
         if plan.operation is OperationKind.SKIP:
             return OrderOutcome(order_id, "skip", plan, message="; ".join(
                 w.message for w in plan.warnings))
         if plan.operation is OperationKind.NOOP:
-            if not options.dry_run and not self._finish_interrupted(bundle, order, plan, batch,
-                                                                    confirmed):
-                self._repair_ids(bundle, order, plan, batch)
+            if batch is not None and not self._finish_interrupted(bundle, order, plan, batch,
+                                                                  confirmed):
+                repair_ids(self.store, bundle, order, plan, batch)
             return OrderOutcome(order_id, "noop", plan, schedule_id=plan.schedule_id)
-        if options.dry_run:
+        if batch is None:
             return OrderOutcome(order_id, plan.operation.value, plan, schedule_id=plan.schedule_id)
         return self._execute(bundle, order, plan, remote, batch, confirmed)
+
+    def _finish_interrupted(
+        self, bundle: OrderBundle, order: Order, plan: OrderPlan, batch: WriteBackBatch,
+        confirmed: dict[str, int],
+    ) -> bool:
+        if self.store is None:
+            return False
+        return finish_interrupted(self.store, self.owner, self.clock(), bundle, order, plan,
+                                  batch, confirmed)
 
     def _execute(
         self,
@@ -458,8 +340,8 @@ class Engine:
     ) -> OrderOutcome:
         store = self._require_store()
         account = self.settings.stripe_account(plan.stripe_account)
-        lease_key = f"contract:{account.name}:{plan.contract_key}"
-        if not self._lease(store, lease_key):
+        lease_key = contract_lease(account.name, plan.contract_key)
+        if not take_lease(store, lease_key, self.lease_owner, self.clock):
             return OrderOutcome(order.id, "skip", plan, transient=True,
                                 message="another run is working on this contract")
         try:
@@ -467,7 +349,7 @@ class Engine:
             if state is not None and state.status != "canceled" and (
                     state.applied_fingerprint == plan.fingerprint):
                 # Another run applied this very plan while this one was planning.
-                self._repair_ids(bundle, order, plan, batch)
+                repair_ids(store, bundle, order, plan, batch, state.schedule_id)
                 return OrderOutcome(order.id, "noop", plan, schedule_id=state.schedule_id)
             op_key = op_key_for(plan)
             lookup = plan.operation is not OperationKind.CREATE or self._create_needs_lookup(
@@ -488,9 +370,8 @@ class Engine:
                                      look_before_create=lookup)
             except SyncError as exc:
                 store.journal_mark(entry.id, JournalState.FAILED,
-                                   error_code=_code(exc), error_message=str(exc))
-                return self._transient_or_fail(bundle, plan, exc, RunOptions(), batch,
-                                               op_key=op_key)
+                                   error_code=error_code(exc), error_message=str(exc))
+                return self.failures.failed(bundle, plan, exc, batch, op_key=op_key)
             crashpoint("after_stripe")
             store.journal_mark(entry.id, JournalState.CONFIRMED, stripe_id=applied.schedule_id,
                                request_ids=applied.request_ids)
@@ -509,26 +390,6 @@ class Engine:
         finally:
             store.release_lease(lease_key, self.lease_owner)
 
-    def _run_alive(self, run_id: str) -> bool:
-        """Whether another run is still at work (its run lease held by a live process)."""
-        assert self.store is not None
-        holder = self.store.lease_holder(_run_lease(run_id), self.clock())
-        return holder is not None and not _holder_is_gone(holder)
-
-    def _lease(self, store: StateStore, lease_key: str) -> bool:
-        """Take the contract's lease; a lease whose holder died on this host (a killed
-        run) is released first instead of blocking the contract until it expires."""
-        if store.acquire_lease(lease_key, self.lease_owner, LEASE_TTL_SECONDS, self.clock()):
-            return True
-        holder = store.lease_holder(lease_key, self.clock())
-        if holder is None or not _holder_is_gone(holder):
-            return holder is None and store.acquire_lease(
-                lease_key, self.lease_owner, LEASE_TTL_SECONDS, self.clock())
-        log.warning("contract lease %s was held by %s, which is no longer running; taking it over",
-                    lease_key, holder)
-        store.release_lease(lease_key, holder)
-        return store.acquire_lease(lease_key, self.lease_owner, LEASE_TTL_SECONDS, self.clock())
-
     def _create_needs_lookup(self, store: StateStore, order: Order, plan: OrderPlan) -> bool:
         """Whether Stripe must be searched for this contract's schedule before a create.
 
@@ -538,12 +399,12 @@ class Engine:
         """
         if self._store_is_new:
             return True
-        for order_id in {order.id, *plan.covers_order_ids}:
-            for entry in store.journal_for_order(order_id):
-                if entry.contract_key == plan.contract_key and not \
-                        entry.idempotency_key.startswith("rejected-"):
-                    return True
-        return False
+        return any(
+            entry.contract_key == plan.contract_key
+            and not entry.idempotency_key.startswith(REJECTED_KEY_PREFIX)
+            for order_id in {order.id, *plan.covers_order_ids}
+            for entry in store.journal_for_order(order_id)
+        )
 
     def _remember(
         self, account: StripeAccountSettings, order: Order, plan: OrderPlan, applied: Applied
@@ -563,129 +424,6 @@ class Engine:
             store.put_id(account.name, "customer", order.account_id, applied.customer_id)
         store.put_id(account.name, "schedule", plan.contract_key, applied.schedule_id)
 
-    def _finish_interrupted(
-        self, bundle: OrderBundle, order: Order, plan: OrderPlan, batch: WriteBackBatch,
-        confirmed: dict[str, int],
-    ) -> bool:
-        """Finish the write-back of an operation Stripe confirmed before a run stopped.
-
-        The re-planned order is a noop (the state store holds the applied plan), but its
-        journal entry is still CONFIRMED: ids, status and the operation's Sync_Log may be
-        missing. They are written now (the log only when Salesforce does not hold it
-        already) and the entry is closed when the flush succeeds.
-        """
-        if self.store is None:
-            return False
-        entries = [e for e in self.store.journal_for_order(order.id)
-                   if e.state is JournalState.CONFIRMED and e.fingerprint == plan.fingerprint
-                   and e.run_id != self.owner and not self._run_alive(e.run_id)]
-        if not entries:
-            return False
-        entry = entries[-1]
-        for older in entries[:-1]:
-            self.store.journal_mark(older.id, JournalState.WRITTEN_BACK)
-        state = self.store.get_contract(plan.stripe_account, plan.contract_key)
-        schedule_id = entry.stripe_id or plan.schedule_id or (state.schedule_id if state else None)
-        if not schedule_id:
-            return False
-        phases = len(plan.schedule.phases) if plan.schedule else 0
-        batch.add_success(
-            order=bundle.order, operation=entry.operation, schedule_id=schedule_id,
-            contract_id=order.contract_id, contract_schedule_id=order.contract_schedule_id,
-            account_id=order.account_id, customer_id=state.customer_id if state else None,
-            known_customer_id=order.customer_id, idempotency_key=entry.idempotency_key,
-            request_ids=entry.request_ids, verify_log=True,
-            message=f"{entry.operation} schedule {schedule_id} ({phases} phases); "
-                    "write-back finished after an interrupted run")
-        confirmed[order.id] = entry.id
-        return True
-
-    def _repair_ids(
-        self, bundle: OrderBundle, order: Order, plan: OrderPlan, batch: WriteBackBatch
-    ) -> None:
-        """A noop still writes ids Salesforce lacks (e.g. a write-back lost in a crash)."""
-        if not plan.schedule_id:
-            return
-        state = None
-        if self.store is not None:
-            state = self.store.get_contract(plan.stripe_account, plan.contract_key)
-        batch.add_success(
-            order=bundle.order, operation=plan.operation.value, schedule_id=plan.schedule_id,
-            contract_id=order.contract_id, contract_schedule_id=order.contract_schedule_id,
-            account_id=order.account_id, customer_id=state.customer_id if state else None,
-            known_customer_id=order.customer_id, idempotency_key="", request_ids=(),
-            message="", log=False)
-
-    # ------------------------------------------------------------------ failures
-
-    def _fail(
-        self,
-        bundle: OrderBundle,
-        plan: OrderPlan | None,
-        issues: Iterable[OrderIssue],
-        options: RunOptions,
-        batch: WriteBackBatch,
-    ) -> OrderOutcome:
-        found = tuple(issues)
-        errors = [i for i in found if i.is_error] or list(found)
-        code = errors[0].code.value if errors else IssueCode.INVALID_RECORD.value
-        message = "; ".join(f"[{i.code.value}] {i.message}" for i in errors) or "order rejected"
-        if not options.dry_run and "Id" in bundle.order and not bundle.order.get("_missing"):
-            written = batch.add_failure(order=bundle.order,
-                                        operation=plan.operation.value if plan else "plan",
-                                        message=message)
-            if written and self.store is not None:
-                self._journal_failure(bundle, plan, code, message)
-        return OrderOutcome(bundle.order_id, "failed", plan, code=code, message=message)
-
-    def _journal_failure(
-        self, bundle: OrderBundle, plan: OrderPlan | None, code: str, message: str
-    ) -> None:
-        assert self.store is not None
-        account = plan.stripe_account if plan else self.settings.default_stripe_account
-        fingerprint = (plan.fingerprint if plan else "") or "rejected"
-        key = f"rejected-{bundle.order_id}-{uuid.uuid4().hex[:8]}"
-        entry = self.store.journal_begin(
-            run_id=self.owner, order_id=bundle.order_id,
-            contract_key=plan.contract_key if plan else bundle.order_id, account=account,
-            operation=plan.operation.value if plan else "plan", fingerprint=fingerprint,
-            idempotency_key=key)
-        self.store.journal_mark(entry.id, JournalState.FAILED, error_code=code,
-                                error_message=message)
-
-    def _transient_or_fail(
-        self,
-        bundle: OrderBundle,
-        plan: OrderPlan | None,
-        exc: SyncError,
-        options: RunOptions,
-        batch: WriteBackBatch,
-        *,
-        op_key: str | None = None,
-    ) -> OrderOutcome:
-        if isinstance(exc, TransientError | LeaseHeld):
-            log.warning("order %s: transient failure, will retry next run: %s",
-                        bundle.order_id, exc)
-            return OrderOutcome(bundle.order_id, "failed", plan, code="transient",
-                                message=str(exc), transient=True)
-        code = _code(exc)
-        message = str(exc)
-        if not options.dry_run:
-            batch.add_failure(order=bundle.order,
-                              operation=plan.operation.value if plan else "plan",
-                              message=message, idempotency_key=op_key,
-                              request_ids=(exc.request_id,) if exc.request_id else ())
-        return OrderOutcome(bundle.order_id, "failed", plan, code=code, message=message)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _code(exc: SyncError) -> str:
-    if isinstance(exc, TerminalError) and exc.code:
-        return exc.code
-    return "transient" if isinstance(exc, TransientError) else "stripe_error"
-
 
 def _success_message(plan: OrderPlan, applied: Applied) -> str:
     phases = len(plan.schedule.phases) if plan.schedule else 0
@@ -693,53 +431,3 @@ def _success_message(plan: OrderPlan, applied: Applied) -> str:
     if applied.already_applied:
         text += "; already in Stripe, nothing sent"
     return text
-
-
-def _run_lease(run_id: str) -> str:
-    return f"run:{run_id}"
-
-
-def _holder_is_gone(holder: str) -> bool:
-    """Whether a lease holder (``run-...@host:pid``) is a process of this host that exited."""
-    _, at, place = holder.rpartition("@")
-    host, _, pid_text = place.rpartition(":")
-    if not at or host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def _modstamp(bundle: OrderBundle) -> datetime | None:
-    from sf_stripe_sync.core.dates import parse_sf_datetime
-
-    stamps = []
-    for record in (bundle.order, *bundle.items):
-        for name in ("SystemModstamp", "LastModifiedDate"):
-            value = record.get(name)
-            if isinstance(value, str) and value:
-                try:
-                    stamps.append(parse_sf_datetime(value))
-                except ValueError:
-                    continue
-    return max(stamps) if stamps else None
-
-
-def _missing(order_id: str) -> OrderBundle:
-    return OrderBundle(order={"Id": order_id, "_missing": True})
-
-
-def _unique(values: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(values))
-
-
-def _chunks(items: Sequence[OrderBundle], size: int) -> Iterator[list[OrderBundle]]:
-    for start in range(0, len(items), size):
-        yield list(items[start:start + size])

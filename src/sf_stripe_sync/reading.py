@@ -1,0 +1,136 @@
+"""Which orders a run reads, in what pages, and how far the watermark may move.
+
+Theory of operation: a triggered or cancel run reads exactly the orders it names (one
+``orders_by_id`` call per page). A scheduled run first re-reads the orders of unfinished
+journal entries, then streams ``changed_since(watermark - overlap)`` page by page; the
+overlap re-reads orders whose ``SystemModstamp`` landed out of order. The watermark then
+moves to the newest stamp fully processed, but never past the run's own start (a record
+stamped in the future must not hide edits made before that time) nor past an order that
+failed for a transient reason (the next run must see it again). For each page, the
+orders of the page's contracts (a plan's whole desired state) are read in batched
+queries and held for that page only, so memory does not grow with the org.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+from sf_stripe_sync.config import Settings
+from sf_stripe_sync.core.dates import parse_sf_datetime
+from sf_stripe_sync.core.models import Order, OrderBundle
+from sf_stripe_sync.core.normalize import normalize_order
+from sf_stripe_sync.ports import ContractPrefetch, OrderSource
+from sf_stripe_sync.run_report import RunOptions
+from sf_stripe_sync.state.store import StateStore
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MISSING_MARK = "_missing"
+
+
+class OrderReader:
+    def __init__(self, settings: Settings, source: OrderSource, source_name: str) -> None:
+        self.settings = settings
+        self.source = source
+        self.source_name = source_name
+        self._contracts: dict[str, list[Order]] = {}
+
+    # ------------------------------------------------------------------ pages
+
+    def pages(
+        self, options: RunOptions, resumed: list[str], store: StateStore | None
+    ) -> Iterator[list[OrderBundle]]:
+        size = max(1, self.settings.page_size)
+        if options.explicit:
+            wanted = unique([*(options.order_ids or ()), *options.cancel_ids, *resumed])
+            for start in range(0, len(wanted), size):
+                chunk = wanted[start:start + size]
+                found = {b.order_id: b for b in self.source.orders_by_id(chunk)}
+                yield [found[i] if i in found else missing(i) for i in chunk]
+            return
+        if resumed:
+            yield from chunks(self.source.orders_by_id(resumed), size)
+        watermark = store.get_watermark(self.source_name) if store else None
+        since = None
+        if watermark is not None:
+            since = watermark - timedelta(seconds=self.settings.watermark_overlap_seconds)
+        seen = set(resumed)
+        for page in self.source.changed_since(since, size):
+            fresh = [b for b in page if b.order_id not in seen]
+            seen.update(b.order_id for b in fresh)
+            if fresh:
+                yield fresh
+
+    def advance_watermark(
+        self, store: StateStore, max_seen: datetime, first_pending: datetime | None
+    ) -> None:
+        target = max_seen
+        if first_pending is not None and first_pending <= target:
+            target = first_pending - timedelta(microseconds=1)
+        current = store.get_watermark(self.source_name)
+        if current is None or target > current:
+            store.set_watermark(self.source_name, target)
+
+    # ------------------------------------------------------------------ contracts
+
+    def prefetch_contracts(self, page: list[OrderBundle]) -> None:
+        """Read the page's contracts in batched queries; held for this page only."""
+        self._contracts.clear()
+        wanted = unique(str(b.order["ContractId"]) for b in page if b.order.get("ContractId"))
+        if not wanted or not isinstance(self.source, ContractPrefetch):
+            return
+        for contract_id, bundles in self.source.contract_orders_many(wanted).items():
+            self._contracts[contract_id] = self._normalized(bundles)
+
+    def contract_orders(self, order: Order) -> list[Order]:
+        """The order with its contract's other orders, oldest first."""
+        if not order.contract_id:
+            return [order]
+        cached = self._contracts.get(order.contract_id)
+        if cached is None:
+            cached = self._normalized(self.source.contract_orders(order.contract_id))
+            self._contracts[order.contract_id] = cached
+        merged = {o.id: o for o in cached}
+        merged[order.id] = order
+        return sorted(merged.values(), key=lambda o: (o.effective_date or EPOCH, o.id))
+
+    def _normalized(self, bundles: Iterable[OrderBundle]) -> list[Order]:
+        orders = []
+        for bundle in bundles:
+            normalized, _ = normalize_order(bundle, fields=self.settings.fields,
+                                            rules=self.settings.rules)
+            if normalized is not None:
+                orders.append(normalized)
+        return orders
+
+
+def modstamp(bundle: OrderBundle) -> datetime | None:
+    """The newest change stamp of an order and its items."""
+    stamps = []
+    for record in (bundle.order, *bundle.items):
+        for name in ("SystemModstamp", "LastModifiedDate"):
+            value = record.get(name)
+            if isinstance(value, str) and value:
+                try:
+                    stamps.append(parse_sf_datetime(value))
+                except ValueError:
+                    continue
+    return max(stamps) if stamps else None
+
+
+def missing(order_id: str) -> OrderBundle:
+    """Stands in for an order id the source does not know, so it is reported, not lost."""
+    return OrderBundle(order={"Id": order_id, MISSING_MARK: True})
+
+
+def is_missing(bundle: OrderBundle) -> bool:
+    return bool(bundle.order.get(MISSING_MARK))
+
+
+def unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def chunks(items: Sequence[OrderBundle], size: int) -> Iterator[list[OrderBundle]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])

@@ -1,0 +1,76 @@
+"""What a run was asked to do and what it did: ``RunOptions``, ``OrderOutcome``, ``RunReport``.
+
+Theory of operation: plain values passed between the engine, the commands that print a
+summary, and the state store's run record. ``RunReport.counts`` always has every kind
+in ``COUNTED``; ``pending`` lists what the next run must try again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sf_stripe_sync.core.models import OrderPlan
+
+COUNTED = ("create", "amend", "replace", "cancel", "noop", "skip", "failed")
+SUCCEEDED = frozenset({"create", "amend", "replace", "cancel", "noop"})
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    order_ids: Sequence[str] | None = None
+    """Triggered run: exactly these orders. None: everything changed since the watermark."""
+    cancel_ids: Sequence[str] = ()
+    """Orders whose schedules the operator asks to cancel."""
+    dry_run: bool = False
+    as_of: datetime | None = None
+    mode: str = "scheduled"
+    keep_plans: bool | None = None
+    """Keep every plan in the report (the preview renders them). None: only for a
+    dry-run; a sync keeps counts and outcomes, so its memory stays flat as the org grows."""
+
+    @property
+    def explicit(self) -> bool:
+        """A triggered or cancel run names its orders; the watermark is left alone."""
+        return self.order_ids is not None or bool(self.cancel_ids)
+
+
+@dataclass
+class OrderOutcome:
+    order_id: str
+    result: str
+    """One of COUNTED."""
+    plan: OrderPlan | None = None
+    schedule_id: str | None = None
+    code: str | None = None
+    message: str | None = None
+    writes: int = 0
+    transient: bool = False
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    dry_run: bool
+    outcomes: list[OrderOutcome] = field(default_factory=list)
+    plans: list[OrderPlan] = field(default_factory=list)
+    stripe_writes: int = 0
+    salesforce_calls: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(COUNTED, 0)
+        for outcome in self.outcomes:
+            counts[outcome.result] += 1
+        return counts
+
+    @property
+    def failed(self) -> list[OrderOutcome]:
+        return [o for o in self.outcomes if o.result == "failed"]
+
+    @property
+    def pending(self) -> list[OrderOutcome]:
+        """Orders that must be tried again (transient failures, leases held by others)."""
+        return [o for o in self.outcomes if o.transient]

@@ -9,8 +9,9 @@ or the local sandboxes. Adapters raise only ``sf_stripe_sync.errors`` exceptions
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -68,6 +69,25 @@ class WriteBack(Protocol):
 
     def insert(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[RecordResult]:
         """POST new records; one result per record, in order."""
+        ...
+
+
+@dataclass(frozen=True)
+class WriteOp:
+    """One write of a batch: ``records`` of ``sobject`` updated (each with ``Id``) or
+    inserted."""
+
+    action: Literal["update", "insert"]
+    sobject: str
+    records: Sequence[dict[str, Any]]
+
+
+@runtime_checkable
+class BatchWriteBack(Protocol):
+    """A ``WriteBack`` that can send several writes together (fewer API calls)."""
+
+    def write_many(self, ops: Sequence[WriteOp]) -> list[list[RecordResult]]:
+        """Apply ``ops`` in order; per op, one result per record, in order."""
         ...
 
 

@@ -16,10 +16,14 @@ Every call under ``/services/data/v<version>/`` goes through the same gate, in o
 
 Calls that pass step 3 count towards ``api_calls`` (an injected 401 does not); every
 answer under ``/services/data`` carries ``Sforce-Limit-Info: api-usage=<used>/<max>``.
+``POST composite`` and ``POST composite/batch`` (``composite.py``) pass the gate once,
+so each counts as ONE API call whatever it holds; a batch of GETs (describes) draws
+``describe`` faults, every other composite call ``write`` faults.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -28,6 +32,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from sf_stripe_sync.sandbox.salesforce_org import composite
 from sf_stripe_sync.sandbox.salesforce_org.auth import Authenticator, SessionRegistry, bearer_token
 from sf_stripe_sync.sandbox.salesforce_org.describe import OrgSchema
 from sf_stripe_sync.sandbox.salesforce_org.faults import FaultInjector, OrgFaults
@@ -109,7 +114,11 @@ class OrgApi:
         with self._count_lock:
             if self.api_calls >= limit:
                 return sf_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
-        fault = self.faults.draw(_call_kind(request.method, parts))
+        kind = _call_kind(request.method, parts)
+        if parts == ["composite", "batch"]:
+            with contextlib.suppress(ValueError, UnicodeDecodeError):
+                kind = composite.call_kind(request.json())
+        fault = self.faults.draw(kind)
         if fault == "invalid_session":
             return _invalid_session()
         with self._count_lock:
@@ -152,6 +161,14 @@ class OrgApi:
             return self._sobjects(method, base_path, parts[1:], body, request)
         if parts == ["composite", "sobjects"] and method in ("POST", "PATCH"):
             return self._collection("insert" if method == "POST" else "update", body)
+        if parts == ["composite"] and method == "POST":
+            return composite.run_composite(
+                body, lambda sub, sub_parts, sub_body: self._route(sub, base_path, sub_parts,
+                                                                   sub_body))
+        if parts == ["composite", "batch"] and method == "POST":
+            return composite.run_batch(
+                body, lambda sub, sub_parts, sub_body: self._route(sub, base_path, sub_parts,
+                                                                   sub_body))
         return sf_error(404, "NOT_FOUND", _NOT_FOUND)
 
     def _query(self, request: OrgRequest, base_path: str, *, include_deleted: bool

@@ -2,7 +2,8 @@
 
 Each order has 3 items; 20 accounts, 10 contracts and 12 products with their
 pricebook entries are shared. The numbers are printed (``pytest -s``) and bounded, so
-a change that turns the one-query-per-page read into per-order calls fails here.
+a change that turns the one-query-per-page read into per-order calls, or the composite
+write-back (5 collections of 200 records a call) into per-collection calls, fails here.
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ from typing import Any
 import pytest
 
 from sf_stripe_sync.config import SalesforceSettings, Settings
+from sf_stripe_sync.ports import WriteOp
 from sf_stripe_sync.salesforce.auth import connect
 from sf_stripe_sync.salesforce.retry import RetryPolicy
 from sf_stripe_sync.salesforce.source import SalesforceOrderSource
-from sf_stripe_sync.salesforce.writer import SalesforceWriteBack
+from sf_stripe_sync.salesforce.writer import COLLECTIONS_PER_COMPOSITE, SalesforceWriteBack
 from sf_stripe_sync.sandbox.salesforce_org import LocalOrg
 
 pytestmark = pytest.mark.integration
 
 ORDERS = 1000
 ITEMS_PER_ORDER = 3
-DESCRIBES = 6
+DESCRIBES = 1
+"""All describes go in one composite/batch call."""
 
 
 def sf_id(prefix: str, n: int) -> str:
@@ -73,10 +76,12 @@ def test_reading_and_writing_back_1000_orders_costs_a_handful_of_calls(
         assert all(b.account is not None and b.pricebook_entries for b in bundles)
 
         writer = SalesforceWriteBack(conn)
-        updates = writer.update("Order", [{"Id": b.order_id, "Stripe_Sync_Status__c": "Synced"}
-                                          for b in bundles])
-        logs = writer.insert("Sync_Log__c", [{"Order__c": b.order_id, "Status__c": "ok"}
-                                             for b in bundles])
+        updates, logs = writer.write_many([
+            WriteOp("update", "Order", [{"Id": b.order_id, "Stripe_Sync_Status__c": "Synced"}
+                                        for b in bundles]),
+            WriteOp("insert", "Sync_Log__c", [{"Order__c": b.order_id, "Status__c": "ok"}
+                                              for b in bundles]),
+        ])
         write_calls = conn.api_calls - read_calls
     finally:
         org.stop()
@@ -84,7 +89,8 @@ def test_reading_and_writing_back_1000_orders_costs_a_handful_of_calls(
     assert all(r.success for r in updates + logs)
     pages = math.ceil(ORDERS / batch_size)
     assert read_calls <= DESCRIBES + pages + 1
-    assert write_calls == 2 * math.ceil(ORDERS / 200)
+    collections = 2 * math.ceil(ORDERS / 200)
+    assert write_calls == math.ceil(collections / COLLECTIONS_PER_COMPOSITE)
     with capsys.disabled():
         print(f"\n[call budget] batch {batch_size}: read {ORDERS} orders with "
               f"{ORDERS * ITEMS_PER_ORDER} items and related records in {read_calls} calls "

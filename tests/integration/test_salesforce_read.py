@@ -164,18 +164,20 @@ def test_contract_orders_are_the_activated_orders_on_the_contract(
     assert source.contract_orders(sf_id("800", 9)) == []
 
 
-def test_describe_is_fetched_once_per_connection(org: LocalOrg) -> None:
+def test_describes_cost_one_batch_call_per_connection(org: LocalOrg) -> None:
     paths: list[str] = []
     http = org.requests_session()
     http.hooks["response"].append(lambda response, *a, **k: paths.append(response.url))
     https_url = org.instance_url.replace("http://", "https://")
     settings = Settings(salesforce=SalesforceSettings(auth="session", instance_url=https_url))
     conn = connect(settings, session=http, environ={"SF_SESSION_ID": org.session_id})
-    SalesforceOrderSource(conn).orders_by_id([sf_id("801", 1)])
+    first = SalesforceOrderSource(conn).orders_by_id([sf_id("801", 1)])
     SalesforceOrderSource(conn).orders_by_id([sf_id("801", 2)])
-    describes = [p for p in paths if p.endswith("/describe")]
-    assert len(describes) == 6
-    assert len(set(describes)) == 6
+    batches = [p for p in paths if p.endswith("/composite/batch")]
+    single = [p for p in paths if p.endswith("/describe")]
+    assert len(batches) == 1 and single == []
+    assert first[0].order_id == sf_id("801", 1)
+    assert "Stripe_Subscription_Schedule_Id__c" in conn.fields_of("Contract")
 
 
 def test_missing_required_custom_field_is_a_config_error_naming_it(org: LocalOrg) -> None:

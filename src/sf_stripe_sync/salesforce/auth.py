@@ -17,15 +17,19 @@ Numbers in answers are parsed as ``Decimal`` (``parse_float``), never float.
 
 A response hook on the ``requests`` session counts the API calls made (logins are
 counted apart) and keeps the last ``Sforce-Limit-Info`` usage, so ``usage()`` is
-known even after a failed call. The describe cache lives here too: one describe per
-sObject per connection.
+known even after a failed call. The describe cache lives here too: the first
+``fields_of`` fetches the describes of every sObject the sync reads (``PREFETCH``, plus
+the one asked for) in ONE ``composite/batch`` call (up to 25 describes a call), so a
+run spends one API call on describes; an sObject the batch could not describe (an
+error other than "no such object") falls back to its own describe call.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -34,7 +38,12 @@ import requests
 from simple_salesforce.api import Salesforce
 
 from sf_stripe_sync.config import Settings, resolve_secret
-from sf_stripe_sync.errors import AuthenticationError, ConfigError, TerminalError
+from sf_stripe_sync.errors import (
+    ApiLimitExceeded,
+    AuthenticationError,
+    ConfigError,
+    TerminalError,
+)
 from sf_stripe_sync.salesforce.errors import translate
 from sf_stripe_sync.salesforce.retry import RetryPolicy, call_with_retries
 
@@ -44,6 +53,11 @@ DEFAULT_TIMEOUT_SECONDS = 60.0
 REFRESHABLE_MODES = frozenset({"password", "jwt", "client_credentials"})
 _USAGE = re.compile(r"(?:^|[;,\s])api-usage=(\d+)/(\d+)")
 _LOGIN_PATHS = ("/services/oauth2/", "/services/Soap/u/")
+DESCRIBES_PER_BATCH = 25
+"""Salesforce: at most 25 subrequests in a ``composite/batch`` call."""
+PREFETCH = ("Order", "OrderItem", "Account", "Contract", "PricebookEntry", "Product2")
+"""The sObjects a sync describes (``describe.SOBJECTS``), fetched together."""
+_ABSENT_CODES = frozenset({"NOT_FOUND", "INVALID_TYPE"})
 
 
 class CallMeter:
@@ -90,6 +104,7 @@ class SalesforceConnection:
         self._secrets = secrets
         self._session_id_env = session_id_env
         self._describe_cache: dict[str, frozenset[str]] = {}
+        self._describe_absent: dict[str, str] = {}
         self._describe_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -158,12 +173,49 @@ class SalesforceConnection:
             retry_ambiguous=retry_ambiguous,
         )
 
+    def describe_many(self, sobjects: Iterable[str]) -> None:
+        """Fetch the describes of ``sobjects`` not known yet, 25 per ``composite/batch``
+        call. Objects the org lacks are remembered; other failures are left uncached."""
+        with self._describe_lock:
+            wanted = [s for s in dict.fromkeys(sobjects)
+                      if s not in self._describe_cache and s not in self._describe_absent]
+        version = getattr(self.client, "sf_version", None) or "60.0"
+        for start in range(0, len(wanted), DESCRIBES_PER_BATCH):
+            chunk = wanted[start:start + DESCRIBES_PER_BATCH]
+            body = json.dumps({"haltOnError": False, "batchRequests": [
+                {"method": "GET", "url": f"v{version}/sobjects/{s}/describe"} for s in chunk]})
+            answer = self.rest("POST", "composite/batch", body=body)
+            results = answer.get("results") if isinstance(answer, dict) else None
+            if not isinstance(results, list) or len(results) != len(chunk):
+                raise TerminalError("Salesforce answered a batch of describes without one "
+                                    "result per describe")
+            for sobject, result in zip(chunk, results, strict=True):
+                self._keep_described(sobject, result if isinstance(result, dict) else {})
+
     def fields_of(self, sobject: str) -> frozenset[str]:
-        """Field names of ``sobject`` from its describe, fetched once per connection."""
+        """Field names of ``sobject`` from its describe, fetched once per connection
+        (the first call describes ``PREFETCH`` too, in the same call)."""
         with self._describe_lock:
             cached = self._describe_cache.get(sobject)
+            absent = self._describe_absent.get(sobject)
+            tried = cached is not None or absent is not None
+        if not tried:
+            try:
+                self.describe_many((sobject, *PREFETCH))
+            except TerminalError as exc:
+                # A batch the org refuses (not the allowance) leaves single describes.
+                if isinstance(exc, ApiLimitExceeded | AuthenticationError):
+                    raise
+            with self._describe_lock:
+                cached = self._describe_cache.get(sobject)
+                absent = self._describe_absent.get(sobject)
         if cached is not None:
             return cached
+        if absent is not None:
+            raise ConfigError(
+                f"the Salesforce org has no sObject {sobject} (describe: {absent})",
+                code="missing_object",
+            )
         try:
             described = self.rest("GET", f"sobjects/{sobject}/describe")
         except TerminalError as exc:
@@ -173,14 +225,20 @@ class SalesforceConnection:
                     code="missing_object",
                 ) from exc
             raise
-        names = frozenset(
-            str(field["name"])
-            for field in (described or {}).get("fields", [])
-            if isinstance(field, Mapping) and field.get("name")
-        )
+        names = _field_names(described)
         with self._describe_lock:
             self._describe_cache[sobject] = names
         return names
+
+    def _keep_described(self, sobject: str, result: Mapping[str, Any]) -> None:
+        status, body = result.get("statusCode"), result.get("result")
+        errors = [e for e in body if isinstance(e, Mapping)] if isinstance(body, list) else []
+        with self._describe_lock:
+            if status == 200 and isinstance(body, Mapping):
+                self._describe_cache[sobject] = _field_names(body)
+            elif any(e.get("errorCode") in _ABSENT_CODES for e in errors):
+                self._describe_absent[sobject] = "; ".join(
+                    str(e.get("message") or e.get("errorCode")) for e in errors)
 
     # ------------------------------------------------------------------ internals
 
@@ -210,6 +268,14 @@ class SalesforceConnection:
                 ) from first
             self._translated("re-authentication", self.client._refresh_session)
             return self._translated(action, call)
+
+
+def _field_names(described: Any) -> frozenset[str]:
+    return frozenset(
+        str(field["name"])
+        for field in (described or {}).get("fields", [])
+        if isinstance(field, Mapping) and field.get("name")
+    )
 
 
 def _as_result(value: Any, action: str) -> dict[str, Any]:

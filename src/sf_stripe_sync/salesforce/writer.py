@@ -1,18 +1,27 @@
-"""``ports.WriteBack`` through sObject collections (``composite/sobjects``).
+"""``ports.WriteBack`` through sObject collections (``composite/sobjects``), and
+``ports.BatchWriteBack`` through the Composite API (``composite``).
 
-Theory of operation: records go out 200 a call (Salesforce's collection limit) with
-``allOrNone: false``, PATCH for updates and POST for inserts. HTTP 200 only means the
-call was accepted: every record's own result is read and returned as a
-``RecordResult``, in the order the records were given.
+Theory of operation: records go out 200 a collection (Salesforce's collection limit)
+with ``allOrNone: false``, PATCH for updates and POST for inserts. ``update`` and
+``insert`` send one collection per call. ``write_many`` packs the collections of
+several writes (a page's Account, Contract and Order updates and its Sync_Log__c
+inserts) into ``POST composite`` calls, five collections a call (Salesforce allows 25
+subrequests, at most 5 of them sObject Collections or queries), with ``allOrNone:
+false`` and ``collateSubrequests: false`` so they run in the order given and one failed
+subrequest does not roll back the others; the whole call is one API call. HTTP 200 only
+means a call was accepted: every subrequest's status and every record's own result is
+read and returned as a ``RecordResult``, in the order the records were given.
 
 Failures are handled at two levels:
 
 * the whole call (5xx, whole-call ``UNABLE_TO_LOCK_ROW``, timeouts, connection errors)
   is retried by the connection's ``RetryPolicy``; an insert whose answer was lost
   (read timeout) is not re-sent, because it may already have created the records;
-* a record that failed with ``UNABLE_TO_LOCK_ROW`` while others succeeded is sent
-  again on its own, with backoff, under ``lock_retry``; when its tries run out it is
-  reported as failed, like any other per-record error.
+* a record that failed with ``UNABLE_TO_LOCK_ROW`` while others succeeded (or a
+  composite subrequest that failed whole with it) is sent again, with backoff, under
+  ``lock_retry``; when its tries run out it is reported as failed, like any other
+  per-record error. A composite call that holds an insert is not re-sent when its
+  answer was lost, for the same reason as a lone insert.
 
 An expired session is re-authenticated by the connection; ``REQUEST_LIMIT_EXCEEDED``
 raises ``ApiLimitExceeded`` and stops the caller. Values are JSON-encoded here:
@@ -28,6 +37,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -35,7 +45,7 @@ from typing import Any
 from simple_salesforce.format import format_soql
 
 from sf_stripe_sync.errors import TerminalError
-from sf_stripe_sync.ports import RecordResult
+from sf_stripe_sync.ports import RecordResult, WriteOp
 from sf_stripe_sync.salesforce.auth import SalesforceConnection
 from sf_stripe_sync.salesforce.describe import check_identifier
 from sf_stripe_sync.salesforce.reader import OrderReader, plain
@@ -43,11 +53,23 @@ from sf_stripe_sync.salesforce.retry import RetryPolicy
 from sf_stripe_sync.salesforce.soql import IDS_PER_QUERY
 
 COLLECTION_LIMIT = 200
+COLLECTIONS_PER_COMPOSITE = 5
+"""Salesforce: 25 subrequests a composite call, at most 5 sObject Collections/queries."""
 LOCK_CODE = "UNABLE_TO_LOCK_ROW"
 _NUMBER_TAG = f"decimal-{uuid.uuid4().hex}:"
 """Marks a Decimal during encoding; random so no real string value can look like it."""
 _NUMBER_MARK = "\u0000" + _NUMBER_TAG
 _NUMBER_TOKEN = re.compile(r'"\\u0000' + _NUMBER_TAG + r'([-+0-9.Ee]+)"')
+
+
+@dataclass
+class _Piece:
+    """One collection subrequest: some records (by index) of one write."""
+
+    op: int
+    method: str
+    sobject: str
+    indexes: list[int]
 
 
 class SalesforceWriteBack:
@@ -72,6 +94,37 @@ class SalesforceWriteBack:
         """POST new records; one result per record, in order."""
         return self._write("POST", sobject, records)
 
+    def write_many(self, ops: Sequence[WriteOp]) -> list[list[RecordResult]]:
+        """Apply ``ops`` in order through composite calls (5 collections each); per op,
+        one result per record, in order."""
+        results: list[list[RecordResult | None]] = []
+        pieces: list[_Piece] = []
+        for number, op in enumerate(ops):
+            method = "PATCH" if op.action == "update" else "POST"
+            check_identifier(op.sobject, "sObject")
+            slots, sendable = _local_checks(method, op.records)
+            results.append(slots)
+            pieces += [_Piece(number, method, op.sobject, sendable[start:start + self.batch_size])
+                       for start in range(0, len(sendable), self.batch_size)]
+        attempt = 1
+        while pieces:
+            may_retry = attempt < self.lock_retry.attempts
+            retry_later: list[_Piece] = []
+            for start in range(0, len(pieces), COLLECTIONS_PER_COMPOSITE):
+                group = pieces[start:start + COLLECTIONS_PER_COMPOSITE]
+                answers = self._send_composite(ops, group)
+                for piece, answer in zip(group, answers, strict=True):
+                    again = _settle(piece, answer, ops[piece.op].records, results[piece.op],
+                                    may_retry)
+                    if again.indexes:
+                        retry_later.append(again)
+            if retry_later:
+                self._sleep(self.lock_retry.wait_before(attempt))
+            pieces = retry_later
+            attempt += 1
+        return [[r if r is not None else RecordResult(id=None, success=False) for r in slots]
+                for slots in results]
+
     def find(
         self, sobject: str, where_field: str, values: Sequence[str], fields: Sequence[str]
     ) -> list[dict[str, Any]]:
@@ -95,16 +148,7 @@ class SalesforceWriteBack:
         self, method: str, sobject: str, records: Sequence[dict[str, Any]]
     ) -> list[RecordResult]:
         check_identifier(sobject, "sObject")
-        results: list[RecordResult | None] = [None] * len(records)
-        sendable: list[int] = []
-        for index, record in enumerate(records):
-            if method == "PATCH" and not record.get("Id"):
-                results[index] = RecordResult(
-                    id=None, success=False,
-                    errors=("MISSING_ARGUMENT: an update needs the record's Id",),
-                )
-            else:
-                sendable.append(index)
+        results, sendable = _local_checks(method, records)
         for start in range(0, len(sendable), self.batch_size):
             self._write_chunk(method, sobject, records, sendable[start : start + self.batch_size],
                               results)
@@ -135,17 +179,38 @@ class SalesforceWriteBack:
             pending = retry_later
             attempt += 1
 
+    def _send_composite(
+        self, ops: Sequence[WriteOp], group: list[_Piece]
+    ) -> list[dict[str, Any]]:
+        """One composite call holding ``group``; the subrequests' answers, in order."""
+        version = getattr(self.conn.client, "sf_version", None) or "60.0"
+        url = f"/services/data/v{version}/composite/sobjects"
+        references = [f"write{number}" for number in range(len(group))]
+        body = encode_json({
+            "allOrNone": False,
+            "collateSubrequests": False,
+            "compositeRequest": [
+                {"method": piece.method, "url": url, "referenceId": reference,
+                 "body": _collection_body(piece.sobject,
+                                          [ops[piece.op].records[i] for i in piece.indexes])}
+                for piece, reference in zip(group, references, strict=True)
+            ],
+        })
+        answer = self.conn.rest("POST", "composite", body=body,
+                                retry_ambiguous=all(p.method == "PATCH" for p in group))
+        found = answer.get("compositeResponse") if isinstance(answer, dict) else None
+        by_reference = {str(a.get("referenceId")): a for a in found or []
+                        if isinstance(a, dict)}
+        if not isinstance(found, list) or set(by_reference) != set(references):
+            raise TerminalError(
+                f"Salesforce answered a composite call of {len(group)} subrequests without "
+                f"one answer per subrequest")
+        return [by_reference[reference] for reference in references]
+
     def _send(
         self, method: str, sobject: str, batch: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        body = encode_json({
-            "allOrNone": False,
-            "records": [
-                {"attributes": {"type": sobject},
-                 **{k: v for k, v in record.items() if k != "attributes"}}
-                for record in batch
-            ],
-        })
+        body = encode_json(_collection_body(sobject, batch))
         answer = self.conn.rest(
             method, "composite/sobjects", body=body, retry_ambiguous=(method == "PATCH")
         )
@@ -156,6 +221,66 @@ class SalesforceWriteBack:
                 f"{got} results"
             )
         return [a if isinstance(a, dict) else {} for a in answer]
+
+
+def _collection_body(sobject: str, batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "allOrNone": False,
+        "records": [
+            {"attributes": {"type": sobject},
+             **{k: v for k, v in record.items() if k != "attributes"}}
+            for record in batch
+        ],
+    }
+
+
+def _local_checks(
+    method: str, records: Sequence[dict[str, Any]]
+) -> tuple[list[RecordResult | None], list[int]]:
+    """Results known without a call (an update without Id), and the indexes to send."""
+    results: list[RecordResult | None] = [None] * len(records)
+    sendable: list[int] = []
+    for index, record in enumerate(records):
+        if method == "PATCH" and not record.get("Id"):
+            results[index] = RecordResult(
+                id=None, success=False,
+                errors=("MISSING_ARGUMENT: an update needs the record's Id",),
+            )
+        else:
+            sendable.append(index)
+    return results, sendable
+
+
+def _settle(
+    piece: _Piece,
+    answer: dict[str, Any],
+    records: Sequence[dict[str, Any]],
+    slots: list[RecordResult | None],
+    may_retry: bool,
+) -> _Piece:
+    """Record one subrequest's outcome in ``slots``; what should be sent again."""
+    status = answer.get("httpStatusCode")
+    body = answer.get("body")
+    again = _Piece(piece.op, piece.method, piece.sobject, [])
+    if isinstance(status, int) and 200 <= status < 300:
+        if not isinstance(body, list) or len(body) != len(piece.indexes):
+            raise TerminalError(
+                f"Salesforce answered a {piece.method} of {len(piece.indexes)} "
+                f"{piece.sobject} records inside a composite call without one result each")
+        outcomes = [o if isinstance(o, dict) else {} for o in body]
+    else:
+        # The whole subrequest failed: every record in it shares the error.
+        errors = [e for e in body if isinstance(e, dict)] if isinstance(body, list) else []
+        if not errors:
+            errors = [{"errorCode": f"HTTP_{status}", "message": "subrequest failed"}]
+        outcomes = [{"success": False, "errors": errors}] * len(piece.indexes)
+    for index, outcome in zip(piece.indexes, outcomes, strict=True):
+        result = _record_result(outcome, records[index], piece.method)
+        if not result.success and may_retry and _is_lock(outcome):
+            again.indexes.append(index)
+        else:
+            slots[index] = result
+    return again
 
 
 def _errors(outcome: dict[str, Any]) -> tuple[str, ...]:

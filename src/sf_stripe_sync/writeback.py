@@ -2,8 +2,10 @@
 
 Theory of operation: the engine hands every finished order to a ``WriteBackBatch``
 (``add_success`` / ``add_failure``); nothing is written until ``flush``, which sends the
-Order, Contract and Account updates as sObject collections (the writer chunks them 200
-a call) and then the ``Sync_Log__c`` inserts. Several orders touching the same Contract
+Account, Contract and Order updates as sObject collections (the writer chunks them 200
+a collection) and then the ``Sync_Log__c`` inserts; a writer that can send several
+writes together (``BatchWriteBack``) gets them all in one ``write_many``, in that order
+(one composite call for a page). Several orders touching the same Contract
 or Account are merged into one record update. ``flush`` returns, per order id, the
 write errors of that order's records so the engine can leave the journal entry
 unfinished (it is retried on the next run) instead of losing the write.
@@ -29,7 +31,7 @@ from sf_stripe_sync.core.dates import iso_z
 from sf_stripe_sync.core.rules import FieldMap
 from sf_stripe_sync.crashpoints import crashpoint
 from sf_stripe_sync.errors import TransientError
-from sf_stripe_sync.ports import RecordFinder, RecordResult, WriteBack
+from sf_stripe_sync.ports import BatchWriteBack, RecordFinder, RecordResult, WriteBack, WriteOp
 
 STATUS_SYNCED = "Synced"
 STATUS_CANCELED = "Canceled"
@@ -140,6 +142,49 @@ class WriteBackBatch:
     def flush(self, writer: WriteBack) -> dict[str, list[str]]:
         """Send everything; returns ``{order_id: [problems]}`` for orders not fully written."""
         problems: dict[str, list[str]] = defaultdict(list)
+        if not self._flush_together(writer, problems):
+            self._flush_apart(writer, problems)
+        self._updates.clear()
+        self._owners.clear()
+        self._logs.clear()
+        self._verify.clear()
+        return dict(problems)
+
+    def _flush_together(self, writer: WriteBack, problems: dict[str, list[str]]) -> bool:
+        """Updates and log inserts in one ``write_many`` (one composite call a page).
+        False when the writer cannot batch, or when the answer was lost with logs in it:
+        the caller then writes apart, looking those logs up first (the updates are safe
+        to repeat)."""
+        if not isinstance(writer, BatchWriteBack):
+            return False
+        updates = [(sobject, list(self._updates.get(sobject, {}).values()))
+                   for sobject in ("Account", "Contract", "Order")]
+        updates = [(sobject, records) for sobject, records in updates if records]
+        pending = list(range(len(self._logs)))
+        if self._verify:
+            landed = self._landed(writer, sorted(self._verify))
+            pending = [i for i in pending if i not in landed]
+        ops = [WriteOp("update", sobject, records) for sobject, records in updates]
+        if pending:
+            ops.append(WriteOp("insert", self.fields.sync_log_object,
+                               [self._logs[i][1] for i in pending]))
+        if not ops:
+            return True
+        try:
+            results = writer.write_many(ops)
+        except TransientError:
+            if not pending or not isinstance(writer, RecordFinder):
+                raise
+            self._verify.update(pending)
+            return False
+        crashpoint("mid_writeback")
+        for (sobject, records), outcome in zip(updates, results, strict=False):
+            self._collect(problems, sobject, records, outcome)
+        if pending:
+            self._note_log_failures(problems, pending, results[-1])
+        return True
+
+    def _flush_apart(self, writer: WriteBack, problems: dict[str, list[str]]) -> None:
         for sobject in ("Account", "Contract", "Order"):
             records = list(self._updates.get(sobject, {}).values())
             if not records:
@@ -149,11 +194,6 @@ class WriteBackBatch:
         crashpoint("mid_writeback")
         if self._logs:
             self._insert_logs(writer, problems)
-        self._updates.clear()
-        self._owners.clear()
-        self._logs.clear()
-        self._verify.clear()
-        return dict(problems)
 
     def _insert_logs(self, writer: WriteBack, problems: dict[str, list[str]]) -> None:
         """Insert the logs, never one twice: logs a resumed write-back may have written
@@ -176,6 +216,12 @@ class WriteBackBatch:
             if not pending:
                 return
             results = writer.insert(log_object, [self._logs[i][1] for i in pending])
+        self._note_log_failures(problems, pending, results)
+
+    def _note_log_failures(
+        self, problems: dict[str, list[str]], pending: list[int], results: list[RecordResult]
+    ) -> None:
+        log_object = self.fields.sync_log_object
         for index, result in zip(pending, results, strict=True):
             if not result.success:
                 problems[self._logs[index][0]].append(

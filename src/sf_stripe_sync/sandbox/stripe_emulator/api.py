@@ -9,9 +9,11 @@ and returns a ``Reply`` (status, headers, JSON body, or "drop the connection"). 
 4. decode the bracket-notation parameters and validate them against the SDK TypedDict
    (and ``expand``); failures here are never saved under an idempotency key;
 5. claim the idempotency key (POST only): replay, 400 mismatch or 409 in flight;
-6. wait the configured latency, then run the handler under the state lock, saving the
-   state file after a change; a handler's ``ApiError`` is an answer like any other and is
-   saved under the key; an unexpected exception is a 500 that is not saved;
+6. wait the configured latency, then run the handler under the state lock; a write runs
+   in a store transaction (``journal``): a refused write is undone, leaving the store
+   exactly as before, at the cost of what it touched; a handler's ``ApiError`` is an
+   answer like any other and is saved under the key; an unexpected exception is a 500
+   that is not saved; a change marks the state file for saving (``persist``);
 7. for a "lost" fault, drop the connection after the result was saved.
 
 Every API request (not ``/_emulator/*``) is logged: method, path, idempotency key,
@@ -203,20 +205,24 @@ class ApiCore:
                  expand_paths: list[str], account: str, path_id: str, scope: str,
                  key: str | None, request_id: str) -> Reply:
         with self.lock:
-            before = copy.deepcopy(self.store.to_json()) if mutates else None
+            if mutates:
+                self.store.begin()
             ctx = Context(self.store, account, self.clock.now(), params, path_id)
             try:
                 result = expand(handler(ctx), expand_paths, ctx)
                 reply = Reply(200, copy.deepcopy(result))
             except Exception as exc:
-                if before is not None:  # a refused request changes nothing
-                    self.store.load_json(before)
+                if mutates:  # a refused request changes nothing
+                    self.store.rollback()
                 if not isinstance(exc, ApiError):  # an emulator bug: Stripe's unsaved 500
                     if key is not None:
                         self.ledger.release(scope, key)
                     return self._error(ApiError(500, "An unknown error occurred.",
                                                 type=API_ERROR))
                 reply = self._error(exc)
+            else:
+                if mutates:
+                    self.store.commit()
             if key is not None and reply.body is not None:
                 self.ledger.save(scope, key, SavedResult(reply.status, reply.body, request_id))
             if mutates or key is not None:

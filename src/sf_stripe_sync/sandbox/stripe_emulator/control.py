@@ -7,7 +7,8 @@ need no API key, never get faults and are not logged as API requests:
 * ``GET|POST|DELETE /_emulator/faults``   the FaultConfig as JSON (DELETE clears);
 * ``GET|DELETE /_emulator/requests``      the API request log;
 * ``GET /_emulator/objects/<kind>[?account=acct_...]``  stored objects of a kind;
-* ``POST /_emulator/reset``               back to the seed, as freshly started.
+* ``POST /_emulator/reset``               back to the seed, as freshly started;
+* ``POST /_emulator/save``                write the state file now (``--state``).
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ def handle_control(emu: StripeEmulator, method: str, path: str, query: str,
             if method == "DELETE":
                 emu.clear_requests()
             return Reply(200, {"object": "list", "data": emu.requests()})
+        if name == "save" and method == "POST":
+            emu.save_state()
+            return Reply(200, {"saved": emu.state_file is not None})
         if name == "reset" and method == "POST":
             emu.reset()
             return Reply(200, {"reset": True})

@@ -5,13 +5,14 @@ ledger, the fault injector and the request log, all behind one lock (``ApiCore``
 serves them over a threaded loopback HTTP server (``server``). ``start`` binds (port 0
 picks a free port) and serves in a daemon thread; ``stop`` shuts down and, with a state
 file, saves. The state file (objects, coupon redemptions, saved idempotent results) is
-also rewritten after every change, atomically, so a killed process loses nothing.
+written atomically about a second after a change (``persistence``: one write covers
+every change made meanwhile), on ``stop``, on ``reset`` and when asked (``save_state``,
+``POST /_emulator/save``); a killed process loses at most the last second of changes.
 Reading objects brings schedule statuses up to the emulator clock first.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 from collections.abc import Iterator
@@ -26,6 +27,10 @@ from sf_stripe_sync.sandbox.stripe_emulator.idempotency import (
     DEFAULT_TTL_SECONDS,
     IdempotencyLedger,
 )
+from sf_stripe_sync.sandbox.stripe_emulator.persistence import (
+    DEFAULT_SAVE_DELAY_SECONDS,
+    DebouncedSaver,
+)
 from sf_stripe_sync.sandbox.stripe_emulator.resources import coupons, schedules
 from sf_stripe_sync.sandbox.stripe_emulator.resources.common import Context
 from sf_stripe_sync.sandbox.stripe_emulator.seed import apply_seed, load_seed
@@ -34,7 +39,7 @@ from sf_stripe_sync.sandbox.stripe_emulator.store import (
     KINDS,
     PLATFORM,
     ObjectStore,
-    write_json_atomically,
+    write_text_atomically,
 )
 
 STATE_VERSION = 1
@@ -51,13 +56,16 @@ class StripeEmulator:
         *,
         faults: FaultConfig | None = None,
         idempotency_ttl: int = DEFAULT_TTL_SECONDS,
+        save_delay: float = DEFAULT_SAVE_DELAY_SECONDS,
     ) -> None:
         self.clock = EmulatorClock(now)
         self.state_file = Path(state_file) if state_file is not None else None
         self._seed = load_seed(seed)
         self._initial_faults = faults or FaultConfig()
+        self._saver = DebouncedSaver(self._write_state, save_delay)
+        persist = self._saver.changed if self.state_file is not None else _nothing
         self.core = ApiCore(self.clock, ObjectStore(), IdempotencyLedger(idempotency_ttl),
-                            FaultInjector(self._initial_faults), self.save_state)
+                            FaultInjector(self._initial_faults), persist)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         with self.core.lock:
@@ -84,6 +92,7 @@ class StripeEmulator:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        self._saver.cancel()
         self.save_state()
 
     @contextmanager
@@ -150,7 +159,7 @@ class StripeEmulator:
             self.core.log.clear()
             self.core.faults.configure(self._initial_faults)
             apply_seed(self.core.store, self._seed, self.clock.now())
-            self.save_state()
+        self.save_state()  # outside the lock: a timed save takes it after its own
 
     # persistence ------------------------------------------------------------------------
     def _load_state(self) -> None:
@@ -163,10 +172,23 @@ class StripeEmulator:
         self.core.ledger.load_json(data.get("idempotency", []))
 
     def save_state(self) -> None:
+        """Write the state file now (nothing without one)."""
+        if self.state_file is not None:
+            self._saver.save_now()
+
+    @property
+    def unsaved_changes(self) -> bool:
+        """Whether a change is waiting for the state file's next write."""
+        return self._saver.dirty
+
+    def _write_state(self) -> None:
         if self.state_file is None:
             return
-        with self.core.lock:
-            data = {"version": STATE_VERSION,
-                    "store": copy.deepcopy(self.core.store.to_json()),
-                    "idempotency": self.core.ledger.to_json()}
-        write_json_atomically(self.state_file, data)
+        with self.core.lock:  # serialised under the lock, written outside it
+            text = json.dumps({"version": STATE_VERSION, "store": self.core.store.to_json(),
+                               "idempotency": self.core.ledger.to_json()})
+        write_text_atomically(self.state_file, text)
+
+
+def _nothing() -> None:
+    """The change hook of an emulator without a state file."""

@@ -7,17 +7,22 @@ reversing it. Objects are stored exactly as the API returns them; the only state
 beside them is which coupons each schedule has already redeemed. The store itself is
 not thread-safe: the emulator holds its one state lock around every use. ``to_json`` /
 ``from_json`` give the whole state as one JSON document for the ``--state`` file.
+
+A write request runs between ``begin`` and ``commit`` / ``rollback``: while it is open,
+every object the store hands out or changes is first recorded in an undo journal
+(``journal``), so a refused request can be undone at the cost of what it touched.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import string
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from sf_stripe_sync.sandbox.stripe_emulator.journal import UndoJournal, undo
 
 JSON = dict[str, Any]
 PLATFORM = ""
@@ -36,6 +41,25 @@ class ObjectStore:
         self._rng = rng or random.Random()
         self._partitions: dict[str, dict[str, dict[str, JSON]]] = {}
         self._redemptions: dict[str, dict[str, list[str]]] = {}
+        self._journal: UndoJournal | None = None
+
+    # transactions ----------------------------------------------------------------------
+    def begin(self) -> None:
+        """Start recording what the coming request touches (see ``journal``)."""
+        self._journal = UndoJournal()
+
+    def commit(self) -> None:
+        self._journal = None
+
+    def rollback(self) -> None:
+        """Undo everything since ``begin``: the store is exactly as it was then."""
+        journal, self._journal = self._journal, None
+        if journal is not None:
+            undo(journal, self._partitions, self._redemptions)
+
+    def _touch(self, account: str, kind: str, object_id: str, current: JSON | None) -> None:
+        if self._journal is not None:
+            self._journal.remember_object((account, kind, object_id), current)
 
     # ids -----------------------------------------------------------------------------
     def random_suffix(self, length: int) -> str:
@@ -53,21 +77,38 @@ class ObjectStore:
 
     # objects ---------------------------------------------------------------------------
     def _bucket(self, account: str, kind: str) -> dict[str, JSON]:
+        if self._journal is not None:
+            if account not in self._partitions:
+                self._journal.new_accounts.add(account)
+            elif kind not in self._partitions[account]:
+                self._journal.new_buckets.add((account, kind))
         return self._partitions.setdefault(account, {}).setdefault(kind, {})
 
     def get(self, account: str, kind: str, object_id: str) -> JSON | None:
-        return self._partitions.get(account, {}).get(kind, {}).get(object_id)
+        found = self._partitions.get(account, {}).get(kind, {}).get(object_id)
+        if found is not None:
+            self._touch(account, kind, object_id, found)
+        return found
 
     def put(self, account: str, kind: str, obj: JSON) -> JSON:
-        self._bucket(account, kind)[obj["id"]] = obj
+        bucket = self._bucket(account, kind)
+        self._touch(account, kind, obj["id"], bucket.get(obj["id"]))
+        bucket[obj["id"]] = obj
         return obj
 
     def delete(self, account: str, kind: str, object_id: str) -> JSON | None:
-        return self._bucket(account, kind).pop(object_id, None)
+        bucket = self._bucket(account, kind)
+        if self._journal is not None and object_id in bucket:
+            self._journal.remember_order(account, kind, list(bucket))
+            self._touch(account, kind, object_id, bucket[object_id])
+        return bucket.pop(object_id, None)
 
     def all(self, account: str, kind: str) -> list[JSON]:
         """Objects of a kind, oldest first."""
-        return list(self._partitions.get(account, {}).get(kind, {}).values())
+        found = list(self._partitions.get(account, {}).get(kind, {}).values())
+        for obj in found:
+            self._touch(account, kind, obj["id"], obj)
+        return found
 
     def accounts(self) -> list[str]:
         return list(self._partitions)
@@ -77,10 +118,16 @@ class ObjectStore:
         return list(self._redemptions.get(account, {}).get(schedule_id, []))
 
     def record_redemption(self, account: str, schedule_id: str, coupon_id: str) -> None:
+        if self._journal is not None:
+            if account not in self._redemptions:
+                self._journal.new_redemption_accounts.add(account)
+            held = self._redemptions.get(account, {}).get(schedule_id)
+            self._journal.remember_redemptions(account, schedule_id, held)
         self._redemptions.setdefault(account, {}).setdefault(schedule_id, []).append(coupon_id)
 
     # whole state -------------------------------------------------------------------------
     def clear(self) -> None:
+        self._journal = None
         self._partitions.clear()
         self._redemptions.clear()
 
@@ -88,6 +135,7 @@ class ObjectStore:
         return {"objects": self._partitions, "redemptions": self._redemptions}
 
     def load_json(self, data: JSON) -> None:
+        self._journal = None
         self._partitions = {
             str(account): {str(kind): dict(bucket) for kind, bucket in kinds.items()}
             for account, kinds in dict(data.get("objects", {})).items()
@@ -98,14 +146,14 @@ class ObjectStore:
         }
 
 
-def write_json_atomically(path: Path, data: JSON) -> None:
+def write_text_atomically(path: Path, text: str) -> None:
     """Write to a temporary file beside ``path`` and rename it over, so a crash never
     leaves half a state file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=False)
+            handle.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

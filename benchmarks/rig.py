@@ -202,12 +202,14 @@ def child(job: dict[str, Any]) -> int:
 
 
 def _org_call_kind(method: str, path: str) -> str:
-    if "/describe" in path:
+    if "/describe" in path or path.rstrip("/").endswith("/composite/batch"):
         return "describe"
     if "/query" in path:
         return "query"
     if "/composite/sobjects" in path:
         return "update" if method == "PATCH" else "insert"
+    if path.rstrip("/").endswith("/composite"):
+        return "composite"
     return "other" if "/services/data" in path else "login"
 
 

@@ -94,6 +94,8 @@ def test_contract_orders_are_consolidated_with_their_linked_change_lines(
     assert code == 0
     original, change = (by_id(document)[i] for i in CYBERDYNE)
     assert original["phases"] == change["phases"]
+    # One schedule per contract: the first order's create already holds the change.
+    assert (original["operation"], change["operation"]) == ("create", "noop")
     quantities = [{i["price"]: i["quantity"] for i in p["items"]} for p in change["phases"]]
     assert quantities == [
         {"price_seat": 10, "price_support": 2},

@@ -162,8 +162,22 @@ def test_preview_reads_known_schedules_from_salesforce_id_fields_only() -> None:
     plans, _ = preview_plans(src, ["801C", "801D"], Settings(), AS_OF)
     synced, new = plans
     assert synced.operation is OperationKind.REPLACE
-    assert new.operation is OperationKind.AMEND
+    # The replace recomputes the contract from all its orders, the new one included,
+    # so by the time a run reaches the new order there is nothing left to send.
+    assert new.operation is OperationKind.NOOP
     assert synced.schedule_id == new.schedule_id == "sub_sched_C"
     assert new.schedule is not None
     assert [[(i.price, i.quantity) for i in p.items] for p in new.schedule.phases] == [
         [("price_A", 1)], [("price_A", 3)]]
+
+
+def test_a_new_change_order_previewed_alone_amends_the_known_schedule() -> None:
+    data = snapshot()
+    data["OrderItem"][3]["Quantity"] = 2
+    data["OrderItem"][3]["OriginalOrderItemId"] = "802C"
+    data["Order"][2]["Stripe_Subscription_Schedule_Id__c"] = "sub_sched_C"
+    data["Contract"][0]["Stripe_Subscription_Schedule_Id__c"] = "sub_sched_C"
+    src = FileOrderSource(data, fields=FieldMap(), rules=SyncRules())
+    (new,), _ = preview_plans(src, ["801D"], Settings(), AS_OF)
+    assert new.operation is OperationKind.AMEND
+    assert new.schedule_id == "sub_sched_C"

@@ -38,7 +38,7 @@ a ``drift`` warning says where (an amend keeps Stripe's phases by construction).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 
 from pydantic import AwareDatetime
@@ -380,6 +380,7 @@ def plan_orders(
         return normalized[key]
 
     plans: list[OrderPlan] = []
+    covering: dict[str, OrderPlan] = {}
     for bundle in bundles:
         order, issues = normal(bundle)
         if order is None:
@@ -404,9 +405,26 @@ def plan_orders(
                 code=IssueCode.INVALID_RECORD, order_id=order.id, field=fields.order_stripe_account,
                 message=f"Stripe account {account!r} is not configured",
             ))
-        plans.append(plan_order(
+        plan = plan_order(
             order, contract_orders=siblings, known=known_for(order, siblings), rules=rules,
             as_of=as_of, stripe_account=account, cancel_requested=cancel_requested,
             issues=collected,
-        ))
+        )
+        plans.append(_covered_by_earlier(plan, covering))
+        if plan.operation in APPLYING:
+            covering[plan.contract_key] = plan
     return plans
+
+
+APPLYING = frozenset({OperationKind.CREATE, OperationKind.AMEND, OperationKind.REPLACE})
+
+
+def _covered_by_earlier(plan: OrderPlan, covering: Mapping[str, OrderPlan]) -> OrderPlan:
+    """As a run would see it: once an earlier order's plan applied the contract's whole
+    desired state (including this order), the same plan for this order is a noop."""
+    earlier = covering.get(plan.contract_key)
+    if (earlier is None or plan.operation not in APPLYING
+            or plan.order_id not in earlier.covers_order_ids
+            or plan.fingerprint != earlier.fingerprint):
+        return plan
+    return plan.model_copy(update={"operation": OperationKind.NOOP})

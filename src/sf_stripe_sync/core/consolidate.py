@@ -119,7 +119,7 @@ class _PhaseBuilder:
         items = tuple([
             column[0].item if all(e is column[0] for e in column)
             else merged_entry(column[0].price, column[0].quantity, column[0].discount,
-                         [(e.ids, e.metadata) for e in column]).item
+                              [(e.ids, e.metadata) for e in column]).item
             for column in zip(*(s.entries for s in run), strict=True)
         ])
         self.phases.append(Phase(start=first.start, end=run[-1].end,

@@ -11,7 +11,7 @@ problem of an order is reported once. Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,80 +20,9 @@ from sf_stripe_sync.core.issues import IssueCode, OrderIssue
 from sf_stripe_sync.core.models import (
     Discount,
     OrderLine,
-    Phase,
     PhaseItem,
     PhaseProperties,
 )
-
-
-class _PhaseBuilder:
-    """Turns the stream of segments into merged phases and reports gaps and limits."""
-
-    def __init__(self, max_items: int, barriers: Collection[datetime], issues: IssueLog) -> None:
-        self.max_items, self.issues = max_items, issues
-        self.barriers = frozenset(barriers)
-        self.phases: list[Phase] = []
-        self.run: list[Segment] = []
-        self.run_signature: Any = None
-        self.previous: Segment | None = None
-        self.gap_start: datetime | None = None
-        self.failed = False
-        self.over_limit = False
-
-    def push(self, segment: Segment) -> None:
-        if not segment.entries and not segment.failed:
-            if self.previous is not None and self.gap_start is None:
-                self.gap_start = segment.start
-            self._close()
-            return
-        if self.gap_start is not None and self.previous is not None:
-            ids = (*self.previous.ids, *segment.ids)
-            self.issues.add(IssueCode.GAP,
-                            f"nothing is billed over [{self.gap_start.date()}, "
-                            f"{segment.start.date()}): items {', '.join(self.previous.ids)} "
-                            f"end before items {', '.join(segment.ids)} start", ids)
-            self.failed = True
-        self.gap_start = None
-        self.previous = segment
-        too_many = len(segment.entries) > self.max_items
-        if too_many and not self.over_limit:
-            self.issues.add(IssueCode.TOO_MANY_ITEMS,
-                            f"{len(segment.entries)} items over "
-                            f"{when(segment.start, segment.end)}; Stripe allows "
-                            f"{self.max_items} per phase", segment.ids)
-        self.over_limit = too_many
-        if segment.failed or too_many:
-            self.failed = True
-        if self.failed:
-            self._close()
-            return
-        signature = (segment.properties, tuple([e.billing for e in segment.entries]))
-        if (self.run and signature == self.run_signature
-                and not (self.barriers and segment.start in self.barriers)):
-            self.run.append(segment)
-            return
-        self._close()
-        self.run, self.run_signature = [segment], signature
-
-    def finish(self) -> None:
-        self._close()
-
-    def _close(self) -> None:
-        run, self.run = self.run, []
-        if not run or self.failed:
-            return
-        first = run[0]
-        if first.properties is None:  # only empty segments lack properties
-            return
-        items = tuple([
-            column[0].item if all(e is column[0] for e in column)
-            else merged_entry(column[0].price, column[0].quantity, column[0].discount,
-                         [(e.ids, e.metadata) for e in column]).item
-            for column in zip(*(s.entries for s in run), strict=True)
-        ])
-        self.phases.append(Phase(start=first.start, end=run[-1].end,
-                                 properties=first.properties, items=items))
-
 
 ORDER_ITEM_METADATA_KEY = "salesforce_order_item_id"
 PROPERTY_NAMES = (

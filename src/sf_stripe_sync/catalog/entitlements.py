@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
@@ -50,9 +50,7 @@ class EntitlementReport:
     errors: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {"features_created": self.features_created,
-                "features_renamed": self.features_renamed, "attached": self.attached,
-                "detached": self.detached, "unchanged": self.unchanged, "errors": self.errors}
+        return asdict(self)
 
 
 class EntitlementSync:

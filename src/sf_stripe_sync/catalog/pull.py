@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
@@ -64,8 +64,7 @@ class PullReport:
     cursor: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"events": self.events, "created": self.created, "updated": self.updated,
-                "unchanged": self.unchanged, "ignored": self.ignored, "cursor": self.cursor}
+        return asdict(self)
 
 
 def _text(value: object) -> str | None:

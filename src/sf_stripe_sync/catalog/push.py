@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
@@ -71,11 +71,7 @@ class PushReport:
     errors: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {"products_created": self.products_created,
-                "products_updated": self.products_updated,
-                "prices_created": self.prices_created,
-                "prices_deactivated": self.prices_deactivated,
-                "unchanged": self.unchanged, "errors": self.errors}
+        return asdict(self)
 
 
 class CatalogPush:

@@ -18,6 +18,7 @@ from sf_stripe_sync.salesforce.auth import SalesforceConnection, connect
 from sf_stripe_sync.salesforce.retry import RetryPolicy
 from sf_stripe_sync.salesforce.source import SalesforceOrderSource, open_source
 from sf_stripe_sync.sandbox.salesforce_org import LocalOrg
+from sf_stripe_sync.sandbox.salesforce_org.faults import OrgFaults
 
 pytestmark = pytest.mark.integration
 
@@ -178,6 +179,27 @@ def test_describes_cost_one_batch_call_per_connection(org: LocalOrg) -> None:
     assert len(batches) == 1 and single == []
     assert first[0].order_id == sf_id("801", 1)
     assert "Stripe_Subscription_Schedule_Id__c" in conn.fields_of("Contract")
+
+
+def test_an_object_the_org_lacks_is_a_config_error_without_more_describe_calls(
+        org: LocalOrg) -> None:
+    conn = session_connection(org)
+    with pytest.raises(ConfigError) as first:
+        conn.fields_of("Nope__c")
+    calls = conn.api_calls
+    with pytest.raises(ConfigError):
+        conn.fields_of("Nope__c")
+    assert first.value.code == "missing_object" and "Nope__c" in str(first.value)
+    assert conn.api_calls == calls == 1
+    assert "Status" in conn.fields_of("Order")
+    assert conn.api_calls == 1
+
+
+def test_a_503_on_the_describe_batch_is_retried(org: LocalOrg) -> None:
+    conn = session_connection(org)
+    org.set_faults(OrgFaults(next_unavailable=1, only=("describe",)))
+    assert "AccountId" in conn.fields_of("Order")
+    assert conn.api_calls == 2
 
 
 def test_missing_required_custom_field_is_a_config_error_naming_it(org: LocalOrg) -> None:

@@ -17,7 +17,8 @@ simple-salesforce has can be exercised.
 
 Modules: ``describe`` (schema), ``store`` (records, ids, audit stamps), ``soql``
 (lexer, parser, evaluator), ``writes`` (inserts/updates/collections), ``pages``
-(query cursors), ``faults``, ``auth``, ``rest`` (routing), ``transport``, ``org``
+(query cursors), ``faults``, ``auth``, ``rest`` (routing), ``composite`` (``composite``
+and ``composite/batch``: many subrequests, one API call), ``transport``, ``org``
 (``LocalOrg``) and ``server`` (HTTP and ``run_cli``).
 """
 

@@ -3,7 +3,8 @@
 Theory of operation: ``wanted_fields`` lists, per sObject, the standard fields the
 normalizer reads plus every field the configurable ``FieldMap`` names, each marked
 required or optional. ``resolve_fields`` checks that list against the org's describe
-(fetched once per connection by ``SalesforceConnection.fields_of``):
+(fetched once per connection by ``SalesforceConnection.fields_of``, all six sObjects in
+one ``composite/batch`` call):
 
 * a required field the org lacks is a ``ConfigError`` naming the object, the field and
   the setting that names it (``fields.order_item_price`` ...), with a hint when only

@@ -1,8 +1,9 @@
 """``ports.OrderSource`` over a real (or local) Salesforce org.
 
 Theory of operation: the first read resolves which fields to select
-(``describe.resolve_fields``: one describe per sObject, cached on the connection;
-missing required custom fields fail here with a ``ConfigError``). Every read is then
+(``describe.resolve_fields``: the sObjects are described together in one
+``composite/batch`` call, cached on the connection; missing required custom fields fail
+here with a ``ConfigError``). Every read is then
 one order query (``soql``) run by ``OrderReader``:
 
 * ``orders_by_id``: chunks of 200 ids, answers returned in the order asked;

@@ -223,31 +223,6 @@ def _shape(path: str) -> str:
 TMPFS = Path("/dev/shm")
 
 
-def skip_emulator_rollback_snapshots() -> None:
-    """Benchmark-only: stop the emulator deep-copying its whole store before each write.
-
-    The emulator makes every write atomic by deep-copying *all* its objects first (under
-    its one lock), so a refused write can be rolled back. That costs time proportional
-    to everything it holds: about 70 ms per write once the baseline's 400 schedules
-    exist, growing as the run adds more, which caps the emulator near 10 writes a second,
-    well under the 25/s limit being measured. Stripe has no such cost. With the snapshot
-    skipped nothing else changes; ``Measurement.refused`` counts answers that would have
-    needed the rollback (4xx/5xx other than 429), and a run with any is reported invalid.
-    """
-    from sf_stripe_sync.sandbox.stripe_emulator import api as emulator_api
-
-    real = emulator_api.copy
-
-    class _NoStoreSnapshot:
-        @staticmethod
-        def deepcopy(value: Any, memo: Any = None) -> Any:
-            if isinstance(value, dict) and value.keys() == {"objects", "redemptions"}:
-                return value
-            return real.deepcopy(value, memo)
-
-    emulator_api.copy = _NoStoreSnapshot  # type: ignore[assignment]
-
-
 @contextmanager
 def running(generated: GeneratedOrg, *, state_on_tmpfs: bool = False) -> Iterator[Rig]:
     """The rig, its state store in a temporary directory: on the disk, or on tmpfs

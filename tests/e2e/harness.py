@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from simple_salesforce import Salesforce
 
@@ -74,14 +74,26 @@ class Harness:
         return self.emulator.objects("subscription_schedule")
 
 
+    def objects(self, kind: str) -> list[dict[str, Any]]:
+        return self.emulator.objects(kind)
+
+
+H = TypeVar("H", bound=Harness)
+
+
 @contextmanager
-def running(tmp_path: Path, snapshot: dict[str, Any] | None = None) -> Iterator[Harness]:
+def running(tmp_path: Path, snapshot: dict[str, Any] | None = None, *,
+            now: datetime | None = None, harness: type[H] = Harness) -> Iterator[H]:  # type: ignore[assignment]
+    """The demo org (or ``snapshot``) and the demo catalog, served on loopback.
+
+    ``now`` sets the emulator's clock; ``harness`` picks a subclass with more helpers."""
     org = LocalOrg(snapshot if snapshot is not None else load_json(DEMO_ORG))
-    emulator = StripeEmulator(seed=load_json(DEMO_CATALOG))
+    emulator = StripeEmulator(seed=load_json(DEMO_CATALOG),
+                              now=int(now.timestamp()) if now is not None else None)
     org.start(host="127.0.0.1", port=0)
     emulator.start(host="127.0.0.1", port=0)
     try:
-        yield Harness(org=org, emulator=emulator, state_dir=tmp_path / "state")
+        yield harness(org=org, emulator=emulator, state_dir=tmp_path / "state")
     finally:
         emulator.stop()
         org.stop()

@@ -299,7 +299,7 @@ class Engine:
             return None
         try:
             plan, remote = self.plan(order, as_of=as_of, cancel_requested=cancel_requested,
-                                     read_remote=batch is not None, issues=issues)
+                                     read_remote=True, issues=issues)
         except ConfigError as exc:
             issue = OrderIssue(code=IssueCode.INVALID_RECORD, message=str(exc),
                                order_id=order_id, field=self.settings.fields.order_stripe_account)

@@ -159,3 +159,20 @@ def test_a_dry_run_plans_everything_and_sends_nothing(demo: Harness) -> None:
     assert demo.stripe_writes() == 0
     assert demo.org.records("Sync_Log__c") == []
     assert {p.order_id for p in report.plans} >= _activated(demo) - BAD_ORDERS
+
+
+def test_a_dry_run_shows_where_stripe_differs_from_salesforce(demo: Harness) -> None:
+    demo.sync()
+    writes = demo.stripe_writes()
+    item = next(i for i in demo.org.records("OrderItem") if i["OrderId"] == OVERLAP_ORDER)
+    demo.salesforce().OrderItem.update(item["Id"], {"Quantity": 7})
+
+    report = demo.sync(order_ids=[OVERLAP_ORDER], dry_run=True)
+
+    (plan,) = report.plans
+    assert plan.operation.value == "replace"
+    drift = [w for w in plan.warnings if w.code.value == "drift"]
+    assert len(drift) == 1
+    assert "Stripe has" in drift[0].message
+    assert "price_A x1" in drift[0].message and "price_A x7" in drift[0].message
+    assert demo.stripe_writes() == writes

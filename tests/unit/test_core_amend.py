@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sf_stripe_sync.core.amend import overlay
 from sf_stripe_sync.core.models import (
-    ConsolidationResult,
     Discount,
-    OrderLine,
     Phase,
     PhaseItem,
     PhaseProperties,
 )
+from tests.unit.core_lines import ORDER_ID, USD, day, line, shape
 
-USD = PhaseProperties(currency="usd")
 COUPON = Discount(coupon="co_stripe")
-
-
-def day(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def phase(start: str, end: str | None, *items: PhaseItem, properties: PhaseProperties = USD,
@@ -35,24 +28,6 @@ def phase(start: str, end: str | None, *items: PhaseItem, properties: PhasePrope
 def item(price: str, quantity: int, *ids: str, **extra: Any) -> PhaseItem:
     """A phase item as read back from Stripe: ids in ``order_item_ids``."""
     return PhaseItem(price=price, quantity=quantity, order_item_ids=ids, **extra)
-
-
-def line(item_id: str, price: str, start: str, end: str | None, quantity: int = 1,
-         **extra: Any) -> OrderLine:
-    begin = day(start)
-    assert begin is not None
-    return OrderLine(id=item_id, order_id="801N", price_id=price, quantity=quantity,
-                     start=begin, end=day(end), properties=extra.pop("properties", USD),
-                     **extra)
-
-
-def shape(result: ConsolidationResult) -> list[tuple[Any, ...]]:
-    assert result.schedule is not None, result.issues
-    return [
-        (str(p.start.date()), str(p.end.date()) if p.end else None,
-         [(i.price, i.quantity, i.order_item_ids) for i in p.items])
-        for p in result.schedule.phases
-    ]
 
 
 BASE = [
@@ -128,7 +103,7 @@ def test_unlinked_line_with_a_different_quantity_of_a_base_price_conflicts() -> 
     result = overlay(BASE, [line("C", "price_A", "2025-09-01", "2026-01-01", 2)])
     assert [i.code.value for i in result.issues] == ["quantity_conflict"]
     assert result.issues[0].order_item_ids == ("A", "C")
-    assert result.issues[0].order_id == "801N"
+    assert result.issues[0].order_id == ORDER_ID
     assert result.schedule is None
 
 

@@ -3,43 +3,16 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from sf_stripe_sync.core.consolidate import consolidate
 from sf_stripe_sync.core.issues import IssueCode
 from sf_stripe_sync.core.models import (
     ConsolidationResult,
     Discount,
-    OrderLine,
     PhaseProperties,
 )
-
-USD = PhaseProperties(currency="usd")
-
-
-def day(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def line(item_id: str, price: str, start: str, end: str | None, quantity: int = 1,
-         **extra: Any) -> OrderLine:
-    begin = day(start)
-    assert begin is not None
-    return OrderLine(id=item_id, order_id="801O", price_id=price, quantity=quantity,
-                     start=begin, end=day(end), properties=extra.pop("properties", USD),
-                     **extra)
-
-
-def shape(result: ConsolidationResult) -> list[tuple[Any, ...]]:
-    """Phases as (start, end, [(price, quantity, ids)]) with plain date strings."""
-    assert result.schedule is not None, result.issues
-    return [
-        (str(p.start.date()), str(p.end.date()) if p.end else None,
-         [(i.price, i.quantity, i.order_item_ids) for i in p.items])
-        for p in result.schedule.phases
-    ]
+from tests.unit.core_lines import ORDER_ID, line, shape
 
 
 def codes(result: ConsolidationResult) -> list[str]:
@@ -289,4 +262,4 @@ def test_issues_name_the_order_of_the_lines() -> None:
     result = consolidate([line("A", "price_A", "2025-01-01", "2025-02-01"),
                           line("B", "price_B", "2025-03-01", "2025-04-01")])
     assert result.issues[0].code is IssueCode.GAP
-    assert result.issues[0].order_id == "801O"
+    assert result.issues[0].order_id == ORDER_ID

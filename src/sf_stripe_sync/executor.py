@@ -22,15 +22,13 @@ which journals them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sf_stripe_sync.core.keys import operation_key
 from sf_stripe_sync.core.models import OperationKind, OrderPlan
 from sf_stripe_sync.errors import TerminalError
 from sf_stripe_sync.ports import BillingGateway, RemoteScheduleLike
 
-FINGERPRINT_KEY = "sf_sync_fingerprint"
-CONTRACT_KEY = "salesforce_contract_key"
 FINISHED_STATUSES = frozenset({"canceled", "released", "completed"})
 
 
@@ -47,7 +45,6 @@ class Applied:
     customer_created: bool = False
     already_applied: bool = False
     """True when a guard found the work done before (nothing was sent)."""
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 def op_key_for(plan: OrderPlan) -> str:
@@ -66,11 +63,6 @@ def op_key_for(plan: OrderPlan) -> str:
                          f"{plan.fingerprint}:{sent_from}")
 
 
-def _customer_metadata(plan: OrderPlan) -> dict[str, str]:
-    meta = {"salesforce_account_id": plan.account_id or ""}
-    return {k: v for k, v in meta.items() if v}
-
-
 def ensure_customer(
     gateway: BillingGateway, plan: OrderPlan, account_name: str | None
 ) -> tuple[str, bool]:
@@ -80,12 +72,8 @@ def ensure_customer(
         account_id=plan.account_id,
         name=account_name,
         known_customer_id=plan.customer_id,
-        metadata=_customer_metadata(plan),
+        metadata={"salesforce_account_id": plan.account_id},
     )
-
-
-def _is_ours(schedule: RemoteScheduleLike, fingerprint: str) -> bool:
-    return schedule.metadata.get(FINGERPRINT_KEY) == fingerprint
 
 
 def apply_plan(
@@ -130,10 +118,9 @@ def apply_plan(
             "cannot be changed; clear the schedule id on the Order and Contract to start anew",
             code="invalid_record",
         )
-    if _is_ours(current, plan.fingerprint):
+    if current.fingerprint == plan.fingerprint:
         return Applied(plan.operation, current.id, customer_id, op_key,
-                       writes=customer_writes, customer_created=created, already_applied=True,
-                       notes=("Stripe already holds this plan; nothing sent",))
+                       writes=customer_writes, customer_created=created, already_applied=True)
     result = gateway.update_schedule(plan, schedule_id=target, op_key=op_key, current=current)
     return Applied(plan.operation, result.schedule.id, customer_id, op_key,
                    result.request_ids, result.writes + customer_writes, created)
@@ -148,8 +135,7 @@ def _cancel(
     current = gateway.retrieve_schedule(plan.schedule_id)
     if current.status in FINISHED_STATUSES:
         return Applied(plan.operation, current.id, current.customer, op_key,
-                       already_applied=True,
-                       notes=(f"schedule already {current.status}; nothing sent",))
+                       already_applied=True)
     result = gateway.cancel_schedule(plan.schedule_id, op_key=op_key,
                                      invoice_now=invoice_now, prorate=prorate)
     return Applied(plan.operation, result.schedule.id, current.customer, op_key,

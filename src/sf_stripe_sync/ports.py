@@ -117,6 +117,10 @@ class RemoteScheduleLike(Protocol):
     def phases(self) -> tuple[Phase, ...]: ...
     @property
     def current_phase_start(self) -> datetime | None: ...
+    @property
+    def fingerprint(self) -> str | None:
+        """The fingerprint of the plan we last applied to it (its metadata), if any."""
+        ...
 
 
 class ScheduleResultLike(Protocol):

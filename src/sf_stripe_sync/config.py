@@ -80,6 +80,12 @@ class RetrySettings(BaseModel):
     jitter_seconds: float | None = Field(default=None, ge=0)
     """Salesforce: random seconds added to a wait; Stripe: zero turns its jitter off."""
 
+    @property
+    def is_default(self) -> bool:
+        """Nothing set: each adapter keeps its own backoff."""
+        return (self.initial_wait_seconds is None and self.max_wait_seconds is None
+                and self.jitter_seconds is None)
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(

@@ -59,12 +59,7 @@ class Runtime:
     gateway_for: Callable[[StripeAccountSettings], BillingGateway]
     store: StateStore
     salesforce_calls: Callable[[], int]
-    stripe_requests: Callable[[], int]
     describe: str
-
-
-def state_dir(settings: Settings) -> Path:
-    return settings.state_dir
 
 
 def _load_json(path: Path, what: str) -> dict[str, Any]:
@@ -83,8 +78,7 @@ def _load_json(path: Path, what: str) -> dict[str, Any]:
 def _stripe_retry(settings: Settings) -> StripeRetryPolicy | None:
     """The Stripe waits ``settings.retry`` asks for; None keeps the gateway's defaults."""
     wanted = settings.retry
-    if wanted.initial_wait_seconds is None and wanted.max_wait_seconds is None and (
-            wanted.jitter_seconds is None):
+    if wanted.is_default:
         return None
     base = StripeRetryPolicy()
     policy = replace(
@@ -102,8 +96,7 @@ def _stripe_retry(settings: Settings) -> StripeRetryPolicy | None:
 def _salesforce_retry(settings: Settings) -> SalesforceRetryPolicy | None:
     """The Salesforce waits ``settings.retry`` asks for; None keeps the connection's defaults."""
     wanted = settings.retry
-    if wanted.initial_wait_seconds is None and wanted.max_wait_seconds is None and (
-            wanted.jitter_seconds is None):
+    if wanted.is_default:
         return None
     base = SalesforceRetryPolicy()
     return replace(
@@ -211,24 +204,18 @@ def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> I
             emulator = StripeEmulator(seed=seed, state_file=stripe_state)
             emulator.start(host="127.0.0.1", port=0)
             stack.callback(emulator.stop)
-        if emulator is not None:
-            accounts = tuple(a.model_copy(update={"api_base": emulator.url})
-                             for a in settings.stripe_accounts)
-            settings = settings.model_copy(update={"stripe_accounts": accounts})
-            parts.append(f"Stripe emulator at {emulator.url}")
-            gateway_for = _emulator_gateway(settings)
-            stripe_requests: Callable[[], int] = lambda: len(emulator.requests())  # noqa: E731
-        elif sandbox.stripe_url is not None:
+        emulator_url: str | None = emulator.url if emulator is not None else None
+        if emulator_url is None and sandbox.stripe_url is not None:
             _loopback_address(sandbox.stripe_url, "--stripe-emulator-url")
-            accounts = tuple(a.model_copy(update={"api_base": sandbox.stripe_url})
+            emulator_url = sandbox.stripe_url
+        if emulator_url is not None:
+            accounts = tuple(a.model_copy(update={"api_base": emulator_url})
                              for a in settings.stripe_accounts)
             settings = settings.model_copy(update={"stripe_accounts": accounts})
-            parts.append(f"Stripe emulator at {sandbox.stripe_url}")
+            parts.append(f"Stripe emulator at {emulator_url}")
             gateway_for = _emulator_gateway(settings)
-            stripe_requests = lambda: 0  # noqa: E731
         else:
             gateway_for = _real_gateway(settings)
-            stripe_requests = lambda: 0  # noqa: E731
         from sf_stripe_sync.salesforce.auth import connect
         from sf_stripe_sync.salesforce.source import SalesforceOrderSource
         from sf_stripe_sync.salesforce.writer import SalesforceWriteBack
@@ -240,7 +227,6 @@ def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> I
         yield Runtime(
             settings=settings, source=source, writer=writer, gateway_for=gateway_for,
             store=store, salesforce_calls=lambda: int(conn.api_calls),
-            stripe_requests=stripe_requests,
             describe=", ".join(parts) or "Salesforce and Stripe as configured",
         )
 

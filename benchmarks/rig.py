@@ -34,7 +34,7 @@ from typing import Any
 from generated_org import AS_OF, GeneratedOrg
 
 from sf_stripe_sync.config import SalesforceSettings, Settings, StripeAccountSettings
-from sf_stripe_sync.engine import Engine, OrderOutcome, RunOptions, RunReport
+from sf_stripe_sync.engine import OrderOutcome, RunOptions, RunReport
 from sf_stripe_sync.runtime import SandboxOptions, open_runtime
 from sf_stripe_sync.salesforce.auth import connect
 from sf_stripe_sync.salesforce.writer import SalesforceWriteBack
@@ -90,10 +90,7 @@ class Rig:
                                                                            int]:
         sandbox = SandboxOptions(org=self.org, emulator=self.emulator)
         with open_runtime(settings, sandbox) as rt:
-            engine = Engine(settings=rt.settings, source=rt.source, writer=rt.writer,
-                            gateway_for=rt.gateway_for, store=rt.store,
-                            clock=lambda: datetime.now(UTC),
-                            salesforce_calls=rt.salesforce_calls)
+            engine = rt.engine()
             began = time.perf_counter()
             report = engine.run(RunOptions(as_of=AS_OF, dry_run=dry_run))
             wall = time.perf_counter() - began
@@ -186,9 +183,7 @@ def child(job: dict[str, Any]) -> int:
                          else StripeAccountSettings(name="default"),))
     sandbox = SandboxOptions(salesforce_url=job["org"], stripe_url=job["stripe"])
     with open_runtime(rig_settings, sandbox) as rt:
-        engine = Engine(settings=rt.settings, source=rt.source, writer=rt.writer,
-                        gateway_for=rt.gateway_for, store=rt.store,
-                        clock=lambda: datetime.now(UTC), salesforce_calls=rt.salesforce_calls)
+        engine = rt.engine()
         began = time.perf_counter()
         report = engine.run(RunOptions(as_of=AS_OF))
         wall = time.perf_counter() - began

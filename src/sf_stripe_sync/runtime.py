@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,10 +24,12 @@ import requests
 from pydantic import SecretStr
 
 from sf_stripe_sync.config import Settings, StripeAccountSettings, resolve_secret
+from sf_stripe_sync.core.models import OrderBundle
+from sf_stripe_sync.engine import Engine
 from sf_stripe_sync.errors import UsageError
 from sf_stripe_sync.ports import BillingGateway, OrderSource, WriteBack
 from sf_stripe_sync.salesforce.retry import RetryPolicy as SalesforceRetryPolicy
-from sf_stripe_sync.state.store import StateStore
+from sf_stripe_sync.state.store import StateStore, store_path
 from sf_stripe_sync.stripe.retry import RetryPolicy as StripeRetryPolicy
 
 DEMO_STRIPE_KEY = "sk_test_local_emulator"
@@ -51,6 +54,10 @@ class SandboxOptions:
     """The address of a Stripe emulator served by another process."""
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -60,6 +67,17 @@ class Runtime:
     store: StateStore
     salesforce_calls: Callable[[], int]
     describe: str
+
+    def engine(
+        self,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        price_resolver: Callable[[OrderBundle], OrderBundle] | None = None,
+    ) -> Engine:
+        """The engine wired to this runtime's source, writer, gateways and store."""
+        return Engine(settings=self.settings, source=self.source, writer=self.writer,
+                      gateway_for=self.gateway_for, store=self.store, clock=clock,
+                      salesforce_calls=self.salesforce_calls, price_resolver=price_resolver)
 
 
 def _load_json(path: Path, what: str) -> dict[str, Any]:
@@ -168,7 +186,7 @@ def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> I
     sandbox = sandbox or SandboxOptions()
     with ExitStack() as stack:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-        store = StateStore.open(settings.state_dir / "state.db")
+        store = StateStore.open(store_path(settings.state_dir))
         stack.callback(store.close)
         parts: list[str] = []
         session = None

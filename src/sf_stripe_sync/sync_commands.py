@@ -12,24 +12,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sf_stripe_sync.config import Settings, load_settings
 from sf_stripe_sync.core.dates import parse_as_of
-from sf_stripe_sync.engine import Engine, RunOptions, RunReport
+from sf_stripe_sync.engine import RunOptions, RunReport
 from sf_stripe_sync.errors import UsageError
 from sf_stripe_sync.logs import configure_logging, progress_bar
 from sf_stripe_sync.runtime import SandboxOptions, open_runtime
-from sf_stripe_sync.state.store import StateStore
+from sf_stripe_sync.state.store import StateStore, store_path
 from sf_stripe_sync.summary import print_dry_run, print_summary
 
 EXIT_OK = 0
 EXIT_ORDERS_FAILED = 1
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -78,10 +74,7 @@ def run_sync(args: argparse.Namespace) -> int:
     with open_runtime(settings, _sandbox(args)) as rt:
         from sf_stripe_sync.catalog_commands import price_resolver_for
 
-        engine = Engine(settings=rt.settings, source=rt.source, writer=rt.writer,
-                        gateway_for=rt.gateway_for, store=rt.store, clock=_now,
-                        salesforce_calls=rt.salesforce_calls,
-                        price_resolver=price_resolver_for(rt))
+        engine = rt.engine(price_resolver=price_resolver_for(rt))
         show_progress = not args.no_progress and args.log_format == "human"
         with progress_bar(enabled=show_progress) as advance:
             engine.progress = advance
@@ -97,17 +90,14 @@ def run_cancel(args: argparse.Namespace) -> int:
     configure_logging(args.log_format, verbose=args.verbose)
     settings = _settings(args)
     with open_runtime(settings, _sandbox(args)) as rt:
-        engine = Engine(settings=rt.settings, source=rt.source, writer=rt.writer,
-                        gateway_for=rt.gateway_for, store=rt.store, clock=_now,
-                        salesforce_calls=rt.salesforce_calls)
-        report = engine.run(RunOptions(cancel_ids=[args.order_id], mode="cancel"))
+        report = rt.engine().run(RunOptions(cancel_ids=[args.order_id], mode="cancel"))
         print_summary(report, where=rt.describe, json_output=args.log_format == "json")
     return _exit_code(report)
 
 
 def run_status(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    path = settings.state_dir / "state.db"
+    path = store_path(settings.state_dir)
     if not path.exists():
         raise UsageError(f"no state store at {path}: nothing has been synced with this "
                          "--state-dir yet")

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from simple_salesforce import Salesforce
 
 from sf_stripe_sync.config import Settings, load_settings
-from sf_stripe_sync.engine import Engine, RunOptions, RunReport
+from sf_stripe_sync.engine import RunOptions, RunReport
 from sf_stripe_sync.runtime import SandboxOptions, open_runtime
 from sf_stripe_sync.sandbox.salesforce_org import LocalOrg
 from sf_stripe_sync.sandbox.stripe_emulator import StripeEmulator
@@ -46,10 +46,7 @@ class Harness:
         settings = self.settings()
         sandbox = SandboxOptions(org=self.org, emulator=self.emulator)
         with open_runtime(settings, sandbox) as rt:
-            engine = Engine(settings=rt.settings, source=rt.source, writer=rt.writer,
-                            gateway_for=rt.gateway_for, store=rt.store,
-                            clock=lambda: datetime.now(UTC),
-                            salesforce_calls=rt.salesforce_calls)
+            engine = rt.engine()
             return engine.run(RunOptions(order_ids=order_ids, cancel_ids=cancel_ids,
                                          as_of=as_of, dry_run=dry_run))
 

@@ -3,13 +3,12 @@ and send_invoice orders that must name their days until due."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sf_stripe_sync.engine import Engine, RunOptions, RunReport
+from sf_stripe_sync.engine import RunOptions, RunReport
 from sf_stripe_sync.runtime import SandboxOptions, open_runtime
 from tests.integration.test_catalog_harness import (
     ACME,
@@ -37,9 +36,7 @@ def _sync(env: CatalogEnv, order_id: str) -> RunReport:
     fields = env.settings().fields.model_copy(update={"default_payment_method": PAYMENT_FIELD})
     settings = env.settings(fields=fields.model_dump())
     with open_runtime(settings, SandboxOptions(org=env.org, emulator=env.emulator)) as rt:
-        engine = Engine(settings=rt.settings, source=rt.source, writer=rt.writer,
-                        gateway_for=rt.gateway_for, store=rt.store,
-                        clock=lambda: datetime.now(UTC))
+        engine = rt.engine()
         return engine.run(RunOptions(order_ids=[order_id], as_of=AS_OF))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import stripe
 from sf_stripe_sync.catalog.mapping import META_ENTRY, META_PRODUCT2
 from sf_stripe_sync.catalog_commands import price_resolver_for
 from sf_stripe_sync.cli import main
-from sf_stripe_sync.engine import Engine, RunOptions, RunReport
+from sf_stripe_sync.engine import RunOptions, RunReport
 from sf_stripe_sync.runtime import SandboxOptions, open_runtime
 from tests.integration.test_catalog_harness import (
     AS_OF,
@@ -133,9 +132,7 @@ def _sync_training_order(env: CatalogEnv, *, create_missing_prices: bool) -> Run
         update={"create_missing_prices": create_missing_prices})
     settings = env.settings(rules=rules.model_dump())
     with open_runtime(settings, SandboxOptions(org=env.org, emulator=env.emulator)) as rt:
-        engine = Engine(settings=rt.settings, source=rt.source, writer=rt.writer,
-                        gateway_for=rt.gateway_for, store=rt.store,
-                        clock=lambda: datetime.now(UTC), price_resolver=price_resolver_for(rt))
+        engine = rt.engine(price_resolver=price_resolver_for(rt))
         return engine.run(RunOptions(order_ids=[TRAINING_ORDER], as_of=AS_OF))
 
 

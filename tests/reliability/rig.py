@@ -36,7 +36,7 @@ import requests
 from requests.adapters import BaseAdapter
 
 from sf_stripe_sync.config import Settings, load_settings
-from sf_stripe_sync.engine import Engine, RunOptions, RunReport
+from sf_stripe_sync.engine import RunOptions, RunReport
 from sf_stripe_sync.errors import SyncError
 from sf_stripe_sync.runtime import SandboxOptions, open_runtime
 from sf_stripe_sync.sandbox.salesforce_org import LocalOrg, OrgFaults
@@ -191,10 +191,7 @@ class Rig:
         package_log.addHandler(retries)
         try:
             with open_runtime(self.settings(page_size=page_size), sandbox) as rt:
-                engine = Engine(settings=rt.settings, source=rt.source, writer=rt.writer,
-                                gateway_for=rt.gateway_for, store=rt.store,
-                                clock=lambda: datetime.now(UTC),
-                                salesforce_calls=rt.salesforce_calls)
+                engine = rt.engine()
                 report = engine.run(RunOptions(order_ids=order_ids, as_of=AS_OF))
         finally:
             package_log.removeHandler(retries)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -17,8 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sf_stripe_sync.engine import RunReport
-
-ORDER = ("create", "amend", "replace", "cancel", "noop", "skip", "failed")
+from sf_stripe_sync.run_report import COUNTED
 
 
 def _console() -> Console:
@@ -45,19 +45,11 @@ def print_summary(report: RunReport, *, where: str, json_output: bool) -> None:
         sys.stdout.write("\n")
         return
     console = _console()
-    counts = report.counts
     console.print(f"[bold]sync finished[/bold] against {where}")
-    line = "  ".join(f"{name} {counts.get(name, 0)}" for name in ORDER)
-    console.print(f"  {line}")
+    console.print(f"  {_counts_line(report.counts)}")
     console.print(f"  Stripe writes {report.stripe_writes}  "
                   f"Salesforce API calls {report.salesforce_calls}")
-    if report.failed:
-        table = Table(title="failed orders", title_style="bold red")
-        for column in ("order", "code", "message"):
-            table.add_column(column, overflow="fold")
-        for outcome in report.failed:
-            table.add_row(outcome.order_id, outcome.code or "", escape(outcome.message or ""))
-        console.print(table)
+    _print_failed(console, [(o.order_id, o.code or "", o.message or "") for o in report.failed])
     for note in report.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
 
@@ -71,9 +63,7 @@ def print_dry_run(report: RunReport, *, json_output: bool) -> None:
         return
     console = _console()
     render_table(report.plans, console)
-    counts = report.counts
-    console.print("[bold]dry run[/bold] (nothing sent): "
-                  + "  ".join(f"{n} {counts.get(n, 0)}" for n in ORDER))
+    console.print(f"[bold]dry run[/bold] (nothing sent): {_counts_line(report.counts)}")
 
 
 def print_status(document: dict[str, Any]) -> None:
@@ -82,21 +72,30 @@ def print_status(document: dict[str, Any]) -> None:
     if not last:
         console.print("no run recorded yet")
     else:
-        counts = last.get("counts", {})
         console.print(f"[bold]last run[/bold] {last.get('run_id', '')} "
                       f"{last.get('mode', '')} finished {last.get('finished_at', '')}")
-        console.print("  " + "  ".join(f"{n} {counts.get(n, 0)}" for n in ORDER))
+        console.print(f"  {_counts_line(last.get('counts', {}))}")
         console.print(f"  Stripe writes {last.get('stripe_writes', 0)}")
     console.print(f"watermark: {document.get('watermark') or 'none yet'}")
     journal = document.get("journal") or {}
     if journal:
         console.print("journal: " + "  ".join(f"{k} {v}" for k, v in sorted(journal.items())))
-    failed = document.get("failed_orders") or []
-    if failed:
-        table = Table(title="failed orders", title_style="bold red")
-        for column in ("order", "code", "message"):
-            table.add_column(column, overflow="fold")
-        for row in failed:
-            table.add_row(str(row.get("order_id")), str(row.get("code")),
-                          escape(str(row.get("message"))))
-        console.print(table)
+    _print_failed(console, [(str(row.get("order_id")), str(row.get("code")),
+                             str(row.get("message")))
+                            for row in document.get("failed_orders") or []])
+
+
+def _counts_line(counts: Mapping[str, int]) -> str:
+    return "  ".join(f"{name} {counts.get(name, 0)}" for name in COUNTED)
+
+
+def _print_failed(console: Console, rows: Sequence[tuple[str, str, str]]) -> None:
+    """Failed orders as (order id, code, message); messages are shown verbatim."""
+    if not rows:
+        return
+    table = Table(title="failed orders", title_style="bold red")
+    for column in ("order", "code", "message"):
+        table.add_column(column, overflow="fold")
+    for order_id, code, message in rows:
+        table.add_row(order_id, code, escape(message))
+    console.print(table)

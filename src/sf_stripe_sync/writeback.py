@@ -157,13 +157,8 @@ class WriteBackBatch:
         to repeat)."""
         if not isinstance(writer, BatchWriteBack):
             return False
-        updates = [(sobject, list(self._updates.get(sobject, {}).values()))
-                   for sobject in ("Account", "Contract", "Order")]
-        updates = [(sobject, records) for sobject, records in updates if records]
-        pending = list(range(len(self._logs)))
-        if self._verify:
-            landed = self._landed(writer, sorted(self._verify))
-            pending = [i for i in pending if i not in landed]
+        updates = self._update_batches()
+        pending = self._logs_to_insert(writer)
         ops = [WriteOp("update", sobject, records) for sobject, records in updates]
         if pending:
             ops.append(WriteOp("insert", self.fields.sync_log_object,
@@ -185,10 +180,7 @@ class WriteBackBatch:
         return True
 
     def _flush_apart(self, writer: WriteBack, problems: dict[str, list[str]]) -> None:
-        for sobject in ("Account", "Contract", "Order"):
-            records = list(self._updates.get(sobject, {}).values())
-            if not records:
-                continue
+        for sobject, records in self._update_batches():
             results = writer.update(sobject, records)
             self._collect(problems, sobject, records, results)
         crashpoint("mid_writeback")
@@ -200,10 +192,7 @@ class WriteBackBatch:
         are looked up first, and an insert whose answer was lost (or whose retries ran
         out) is followed by a look-up and one insert of only what is still missing."""
         log_object = self.fields.sync_log_object
-        pending = list(range(len(self._logs)))
-        if self._verify:
-            landed = self._landed(writer, sorted(self._verify))
-            pending = [i for i in pending if i not in landed]
+        pending = self._logs_to_insert(writer)
         if not pending:
             return
         try:
@@ -217,6 +206,21 @@ class WriteBackBatch:
                 return
             results = writer.insert(log_object, [self._logs[i][1] for i in pending])
         self._note_log_failures(problems, pending, results)
+
+    def _update_batches(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """The record updates per sObject, parents first, leaving out empty ones."""
+        batches = [(sobject, list(self._updates.get(sobject, {}).values()))
+                   for sobject in ("Account", "Contract", "Order")]
+        return [(sobject, records) for sobject, records in batches if records]
+
+    def _logs_to_insert(self, writer: WriteBack) -> list[int]:
+        """Indexes of the logs still to insert: all, less those a resumed write-back
+        may already have written (looked up, so none is written twice)."""
+        pending = list(range(len(self._logs)))
+        if self._verify:
+            landed = self._landed(writer, sorted(self._verify))
+            pending = [i for i in pending if i not in landed]
+        return pending
 
     def _note_log_failures(
         self, problems: dict[str, list[str]], pending: list[int], results: list[RecordResult]

@@ -35,6 +35,7 @@ from sf_stripe_sync.catalog.webhooks import WebhookEndpoint, verify_event
 from sf_stripe_sync.config import resolve_secret
 from sf_stripe_sync.errors import TerminalError, UsageError
 from sf_stripe_sync.logs import configure_logging
+from sf_stripe_sync.preflight.run import require_ready
 from sf_stripe_sync.runtime import Runtime, open_runtime
 from sf_stripe_sync.sync_commands import _sandbox as sandbox_options
 from sf_stripe_sync.sync_commands import _settings as command_settings
@@ -55,6 +56,7 @@ def _emit(args: argparse.Namespace, document: dict[str, Any], lines: list[str]) 
 def _run(args: argparse.Namespace, step: Callable[[CatalogContext, Runtime], int]) -> int:
     configure_logging(args.log_format, verbose=args.verbose)
     with open_runtime(command_settings(args), sandbox_options(args)) as rt:
+        require_ready(rt, "catalog")
         return step(catalog_context(rt), rt)
 
 

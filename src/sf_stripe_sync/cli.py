@@ -41,6 +41,7 @@ HANDLERS: dict[str, str] = {
     "catalog portals": "sf_stripe_sync.catalog_commands:run_portals",
     "entitlements": "sf_stripe_sync.catalog_commands:run_entitlements",
     "portal-link": "sf_stripe_sync.catalog_commands:run_portal_link",
+    "check": "sf_stripe_sync.check_commands:run_check",
 }
 
 
@@ -111,6 +112,16 @@ def _catalog_commands(sub: Any) -> None:
     p.add_argument("--return-url", default=None, metavar="URL")
 
 
+def _ops_commands(sub: Any) -> None:
+    """Commands for running it in an org: ``check``."""
+    p = sub.add_parser("check", help="preflight: config, secrets, Stripe key and account, "
+                       "Salesforce login, fields and objects; writes nothing")
+    _catalog_target(p)
+    p.add_argument("--scope", choices=("sync", "catalog"), default="sync",
+                   help="judge fields for sync only (catalog fields warn), or for the "
+                   "catalog commands too")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sf-stripe-sync",
@@ -170,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=2000)
     p.add_argument("--latency-ms", type=float, default=0.0)
     _catalog_commands(sub)
+    _ops_commands(sub)
     return parser
 
 

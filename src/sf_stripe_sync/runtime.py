@@ -67,6 +67,11 @@ class Runtime:
     store: StateStore
     salesforce_calls: Callable[[], int]
     describe: str
+    salesforce: Any = None
+    """The logged-in ``SalesforceConnection`` (the preflight describes through it)."""
+    stripe_key: Callable[[StripeAccountSettings], SecretStr | None] = lambda _account: None
+    """The key the gateway of an account would use, None when none is configured."""
+    stripe_retry: StripeRetryPolicy | None = None
 
     def engine(
         self,
@@ -232,8 +237,10 @@ def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> I
             settings = settings.model_copy(update={"stripe_accounts": accounts})
             parts.append(f"Stripe emulator at {emulator_url}")
             gateway_for = _emulator_gateway(settings)
+            stripe_key = _emulator_key(settings)
         else:
             gateway_for = _real_gateway(settings)
+            stripe_key = _configured_key(settings)
         from sf_stripe_sync.salesforce.auth import connect
         from sf_stripe_sync.salesforce.source import SalesforceOrderSource
         from sf_stripe_sync.salesforce.writer import SalesforceWriteBack
@@ -246,7 +253,20 @@ def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> I
             settings=settings, source=source, writer=writer, gateway_for=gateway_for,
             store=store, salesforce_calls=lambda: int(conn.api_calls),
             describe=", ".join(parts) or "Salesforce and Stripe as configured",
+            salesforce=conn, stripe_key=stripe_key, stripe_retry=_stripe_retry(settings),
         )
+
+
+def _configured_key(settings: Settings) -> Callable[[StripeAccountSettings], SecretStr | None]:
+    return lambda account: resolve_secret(account.api_key_env, settings, required=False)
+
+
+def _emulator_key(settings: Settings) -> Callable[[StripeAccountSettings], SecretStr | None]:
+    def key(account: StripeAccountSettings) -> SecretStr:
+        found = resolve_secret(account.api_key_env, settings, required=False)
+        return found or SecretStr(DEMO_STRIPE_KEY)
+
+    return key
 
 
 def _emulator_gateway(settings: Settings) -> Callable[[StripeAccountSettings], BillingGateway]:

@@ -20,6 +20,7 @@ from sf_stripe_sync.core.dates import parse_as_of
 from sf_stripe_sync.engine import RunOptions, RunReport
 from sf_stripe_sync.errors import UsageError
 from sf_stripe_sync.logs import configure_logging, progress_bar
+from sf_stripe_sync.preflight.run import require_ready
 from sf_stripe_sync.runtime import SandboxOptions, open_runtime
 from sf_stripe_sync.state.store import StateStore, store_path
 from sf_stripe_sync.summary import print_dry_run, print_summary
@@ -72,6 +73,7 @@ def run_sync(args: argparse.Namespace) -> int:
     options = RunOptions(order_ids=args.order, dry_run=args.dry_run, as_of=_as_of(args.as_of),
                          mode="triggered" if args.order else "scheduled")
     with open_runtime(settings, _sandbox(args)) as rt:
+        require_ready(rt)
         from sf_stripe_sync.catalog_commands import price_resolver_for
 
         engine = rt.engine(price_resolver=price_resolver_for(rt))
@@ -90,6 +92,7 @@ def run_cancel(args: argparse.Namespace) -> int:
     configure_logging(args.log_format, verbose=args.verbose)
     settings = _settings(args)
     with open_runtime(settings, _sandbox(args)) as rt:
+        require_ready(rt)
         report = rt.engine().run(RunOptions(cancel_ids=[args.order_id], mode="cancel"))
         print_summary(report, where=rt.describe, json_output=args.log_format == "json")
     return _exit_code(report)

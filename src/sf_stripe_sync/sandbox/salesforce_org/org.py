@@ -177,6 +177,22 @@ class LocalOrg:
     def api_calls(self) -> int:
         return self.api.api_calls
 
+    def requests(self) -> list[tuple[str, str, str]]:
+        """(method, path, kind) of every API call so far; kind ``write`` may change data."""
+        with self.api._count_lock:
+            return list(self.api.request_log)
+
+    def drop_field(self, sobject: str, name: str) -> None:
+        """Remove a field from the schema, as if the org never had it (preflight tests)."""
+        spec = self.schema.find(sobject)
+        if spec is None or spec.fields.pop(name.lower(), None) is None:
+            raise KeyError(f"{sobject}.{name} is not in the local org's schema")
+
+    def drop_object(self, sobject: str) -> None:
+        """Remove a whole sObject from the schema (its records stay unreachable)."""
+        if self.schema.objects.pop(sobject.lower(), None) is None:
+            raise KeyError(f"{sobject} is not in the local org's schema")
+
     def records(self, sobject: str) -> list[dict[str, Any]]:
         with self.store.lock:
             return self.store.records(sobject)

@@ -81,6 +81,9 @@ class OrgApi:
         self.writer = RecordWriter(schema, store, faults)
         self._count_lock = threading.Lock()
         self.api_calls = 0
+        self.request_log: list[tuple[str, str, str]] = []
+        """(method, path, kind) of every API call that reached the gate; kind ``write``
+        for anything that may change a record (a batch of describes is ``describe``)."""
 
     # -- entry -------------------------------------------------------------------------
     def handle(self, request: OrgRequest) -> OrgResponse:
@@ -118,6 +121,8 @@ class OrgApi:
         if parts == ["composite", "batch"]:
             with contextlib.suppress(ValueError, UnicodeDecodeError):
                 kind = composite.call_kind(request.json())
+        with self._count_lock:
+            self.request_log.append((request.method, request.path, kind))
         fault = self.faults.draw(kind)
         if fault == "invalid_session":
             return _invalid_session()

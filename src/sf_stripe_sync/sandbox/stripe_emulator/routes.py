@@ -17,6 +17,7 @@ from stripe.params import billing_portal as bp
 from stripe.params import entitlements as ep
 
 from sf_stripe_sync.sandbox.stripe_emulator.resources import (
+    account,
     catalog,
     coupons,
     customers,
@@ -59,6 +60,8 @@ def _nested(method: str, regex: str, handler: Handler, params: type, kind: str,
 
 
 CATALOG_ACCESS_ROUTES: tuple[Route, ...] = (
+    _route("GET", "/v1/account", account.retrieve_current, sp.AccountRetrieveCurrentParams,
+           "account"),
     _route("GET", "/v1/events", events.list_all, sp.EventListParams, "event", listed=True),
     _route("GET", "/v1/events/{id}", events.retrieve, sp.EventRetrieveParams, "event"),
     _route("POST", "/v1/entitlements/features", entitlements.create_feature,

@@ -1,0 +1,156 @@
+"""What the Salesforce org must hold: every configured object and field, with its type.
+
+Theory of operation: ``requirements(settings)`` lists, from the configuration (so a
+renamed field is checked under its configured name), each custom field the engine
+reads or writes: the sObject, the API name, the setting that names it, the describe
+types it may have (``kinds``), the SFDX type and length shipped in ``sfdx/`` for the
+default name (``sfdx_type``, ``length``), what the engine does with it (``access``:
+read, update, create) and who needs it (``scope``: ``sync`` or ``catalog``).
+``required`` is False for the fields the reader leaves out when the org lacks them.
+
+This one table feeds ``sf-stripe-sync check`` (compared with the org's describe) and the
+metadata test (compared with the SFDX XML and the local org), so the three cannot drift.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sf_stripe_sync.config import Settings
+
+Access = Literal["read", "update", "create"]
+Scope = Literal["sync", "catalog"]
+
+TEXT = frozenset({"string"})
+LONG_TEXT = frozenset({"textarea", "string"})
+PICKLIST = frozenset({"picklist", "string"})
+NUMBER = frozenset({"double", "int"})
+CURRENCY = frozenset({"currency", "double"})
+PERCENT = frozenset({"percent", "double"})
+
+SYNC_LOG_LABEL = "Sync Log"
+
+
+@dataclass(frozen=True)
+class FieldRequirement:
+    sobject: str
+    name: str
+    setting: str
+    kinds: frozenset[str]
+    """Describe ``type`` values the engine can use."""
+    sfdx_type: str
+    """The field's ``<type>`` in the SFDX metadata (Text, LongTextArea, Picklist ...)."""
+    access: Access = "read"
+    scope: Scope = "sync"
+    required: bool = True
+    length: int | None = None
+    """Minimum length for text fields (what the engine writes or Stripe ids need)."""
+    reference_to: str | None = None
+    picklist: tuple[str, ...] = ()
+    precision: int | None = None
+    scale: int | None = None
+
+    @property
+    def expected(self) -> str:
+        """The expected type, as a person creating the field reads it."""
+        if self.sfdx_type == "Lookup":
+            return f"Lookup({self.reference_to})"
+        if self.length is not None and self.sfdx_type in ("Text", "LongTextArea"):
+            return f"{self.sfdx_type}({self.length})"
+        if self.precision is not None:
+            return f"{self.sfdx_type}({self.precision},{self.scale or 0})"
+        return self.sfdx_type
+
+
+def _text(sobject: str, name: str, setting: str, access: Access = "read", *,
+          scope: Scope = "sync", required: bool = True) -> FieldRequirement:
+    return FieldRequirement(sobject, name, setting, TEXT, "Text", access, scope, required,
+                            length=255)
+
+
+def _order_and_item(settings: Settings) -> list[FieldRequirement]:
+    f = settings.fields
+    found: list[FieldRequirement] = []
+    for sobject in ("Order", "OrderItem"):
+        found += [
+            FieldRequirement(sobject, f.collection_method, "fields.collection_method", PICKLIST,
+                             "Picklist", required=False,
+                             picklist=("charge_automatically", "send_invoice")),
+            FieldRequirement(sobject, f.days_until_due, "fields.days_until_due", NUMBER,
+                             "Number", required=False, precision=3, scale=0),
+            FieldRequirement(sobject, f.discount_amount_off, "fields.discount_amount_off",
+                             CURRENCY, "Currency", required=False, precision=16, scale=2),
+            FieldRequirement(sobject, f.discount_percent_off, "fields.discount_percent_off",
+                             PERCENT, "Percent", required=False, precision=5, scale=2),
+        ]
+    return found
+
+
+def _sync_log(settings: Settings) -> list[FieldRequirement]:
+    f = settings.fields
+    log = f.sync_log_object
+    return [
+        FieldRequirement(log, f.sync_log_order, "fields.sync_log_order",
+                         frozenset({"reference"}), "Lookup", "create", reference_to="Order"),
+        FieldRequirement(log, f.sync_log_operation, "fields.sync_log_operation", PICKLIST,
+                         "Text", "create", length=40),
+        FieldRequirement(log, f.sync_log_status, "fields.sync_log_status", PICKLIST, "Text",
+                         "create", length=40),
+        FieldRequirement(log, f.sync_log_message, "fields.sync_log_message", LONG_TEXT,
+                         "LongTextArea", "create", length=32000),
+        _text(log, f.sync_log_idempotency_key, "fields.sync_log_idempotency_key", "create"),
+        _text(log, f.sync_log_request_id, "fields.sync_log_request_id", "create"),
+    ]
+
+
+def _catalog(settings: Settings) -> list[FieldRequirement]:
+    c, p = settings.catalog, settings.portal
+    found = [
+        FieldRequirement("Product2", c.billing_frequency_field, "catalog.billing_frequency_field",
+                         PICKLIST, "Picklist", scope="catalog", picklist=tuple(c.frequencies)),
+        FieldRequirement("Product2", c.features_field, "catalog.features_field",
+                         frozenset({"multipicklist", "string", "textarea"}),
+                         "MultiselectPicklist", scope="catalog", required=False),
+    ]
+    if p.contact_role_field:
+        found.append(FieldRequirement("Contact", p.contact_role_field, "portal.contact_role_field",
+                                      PICKLIST, "Picklist", scope="catalog", required=False,
+                                      picklist=tuple(p.roles)))
+    return found
+
+
+def requirements(settings: Settings) -> list[FieldRequirement]:
+    """Every custom field the configuration names, in a stable order."""
+    f = settings.fields
+    found = [
+        _text("OrderItem", f.order_item_price, "fields.order_item_price"),
+        _text("PricebookEntry", f.pricebook_entry_price, "fields.pricebook_entry_price",
+              "update"),
+        _text("Product2", f.product_stripe_id, "fields.product_stripe_id", "update",
+              scope="sync" if settings.rules.create_missing_prices else "catalog"),
+        _text("Account", f.account_customer, "fields.account_customer", "update"),
+        _text("Order", f.order_schedule, "fields.order_schedule", "update"),
+        _text("Contract", f.contract_schedule, "fields.contract_schedule", "update"),
+        FieldRequirement("Order", f.order_stripe_account, "fields.order_stripe_account",
+                         PICKLIST, "Text", required=False, length=80),
+        *_order_and_item(settings),
+        FieldRequirement("Order", f.sync_status, "fields.sync_status", PICKLIST, "Picklist",
+                         "update", picklist=("Synced", "Canceled", "Error")),
+        FieldRequirement("Order", f.sync_error, "fields.sync_error", LONG_TEXT, "LongTextArea",
+                         "update", length=255),
+        FieldRequirement("Order", f.last_synced_at, "fields.last_synced_at",
+                         frozenset({"datetime"}), "DateTime", "update"),
+        *_sync_log(settings),
+    ]
+    if f.default_payment_method:
+        for sobject in ("Contract", "Account"):
+            found.append(_text(sobject, f.default_payment_method,
+                               "fields.default_payment_method", required=False))
+    return found + _catalog(settings)
+
+
+def objects(settings: Settings) -> list[str]:
+    """The sObjects the requirements live on, Salesforce's standard ones first."""
+    return list(dict.fromkeys(r.sobject for r in requirements(settings)))

@@ -75,7 +75,7 @@ def test_reset_returns_to_the_seed(tmp_path: Path) -> None:
 
 def test_unknown_object_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown kind"):
-        StripeEmulator().objects("invoice")
+        StripeEmulator().objects("quote")
 
 
 def test_cli_refuses_an_unreadable_seed_with_exit_code_2(tmp_path: Path) -> None:

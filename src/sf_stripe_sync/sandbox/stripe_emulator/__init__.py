@@ -18,9 +18,10 @@ Decisions where Stripe's behaviour had to be chosen or could not be reproduced:
   saves results only once execution begins); business-rule refusals are saved and replay.
 * 429 ``rate_limit`` carries no ``Stripe-Should-Retry``; 429 ``lock_timeout`` and
   injected 500s carry ``true``; other 4xx carry ``false``.
-* ``price_data``, ``from_subscription``, promotion codes and existing discount ids are
-  refused with a clear 400 rather than half-emulated. Subscriptions exist only as the
-  minimal ``sub_`` objects schedules start; no invoices are made.
+* ``price_data`` on phase items, ``from_subscription``, promotion codes and existing
+  discount ids are refused with a clear 400 rather than half-emulated (``price_data`` on
+  ``add_invoice_items`` makes an inline one-time price, as Stripe does). Subscriptions
+  exist only as the minimal ``sub_`` objects schedules start; no invoices are made.
 * Only ``sk_test_`` / ``rk_test_`` keys are accepted; refused keys are masked in errors.
 """
 

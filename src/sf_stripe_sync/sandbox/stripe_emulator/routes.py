@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stripe import params as sp
+from stripe.params import billing as bl
 from stripe.params import billing_portal as bp
 from stripe.params import entitlements as ep
+from stripe.params import test_helpers as th
 
 from sf_stripe_sync.sandbox.stripe_emulator.resources import (
     account,
@@ -23,9 +25,11 @@ from sf_stripe_sync.sandbox.stripe_emulator.resources import (
     customers,
     entitlements,
     events,
+    meters,
     payment_methods,
     portal,
     schedules,
+    test_clocks,
 )
 from sf_stripe_sync.sandbox.stripe_emulator.resources.common import Context
 from sf_stripe_sync.sandbox.stripe_emulator.store import JSON
@@ -102,6 +106,26 @@ CATALOG_ACCESS_ROUTES: tuple[Route, ...] = (
            sp.CustomerPaymentMethodListParams, "payment_method", listed=True),
 )
 
+_CLOCK = "test_helpers.test_clock"
+BILLING_ROUTES: tuple[Route, ...] = (
+    _route("POST", "/v1/test_helpers/test_clocks", test_clocks.create,
+           th.TestClockCreateParams, _CLOCK),
+    _route("GET", "/v1/test_helpers/test_clocks", test_clocks.list_all,
+           th.TestClockListParams, _CLOCK, listed=True),
+    _route("GET", "/v1/test_helpers/test_clocks/{id}", test_clocks.retrieve,
+           th.TestClockRetrieveParams, _CLOCK),
+    _route("DELETE", "/v1/test_helpers/test_clocks/{id}", test_clocks.delete,
+           th.TestClockDeleteParams, _CLOCK),
+    _route("POST", "/v1/test_helpers/test_clocks/{id}/advance", test_clocks.advance,
+           th.TestClockAdvanceParams, _CLOCK),
+    _route("POST", "/v1/billing/meters", meters.create, bl.MeterCreateParams,
+           "billing.meter"),
+    _route("GET", "/v1/billing/meters", meters.list_all, bl.MeterListParams,
+           "billing.meter", listed=True),
+    _route("GET", "/v1/billing/meters/{id}", meters.retrieve, bl.MeterRetrieveParams,
+           "billing.meter"),
+)
+
 ROUTES: tuple[Route, ...] = (
     _route("GET", "/v1/customers/search", customers.search, sp.CustomerSearchParams,
            "customer", listed=True),
@@ -152,6 +176,7 @@ ROUTES: tuple[Route, ...] = (
     _route("POST", "/v1/subscription_schedules/{id}/release", schedules.release,
            sp.SubscriptionScheduleReleaseParams, "subscription_schedule"),
     *CATALOG_ACCESS_ROUTES,
+    *BILLING_ROUTES,
 )
 
 

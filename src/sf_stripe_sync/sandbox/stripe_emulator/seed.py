@@ -1,7 +1,8 @@
 """Seed catalogs: fixed objects loaded at start (``--seed FILE`` or a dict).
 
 Theory of operation: a seed is ``{"customers": [...], "products": [...], "prices": [...],
-"coupons": [...], "payment_methods": [...]}`` with objects in Stripe's own shape and
+"coupons": [...], "payment_methods": [...], "test_clocks": [...], "meters": [...]}``
+with objects in Stripe's own shape and
 fixed ids; fields left out get Stripe's defaults, so a seed can stay as short as
 ``{"id": "price_A", "product": "prod_A", "currency": "usd", "unit_amount": 1000,
 "recurring": {"interval": "month"}}``.
@@ -18,11 +19,13 @@ from typing import Any
 from sf_stripe_sync.sandbox.stripe_emulator.resources.catalog import new_product
 from sf_stripe_sync.sandbox.stripe_emulator.resources.common import Context, base_object
 from sf_stripe_sync.sandbox.stripe_emulator.resources.customers import new_customer
+from sf_stripe_sync.sandbox.stripe_emulator.resources.meters import new_meter
 from sf_stripe_sync.sandbox.stripe_emulator.resources.payment_methods import new_payment_method
 from sf_stripe_sync.sandbox.stripe_emulator.store import JSON, PLATFORM, ObjectStore
 
 SEED_KINDS = {"customers": "customer", "products": "product", "prices": "price",
-              "coupons": "coupon", "payment_methods": "payment_method"}
+              "coupons": "coupon", "payment_methods": "payment_method",
+              "test_clocks": "test_helpers.test_clock", "meters": "billing.meter"}
 
 
 class SeedError(ValueError):
@@ -78,6 +81,12 @@ def _complete(ctx: Context, kind: str, obj: JSON) -> JSON:
         return {**new_product(ctx, obj["id"], {}), **obj}
     if kind == "price":
         return _price_defaults(ctx, obj)
+    if kind == "test_helpers.test_clock":
+        return {**base_object(ctx, kind, obj["id"]), "deletes_after": ctx.now + 30 * 86_400,
+                "frozen_time": ctx.now, "name": None, "status": "ready",
+                "status_details": {}, **obj}
+    if kind == "billing.meter":
+        return {**new_meter(ctx, obj["id"], obj), **obj}
     if kind == "payment_method":
         return {**new_payment_method(ctx, obj["id"], str(obj.get("type") or "card")), **obj}
     return _coupon_defaults(ctx, obj)
@@ -88,7 +97,8 @@ def _apply_partition(store: ObjectStore, account: str, data: JSON, now: int) -> 
     if unknown:
         raise SeedError(f"unknown seed section(s): {', '.join(unknown)}")
     ctx = Context(store, account, now, {})
-    for section in ("products", "prices", "customers", "coupons", "payment_methods"):
+    for section in ("meters", "products", "prices", "test_clocks", "customers", "coupons",
+                    "payment_methods"):
         kind = SEED_KINDS[section]
         for raw in data.get(section, []):
             if not isinstance(raw, dict) or not raw.get("id"):

@@ -3,8 +3,9 @@
 Theory of operation: a product may be created with a fixed ``id`` (as Stripe allows);
 a duplicate id is refused. A price needs an existing product (or ``product_data``, which
 makes one), a currency and ``unit_amount`` / ``unit_amount_decimal``; ``recurring`` makes
-it ``type=recurring`` with ``usage_type`` licensed unless metered. ``lookup_key`` is
-unique per account: taking one that is in use needs ``transfer_lookup_key=true``.
+it ``type=recurring`` with ``usage_type`` licensed unless metered; a metered price must
+name an existing billing meter (``recurring.meter``), as Stripe requires since basil.
+``lookup_key`` is unique per account: taking one that is in use needs ``transfer_lookup_key=true``.
 Amounts are integers in minor units; ``unit_amount_decimal`` is a decimal string.
 """
 
@@ -105,6 +106,23 @@ def _claim_lookup_key(ctx: Context, key: str, transfer: bool, owner: str) -> Non
             other["lookup_key"] = None
 
 
+def _check_meter(ctx: Context, recurring: JSON) -> None:
+    """Since 2025-03-31.basil a metered price must name a billing meter (legacy
+    usage-record prices are gone); a licensed price cannot name one."""
+    meter = recurring.get("meter")
+    if recurring.get("usage_type", "licensed") != "metered":
+        if meter:
+            raise invalid("A meter can only be set on a price with `usage_type=metered`.",
+                          param="recurring[meter]")
+        return
+    if not meter:
+        raise invalid("You must specify a meter when creating a price with "
+                      "`usage_type=metered`.", param="recurring[meter]")
+    if ctx.find("billing.meter", str(meter)) is None:
+        raise invalid(f"No such billing meter: '{meter}'", param="recurring[meter]",
+                      code="resource_missing")
+
+
 def create_price(ctx: Context) -> JSON:
     params = ctx.params
     if "product" in params and "product_data" in params:
@@ -136,6 +154,7 @@ def create_price(ctx: Context) -> JSON:
         "type": "one_time", "unit_amount": amount, "unit_amount_decimal": amount_decimal,
     })
     if isinstance(recurring, dict):
+        _check_meter(ctx, recurring)
         obj["type"] = "recurring"
         obj["recurring"] = {
             "interval": recurring["interval"],

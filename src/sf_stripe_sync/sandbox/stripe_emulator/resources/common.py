@@ -22,14 +22,16 @@ LABELS = {
     "subscription_schedule": "subscription schedule", "subscription": "subscription",
     "event": "event", "entitlements.feature": "feature", "product_feature": "product feature",
     "billing_portal.configuration": "configuration", "billing_portal.session": "session",
-    "payment_method": "PaymentMethod",
+    "payment_method": "PaymentMethod", "test_helpers.test_clock": "test clock",
+    "invoice": "invoice", "billing.meter": "billing meter",
 }
 ID_PREFIX = {
     "customer": "cus", "product": "prod", "price": "price",
     "subscription_schedule": "sub_sched", "subscription": "sub",
     "event": "evt", "entitlements.feature": "feat", "product_feature": "prodft",
     "billing_portal.configuration": "bpc", "billing_portal.session": "bps",
-    "payment_method": "pm",
+    "payment_method": "pm", "test_helpers.test_clock": "clock", "invoice": "in",
+    "billing.meter": "mtr",
 }
 
 

@@ -3,11 +3,13 @@
 Theory of operation: a customer is stored in Stripe's shape with its plain fields;
 fields the emulator has no behaviour for (address, shipping, tax...) are stored as given
 so they round-trip. Search understands ``metadata['key']:'value'`` and friends
-(see ``search``).
+(see ``search``). A customer created with ``test_clock`` lives in that clock's time
+(``test_clocks``); the clock cannot be changed afterwards.
 """
 
 from __future__ import annotations
 
+from sf_stripe_sync.sandbox.stripe_emulator.resources import test_clocks
 from sf_stripe_sync.sandbox.stripe_emulator.resources.common import (
     Context,
     apply_metadata,
@@ -39,6 +41,9 @@ def new_customer(ctx: Context, object_id: str) -> JSON:
 
 def create(ctx: Context) -> JSON:
     obj = new_customer(ctx, ctx.new_id(KIND))
+    if ctx.params.get("test_clock"):
+        test_clocks.check_room(ctx, str(ctx.params["test_clock"]))
+        obj["test_clock"] = str(ctx.params["test_clock"])
     set_fields(obj, ctx.params, _PLAIN)
     obj["metadata"] = apply_metadata({}, ctx.params.get("metadata"))
     if isinstance(ctx.params.get("invoice_settings"), dict):

@@ -11,8 +11,11 @@ Theory of operation (what Stripe enforces, as the emulator reproduces it):
   period of its longest price interval: Stripe has no open-ended phase, so with
   ``end_behavior=release`` the subscription simply carries on after that last period.
 * Items: 1 to 20 per phase, each an existing, active, recurring price (``price_data`` is
-  not emulated), no price twice, all in the phase currency; ``quantity`` is a positive
-  integer, defaults to 1, and is refused for metered prices.
+  not emulated for items), no price twice, all in the phase currency; ``quantity`` is a
+  positive integer, defaults to 1, and is refused for metered prices (Stripe: "Quantity
+  should not be specified where usage_type is `metered`").
+* One-time charges: ``add_invoice_items`` (see ``invoice_items``), billed on the
+  phase's first invoice; a resent past phase is compared without them (they were billed).
 * Discounts (phase and item level): ``[{coupon}]``; coupons must exist. Redemption
   (once per schedule) is the schedule's business, see ``schedules``.
 """
@@ -25,6 +28,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 from sf_stripe_sync.sandbox.stripe_emulator.errors import invalid, missing_param
+from sf_stripe_sync.sandbox.stripe_emulator.resources import invoice_items
 from sf_stripe_sync.sandbox.stripe_emulator.resources.common import Context
 from sf_stripe_sync.sandbox.stripe_emulator.store import JSON
 
@@ -157,10 +161,11 @@ def _end(raw: JSON, start: int, longest: JSON, now: int, path: str) -> int:
 
 
 def _phase(raw: JSON, start: int, end: int, items: list[JSON], currency: str,
-           discounts: list[JSON], now: int) -> JSON:
+           discounts: list[JSON], now: int, add_items: list[JSON]) -> JSON:
     settings = raw.get("invoice_settings")
     return {
-        "add_invoice_items": [], "application_fee_percent": raw.get("application_fee_percent"),
+        "add_invoice_items": add_items,
+        "application_fee_percent": raw.get("application_fee_percent"),
         "automatic_tax": raw.get("automatic_tax"),
         "billing_cycle_anchor": raw.get("billing_cycle_anchor"), "billing_thresholds": None,
         "collection_method": raw.get("collection_method"), "currency": currency,
@@ -200,7 +205,9 @@ def build_phases(ctx: Context, raw_phases: list[JSON], start: int | None) -> lis
         items, currency, longest = _items(ctx, raw, path)
         end = _end(raw, cursor, longest, ctx.now, path)
         discounts = _discounts(ctx, raw.get("discounts"), f"{path}[discounts]")
-        phases.append(_phase(raw, cursor, end, items, currency, discounts, ctx.now))
+        add_items = invoice_items.build(ctx, raw.get("add_invoice_items"), currency, path,
+                                        _discounts)
+        phases.append(_phase(raw, cursor, end, items, currency, discounts, ctx.now, add_items))
         cursor = end
     return phases
 
@@ -215,6 +222,10 @@ def coupons_with_params(phases: list[JSON]) -> list[tuple[str, str]]:
             for d_index, discount in enumerate(item["discounts"]):
                 found.append((discount["coupon"], f"phases[{p_index}][items][{i_index}]"
                               f"[discounts][{d_index}][coupon]"))
+        for a_index, added in enumerate(phase["add_invoice_items"]):
+            for d_index, discount in enumerate(added["discounts"]):
+                found.append((discount["coupon"], f"phases[{p_index}][add_invoice_items]"
+                              f"[{a_index}][discounts][{d_index}][coupon]"))
     return found
 
 

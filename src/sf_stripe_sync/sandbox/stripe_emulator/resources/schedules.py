@@ -15,6 +15,9 @@ phase with its ``start_date`` unchanged. A ``default_payment_method`` (schedule 
 or per phase) must be a payment method saved to the schedule's customer. Coupons are
 redeemed once per schedule: resending a coupon the schedule already uses costs nothing,
 a new one must still be valid.
+
+A schedule of a customer on a test clock lives in the clock's time (``test_clocks``):
+"now", its status and its ``test_clock`` come from the clock.
 """
 
 from __future__ import annotations
@@ -22,7 +25,11 @@ from __future__ import annotations
 from typing import Any
 
 from sf_stripe_sync.sandbox.stripe_emulator.errors import invalid, missing_param
-from sf_stripe_sync.sandbox.stripe_emulator.resources import coupons, payment_methods
+from sf_stripe_sync.sandbox.stripe_emulator.resources import (
+    coupons,
+    payment_methods,
+    test_clocks,
+)
 from sf_stripe_sync.sandbox.stripe_emulator.resources.common import (
     Context,
     apply_metadata,
@@ -63,6 +70,7 @@ def _end_subscription(ctx: Context, sub_id: str | None, canceled: bool) -> None:
 
 
 def refresh(ctx: Context, schedule: JSON) -> JSON:
+    ctx = test_clocks.frame(ctx, str(schedule["customer"]))
     if schedule["status"] not in _OPEN:
         schedule["current_phase"] = None
         return schedule
@@ -132,6 +140,7 @@ def create(ctx: Context) -> JSON:
                       code="resource_missing")
     if "phases" not in params:
         raise missing_param("phases")
+    ctx = test_clocks.frame(ctx, str(params["customer"]))
     payment_methods.check_schedule_payment_methods(ctx, str(params["customer"]), params)
     start = timestamp(params.get("start_date", "now"), ctx.now)
     phases = build_phases(ctx, params["phases"], start)
@@ -146,7 +155,8 @@ def create(ctx: Context) -> JSON:
         "end_behavior": params.get("end_behavior", "release"),
         "metadata": apply_metadata({}, params.get("metadata")), "phases": phases,
         "released_at": None, "released_subscription": None, "status": "not_started",
-        "subscription": None, "test_clock": None,
+        "subscription": None,
+        "test_clock": (ctx.find("customer", str(params["customer"])) or {}).get("test_clock"),
     })
     return ctx.save(KIND, refresh(ctx, schedule))
 
@@ -155,14 +165,15 @@ def retrieve(ctx: Context) -> JSON:
     return ctx.save(KIND, refresh(ctx, ctx.require(KIND)))
 
 
-def _require_open(ctx: Context, verb: str) -> JSON:
+def _require_open(ctx: Context, verb: str) -> tuple[Context, JSON]:
+    """The schedule named by the path, and ``ctx`` in its customer's time."""
     schedule = refresh(ctx, ctx.require(KIND))
     if schedule["status"] not in _OPEN:
         done = {"update": "updated", "cancel": "canceled", "release": "released"}[verb]
         raise invalid(f"You cannot {verb} a subscription schedule that is currently in the "
                       f"`{schedule['status']}` status. It must be in `not_started` or "
                       f"`active` to be {done}.")
-    return schedule
+    return test_clocks.frame(ctx, str(schedule["customer"])), schedule
 
 
 def _merge_started(ctx: Context, schedule: JSON, sent: list[JSON]) -> list[JSON]:
@@ -188,7 +199,7 @@ def _merge_started(ctx: Context, schedule: JSON, sent: list[JSON]) -> list[JSON]
 
 
 def update(ctx: Context) -> JSON:
-    schedule = _require_open(ctx, "update")
+    ctx, schedule = _require_open(ctx, "update")
     params = ctx.params
     payment_methods.check_schedule_payment_methods(ctx, str(schedule["customer"]), params)
     if "phases" in params:
@@ -208,7 +219,7 @@ def update(ctx: Context) -> JSON:
 
 
 def cancel(ctx: Context) -> JSON:
-    schedule = _require_open(ctx, "cancel")
+    ctx, schedule = _require_open(ctx, "cancel")
     schedule["status"], schedule["canceled_at"] = "canceled", ctx.now
     schedule["current_phase"] = None
     _end_subscription(ctx, schedule["subscription"], canceled=True)
@@ -216,7 +227,7 @@ def cancel(ctx: Context) -> JSON:
 
 
 def release(ctx: Context) -> JSON:
-    schedule = _require_open(ctx, "release")
+    ctx, schedule = _require_open(ctx, "release")
     schedule["status"], schedule["released_at"] = "released", ctx.now
     schedule["released_subscription"] = schedule["subscription"]
     _end_subscription(ctx, schedule["subscription"], canceled=False)

@@ -30,6 +30,13 @@ def _field_value(obj: JSON, field: str, key: str | None) -> Any:
     return obj.get(field)
 
 
+def _text(value: Any) -> str:
+    """How a stored value reads in a query: booleans as Stripe writes them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _clause(text: str) -> Predicate:
     match = _CLAUSE.match(text.strip())
     if not match:
@@ -45,7 +52,7 @@ def _clause(text: str) -> Predicate:
     def test(obj: JSON) -> bool:
         actual = _field_value(obj, field, key)
         if op == ":":
-            result = actual is None if value is None else str(actual) == str(value)
+            result = actual is None if value is None else _text(actual) == str(value)
         elif op == "~":
             result = actual is not None and str(value).lower() in str(actual).lower()
         else:

@@ -173,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate-limit", type=float, default=None, help="requests per second")
     p.add_argument("--latency-ms", type=float, default=0.0)
     p.add_argument("--fail-rate", type=float, default=0.0, help="probability of a 500")
+    p.add_argument("--search-lag-seconds", type=int, default=0, metavar="N",
+                   help="new and changed objects reach search N seconds late, as on Stripe")
     p.add_argument("--fault-seed", type=int, default=None)
     p = sandbox_sub.add_parser("salesforce", help="local Salesforce org from a snapshot")
     p.add_argument("--snapshot", type=Path, required=True)

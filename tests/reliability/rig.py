@@ -244,7 +244,7 @@ class Rig:
 @contextmanager
 def running(state_dir: Path, snapshot: Mapping[str, Any] | None = None) -> Iterator[Rig]:
     org = LocalOrg(dict(snapshot) if snapshot is not None else load_json(DEMO_ORG))
-    emulator = StripeEmulator(seed=load_json(DEMO_CATALOG))
+    emulator = StripeEmulator(seed=load_json(DEMO_CATALOG), search_lag_seconds=60)
     org.start(host="127.0.0.1", port=0)
     emulator.start(host="127.0.0.1", port=0)
     try:

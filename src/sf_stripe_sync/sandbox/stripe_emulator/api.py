@@ -7,7 +7,9 @@ and returns a ``Reply`` (status, headers, JSON body, or "drop the connection"). 
 2. route; 404 ``Unrecognized request URL`` otherwise;
 3. draw an injected fault (rate limit, 500, lock timeout, drop; "lost" is remembered);
 4. decode the bracket-notation parameters and validate them against the SDK TypedDict
-   (and ``expand``); failures here are never saved under an idempotency key;
+   (and ``expand``) and Stripe's size limits (``limits``: string lengths from the
+   published spec, metadata, idempotency key length); failures here are never saved
+   under an idempotency key;
 5. claim the idempotency key (POST only): replay, 400 mismatch or 409 in flight;
 6. wait the configured latency, then run the handler under the state lock; a write runs
    in a store transaction (``journal``): a refused write is undone, leaving the store
@@ -43,12 +45,14 @@ from sf_stripe_sync.sandbox.stripe_emulator.idempotency import (
     fingerprint,
     scope_for,
 )
+from sf_stripe_sync.sandbox.stripe_emulator.limits import check_idempotency_key, check_limits
 from sf_stripe_sync.sandbox.stripe_emulator.resources.common import (
     Context,
     check_expand,
     expand,
 )
 from sf_stripe_sync.sandbox.stripe_emulator.routes import match
+from sf_stripe_sync.sandbox.stripe_emulator.search_index import SearchIndex
 from sf_stripe_sync.sandbox.stripe_emulator.store import JSON, PLATFORM, ObjectStore
 from sf_stripe_sync.sandbox.stripe_emulator.validation import validate
 
@@ -93,8 +97,10 @@ class ApiCore:
     """The emulator's state and the request pipeline over it."""
 
     def __init__(self, clock: EmulatorClock, store: ObjectStore, ledger: IdempotencyLedger,
-                 faults: FaultInjector, persist: Callable[[], None]) -> None:
+                 faults: FaultInjector, persist: Callable[[], None],
+                 search_index: SearchIndex | None = None) -> None:
         self.clock = clock
+        self.search_index = search_index or SearchIndex()
         self.store = store
         self.ledger = ledger
         self.faults = faults
@@ -165,6 +171,8 @@ class ApiCore:
                                "https://stripe.com/docs or we can help at "
                                "https://support.stripe.com/.")
             route, path_id = found
+            if key is not None and method == "POST":
+                check_idempotency_key(key)
             fault = self.faults.draw(method)
             entry["fault"] = fault
             if fault is not None and fault != "lost":
@@ -177,6 +185,7 @@ class ApiCore:
             params = validate(raw, route.params)
             expand_paths = [str(p) for p in params.get("expand", [])]
             check_expand(expand_paths, route.kind, listed=route.listed)
+            check_limits(method, path, params)
         except ApiError as exc:
             return self._error(exc)
         scope = scope_for(api_key, account)
@@ -207,7 +216,8 @@ class ApiCore:
         with self.lock:
             if mutates:
                 self.store.begin()
-            ctx = Context(self.store, account, self.clock.now(), params, path_id)
+            ctx = Context(self.store, account, self.clock.now(), params, path_id,
+                          self.search_index)
             try:
                 result = expand(handler(ctx), expand_paths, ctx)
                 reply = Reply(200, copy.deepcopy(result))
@@ -222,7 +232,7 @@ class ApiCore:
                 reply = self._error(exc)
             else:
                 if mutates:
-                    self.store.commit()
+                    self.search_index.committed(self.store.commit(), self.store, ctx.now)
             if key is not None and reply.body is not None:
                 self.ledger.save(scope, key, SavedResult(reply.status, reply.body, request_id))
             if mutates or key is not None:

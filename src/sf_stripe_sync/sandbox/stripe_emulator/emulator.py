@@ -8,7 +8,9 @@ file, saves. The state file (objects, coupon redemptions, saved idempotent resul
 written atomically about a second after a change (``persistence``: one write covers
 every change made meanwhile), on ``stop``, on ``reset`` and when asked (``save_state``,
 ``POST /_emulator/save``); a killed process loses at most the last second of changes.
-Reading objects brings schedule statuses up to the emulator clock first.
+Reading objects brings schedule statuses up to the emulator clock first. With
+``search_lag_seconds`` search trails writes by that long on the emulator clock
+(``search_index``), as Stripe's eventually consistent search does.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from sf_stripe_sync.sandbox.stripe_emulator.persistence import (
 )
 from sf_stripe_sync.sandbox.stripe_emulator.resources import coupons, schedules
 from sf_stripe_sync.sandbox.stripe_emulator.resources.common import Context
+from sf_stripe_sync.sandbox.stripe_emulator.search_index import SearchIndex
 from sf_stripe_sync.sandbox.stripe_emulator.seed import apply_seed, load_seed
 from sf_stripe_sync.sandbox.stripe_emulator.store import (
     JSON,
@@ -57,6 +60,7 @@ class StripeEmulator:
         faults: FaultConfig | None = None,
         idempotency_ttl: int = DEFAULT_TTL_SECONDS,
         save_delay: float = DEFAULT_SAVE_DELAY_SECONDS,
+        search_lag_seconds: int = 0,
     ) -> None:
         self.clock = EmulatorClock(now)
         self.state_file = Path(state_file) if state_file is not None else None
@@ -65,7 +69,8 @@ class StripeEmulator:
         self._saver = DebouncedSaver(self._write_state, save_delay)
         persist = self._saver.changed if self.state_file is not None else _nothing
         self.core = ApiCore(self.clock, ObjectStore(), IdempotencyLedger(idempotency_ttl),
-                            FaultInjector(self._initial_faults), persist)
+                            FaultInjector(self._initial_faults), persist,
+                            SearchIndex(search_lag_seconds))
         self._server: Any = None
         self._thread: threading.Thread | None = None
         with self.core.lock:
@@ -123,6 +128,10 @@ class StripeEmulator:
     def set_faults(self, config: FaultConfig) -> None:
         self.core.faults.configure(config)
 
+    def set_search_lag(self, seconds: int) -> None:
+        """How long a write takes to reach search (emulator-clock seconds; 0: at once)."""
+        self.core.search_index.configure(seconds)
+
     def clear_faults(self) -> None:
         self.core.faults.configure(FaultConfig())
 
@@ -157,6 +166,7 @@ class StripeEmulator:
             self.core.store.clear()
             self.core.ledger.clear()
             self.core.log.clear()
+            self.core.search_index.clear()
             self.core.faults.configure(self._initial_faults)
             apply_seed(self.core.store, self._seed, self.clock.now())
         self.save_state()  # outside the lock: a timed save takes it after its own

@@ -92,7 +92,8 @@ def run_cli(args: argparse.Namespace) -> int:
             rate_limit=args.rate_limit, latency_ms=args.latency_ms,
             error_rate=args.fail_rate, seed=args.fault_seed,
         )
-        emulator = StripeEmulator(seed=args.seed, state_file=args.state, faults=faults)
+        emulator = StripeEmulator(seed=args.seed, state_file=args.state, faults=faults,
+                                  search_lag_seconds=args.search_lag_seconds)
         emulator.start(host=args.host, port=args.port)
     except (SeedError, ValueError) as exc:
         raise UsageError(str(exc)) from exc

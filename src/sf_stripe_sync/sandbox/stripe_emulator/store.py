@@ -50,8 +50,10 @@ class ObjectStore:
         """Start recording what the coming request touches (see ``journal``)."""
         self._journal = UndoJournal()
 
-    def commit(self) -> None:
-        self._journal = None
+    def commit(self) -> UndoJournal | None:
+        """Close the transaction; the journal tells what the request touched."""
+        journal, self._journal = self._journal, None
+        return journal
 
     def rollback(self) -> None:
         """Undo everything since ``begin``: the store is exactly as it was then."""
@@ -91,6 +93,10 @@ class ObjectStore:
         if found is not None:
             self._touch(account, kind, object_id, found)
         return found
+
+    def peek(self, account: str, kind: str, object_id: str) -> JSON | None:
+        """An object as stored, outside any transaction's bookkeeping."""
+        return self._partitions.get(account, {}).get(kind, {}).get(object_id)
 
     def put(self, account: str, kind: str, obj: JSON) -> JSON:
         bucket = self._bucket(account, kind)

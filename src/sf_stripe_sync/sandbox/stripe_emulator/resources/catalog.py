@@ -210,8 +210,8 @@ def list_prices(ctx: Context) -> JSON:
 
 
 def search_prices(ctx: Context) -> JSON:
-    return search_result(ctx.all("price"), ctx.params, "/v1/prices/search")
+    return search_result(ctx.searchable("price"), ctx.params, "/v1/prices/search")
 
 
 def search_products(ctx: Context) -> JSON:
-    return search_result(ctx.all("product"), ctx.params, "/v1/products/search")
+    return search_result(ctx.searchable("product"), ctx.params, "/v1/products/search")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sf_stripe_sync.sandbox.stripe_emulator.errors import ApiError, invalid, no_such
+from sf_stripe_sync.sandbox.stripe_emulator.search_index import SearchIndex
 from sf_stripe_sync.sandbox.stripe_emulator.store import JSON, ObjectStore
 
 LABELS = {
@@ -42,6 +43,7 @@ class Context:
     now: int
     params: JSON
     path_id: str = ""
+    search_index: SearchIndex | None = None
 
     def new_id(self, kind: str) -> str:
         return self.store.new_id(ID_PREFIX[kind], kind)
@@ -62,6 +64,13 @@ class Context:
 
     def all(self, kind: str) -> list[JSON]:
         return self.store.all(self.account, kind)
+
+    def searchable(self, kind: str) -> list[JSON]:
+        """Objects of a kind as the (possibly lagging) search index sees them."""
+        found = self.all(kind)
+        if self.search_index is None:
+            return found
+        return self.search_index.view(self.account, kind, found, self.now)
 
 
 def base_object(ctx: Context, kind: str, object_id: str) -> JSON:

@@ -79,4 +79,4 @@ def list_all(ctx: Context) -> JSON:
 
 
 def search(ctx: Context) -> JSON:
-    return search_result(ctx.all(KIND), ctx.params, "/v1/customers/search")
+    return search_result(ctx.searchable(KIND), ctx.params, "/v1/customers/search")

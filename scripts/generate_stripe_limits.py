@@ -24,15 +24,23 @@ from pathlib import Path
 from typing import Any
 
 FAMILIES = (
-    "billing_portal", "coupons", "customers", "entitlements", "events", "invoiceitems",
-    "invoices", "payment_methods", "prices", "products", "promotion_codes",
+    "account", "billing/meters", "billing_portal", "coupons", "customers", "entitlements",
+    "events", "invoiceitems", "invoices", "payment_methods", "prices", "products",
+    "promotion_codes",
     "subscription_items", "subscription_schedules", "subscriptions", "test_helpers/test_clocks",
 )
 
 # Endpoints newer than the spec this table was generated from. Each leaf is the
-# ``maxLength`` Stripe publishes for it (entitlements: API reference; lookup_key: the
-# pinned SDK's FeatureCreateParams docstring, "This may be up to 80 characters").
+# ``maxLength`` Stripe publishes for it (entitlements and meters: API reference;
+# lookup_key: the pinned SDK's FeatureCreateParams docstring, "up to 80 characters").
+_LIST = {"starting_after": 5000, "ending_before": 5000, "expand": {"*": 5000}}
 SUPPLEMENT: dict[str, dict[str, Any]] = {
+    "POST /v1/billing/meters": {"display_name": 250, "event_name": 100,
+                                "customer_mapping": {"event_payload_key": 100},
+                                "value_settings": {"event_payload_key": 100},
+                                "expand": {"*": 5000}},
+    "GET /v1/billing/meters": _LIST,
+    "GET /v1/billing/meters/{}": {"expand": {"*": 5000}},
     "POST /v1/entitlements/features": {"name": 80, "lookup_key": 80, "expand": {"*": 5000}},
     "POST /v1/entitlements/features/{}": {"name": 80, "expand": {"*": 5000}},
     "GET /v1/entitlements/features": {"lookup_key": 5000, "starting_after": 5000,
@@ -110,7 +118,8 @@ def operation_tree(op: dict[str, Any]) -> dict[str, Any]:
 def build(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
     table: dict[str, dict[str, Any]] = {}
     for path, ops in spec["paths"].items():
-        if not any(path.startswith(f"/v1/{family}") for family in FAMILIES):
+        if not any(path == f"/v1/{family}" or path.startswith(f"/v1/{family}/")
+                   for family in FAMILIES):
             continue
         for method, op in ops.items():
             if method not in ("get", "post", "delete"):

@@ -31,6 +31,8 @@ CURRENCY = frozenset({"currency", "double"})
 PERCENT = frozenset({"percent", "double"})
 
 SYNC_LOG_LABEL = "Sync Log"
+LONG_TEXT_LENGTH = 32768
+"""What ``sfdx/`` ships for long text fields (the engine writes at most 32,000)."""
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,10 @@ class FieldRequirement:
         """The expected type, as a person creating the field reads it."""
         if self.sfdx_type == "Lookup":
             return f"Lookup({self.reference_to})"
-        if self.length is not None and self.sfdx_type in ("Text", "LongTextArea"):
-            return f"{self.sfdx_type}({self.length})"
+        if self.sfdx_type == "LongTextArea":
+            return f"LongTextArea({LONG_TEXT_LENGTH})"
+        if self.length is not None and self.sfdx_type == "Text":
+            return f"Text({self.length})"
         if self.precision is not None:
             return f"{self.sfdx_type}({self.precision},{self.scale or 0})"
         return self.sfdx_type

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sf_stripe_sync.catalog.settings import CatalogSettings, PortalSettings
 from sf_stripe_sync.core.rules import FieldMap
 
 ID_PATTERN = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
@@ -41,6 +42,7 @@ STANDARD_KEY_PREFIXES: dict[str, str] = {
     "PricebookEntry": "01u",
     "Pricebook2": "01s",
     "User": "005",
+    "Contact": "003",
 }
 
 # name, type, reference target ("" = none), updateable, createable
@@ -146,7 +148,9 @@ STANDARD_CHILD_RELATIONSHIPS: dict[tuple[str, str], tuple[str, str]] = {
 
 
 def _project_custom_fields(fm: FieldMap) -> dict[str, list[tuple[str, str, str]]]:
-    """The project's custom fields (name, type, reference target) per sObject."""
+    """The project's custom fields (name, type, reference target) per sObject: the
+    same ones ``sfdx/`` deploys to a real org (a test keeps the two in step)."""
+    catalog, portal = CatalogSettings(), PortalSettings()
     order_and_item = [
         (fm.collection_method, "picklist", ""),
         (fm.days_until_due, "double", ""),
@@ -166,7 +170,10 @@ def _project_custom_fields(fm: FieldMap) -> dict[str, list[tuple[str, str, str]]
         ],
         "OrderItem": [(fm.order_item_price, "string", ""), *order_and_item],
         "PricebookEntry": [(fm.pricebook_entry_price, "string", "")],
-        "Product2": [(fm.product_stripe_id, "string", "")],
+        "Product2": [(fm.product_stripe_id, "string", ""),
+                     (catalog.billing_frequency_field, "picklist", ""),
+                     (catalog.features_field, "multipicklist", "")],
+        "Contact": [(portal.contact_role_field, "picklist", "")],
         fm.sync_log_object: [
             ("Name", "string", ""),
             (fm.sync_log_order, "reference", "Order"),

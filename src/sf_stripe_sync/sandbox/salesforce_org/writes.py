@@ -191,6 +191,7 @@ def _coerce(field_type: str, value: Any) -> Any:
     is_id = isinstance(value, str) and ID_PATTERN.match(value) is not None
     if field_type in ("id", "reference") and not is_id:
         raise ValueError(value)
-    if field_type in ("string", "picklist", "textarea") and not isinstance(value, str):
+    if field_type in ("string", "picklist", "multipicklist", "textarea") and not isinstance(
+            value, str):
         raise ValueError(value)
     return value

@@ -24,7 +24,8 @@ from sf_stripe_sync.sandbox.salesforce_org.soql.parser import (
     parse_datetime_literal,
 )
 
-TEXT_TYPES = frozenset({"string", "picklist", "textarea", "email", "phone", "url"})
+TEXT_TYPES = frozenset({"string", "picklist", "multipicklist", "textarea", "email", "phone",
+                        "url"})
 NUMBER_TYPES = frozenset({"double", "currency", "percent", "int"})
 ID_TYPES = frozenset({"id", "reference"})
 

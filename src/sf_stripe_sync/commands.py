@@ -21,18 +21,18 @@ import io
 import json
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sf_stripe_sync.config import Settings, load_settings
+from sf_stripe_sync.config import Settings, StripeAccountSettings, load_settings
 from sf_stripe_sync.core.dates import iso_z, parse_as_of
-from sf_stripe_sync.core.models import OrderBundle, OrderPlan
-from sf_stripe_sync.core.plan import not_found_plan, plan_orders
-from sf_stripe_sync.core.render import display_names, preview_document, render_table
+from sf_stripe_sync.core.models import OrderPlan
+from sf_stripe_sync.core.plan import not_found_plan
+from sf_stripe_sync.core.render import preview_document, render_table
 from sf_stripe_sync.errors import ConfigError, UsageError
-from sf_stripe_sync.ports import OrderSource
+from sf_stripe_sync.ports import BillingGateway, OrderSource
 
 EXIT_OK = 0
 EXIT_ORDERS_FAILED = 1
@@ -73,34 +73,24 @@ def preview_plans(
     order_ids: Sequence[str],
     settings: Settings,
     as_of: datetime,
+    *,
+    gateway_for: Callable[[StripeAccountSettings], BillingGateway] | None = None,
 ) -> tuple[list[OrderPlan], dict[str, str]]:
-    """Plans for the asked orders (every activated order when none asked) + display names."""
+    """Plans for the asked orders (every activated order when none asked) + display names.
+
+    The engine's own dry-run plans them (one planning path); ``gateway_for`` lets it read
+    the schedules from Stripe (or the emulator), for drift and the applied state."""
+    from sf_stripe_sync.engine import Engine, RunOptions
+
     wanted = list(dict.fromkeys(order_ids)) if order_ids else source.activated_order_ids()
-    bundles = {b.order_id: b for b in source.orders_by_id(wanted)}
-    contracts: dict[str, list[OrderBundle]] = {}
-
-    def contract_bundles(contract_id: str) -> list[OrderBundle]:
-        if contract_id not in contracts:
-            contracts[contract_id] = source.contract_orders(contract_id)
-        return contracts[contract_id]
-
-    found = [bundles[i] for i in wanted if i in bundles]
-    planned = plan_orders(
-        found,
-        contract_bundles=contract_bundles,
-        fields=settings.fields,
-        rules=settings.rules,
-        as_of=as_of,
-        default_stripe_account=settings.default_stripe_account,
-        stripe_accounts=[a.name for a in settings.stripe_accounts],
-    )
-    by_id = {p.order_id: p for p in planned}
-    plans = [
-        by_id.get(i) or not_found_plan(i, stripe_account=settings.default_stripe_account)
-        for i in wanted
-    ]
-    every_bundle = found + [b for bs in contracts.values() for b in bs]
-    return plans, display_names(every_bundle, fields=settings.fields)
+    engine = Engine(settings=settings, source=source, writer=None, gateway_for=gateway_for,
+                    store=None, clock=lambda: as_of, source_name="preview")
+    report = engine.run(RunOptions(order_ids=wanted, dry_run=True, as_of=as_of,
+                                   mode="preview"))
+    by_id = {o.order_id: o.plan for o in report.outcomes if o.plan is not None}
+    plans = [by_id.get(i) or not_found_plan(i, stripe_account=settings.default_stripe_account)
+             for i in wanted]
+    return plans, dict(report.labels)
 
 
 def preview_features(

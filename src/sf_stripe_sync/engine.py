@@ -42,12 +42,14 @@ from sf_stripe_sync.config import Settings, StripeAccountSettings
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue
 from sf_stripe_sync.core.models import OperationKind, Order, OrderBundle, OrderPlan
 from sf_stripe_sync.core.normalize import normalize_order
-from sf_stripe_sync.core.plan import KnownState, plan_order
+from sf_stripe_sync.core.plan import failed_plan, not_found_plan, skipped_plan
+from sf_stripe_sync.core.render import display_names
 from sf_stripe_sync.crashpoints import crashpoint
 from sf_stripe_sync.errors import ConfigError, SyncError
 from sf_stripe_sync.executor import Applied, apply_plan, op_key_for
 from sf_stripe_sync.failures import REJECTED_KEY_PREFIX, FailureRecorder, error_code
 from sf_stripe_sync.page_runner import SharedWriteBackBatch, contract_key_of, run_grouped
+from sf_stripe_sync.planning import Planner
 from sf_stripe_sync.ports import BillingGateway, OrderSource, RemoteScheduleLike, WriteBack
 from sf_stripe_sync.reading import OrderReader, is_missing, modstamp
 from sf_stripe_sync.resume import finish_interrupted, repair_ids
@@ -97,6 +99,8 @@ class Engine:
         self.lease_owner = lease_owner(self.owner)
         """Who holds this run's leases: a killed run's leases are taken over at once."""
         self.reader = OrderReader(settings, source, source_name)
+        self.planner = Planner(settings, self.reader, store,
+                               self._gateway if gateway_for is not None else None)
         self.failures = FailureRecorder(store, self.owner, settings.default_stripe_account)
         self._gateway_lock = threading.Lock()
         self._store_is_new = True
@@ -171,19 +175,6 @@ class Engine:
                 self._gateways[account.name] = gateway
         return gateway
 
-    def _known_state(
-        self, order: Order, account: StripeAccountSettings, contract: list[Order]
-    ) -> KnownState:
-        state = self.store.get_contract(account.name, order.contract_key) if self.store else None
-        if state is not None and state.status != "canceled":
-            return KnownState(schedule_id=state.schedule_id,
-                              applied_fingerprint=state.applied_fingerprint,
-                              applied_order_ids=frozenset(state.applied_order_ids))
-        schedule_id = order.known_schedule_id or next(
-            (o.known_schedule_id for o in contract if o.known_schedule_id), None)
-        applied = frozenset(o.id for o in contract if o.schedule_id)
-        return KnownState(schedule_id=schedule_id, applied_order_ids=applied)
-
     def plan(
         self,
         order: Order,
@@ -191,30 +182,17 @@ class Engine:
         as_of: datetime,
         cancel_requested: bool = False,
         read_remote: bool = True,
+        drift_reads: bool = False,
         issues: Sequence[OrderIssue] = (),
     ) -> tuple[OrderPlan, RemoteScheduleLike | None]:
-        """Plan one order; for amend/replace the schedule is read from Stripe first.
+        """Plan one order (``planning.Planner``); Stripe's schedule is read for an amend
+        or a replace (and a noop when ``drift_reads``) when a gateway is configured.
 
         ``issues``: what normalizing the order found; an error among them fails the plan
         (as in the preview) instead of the bad line being silently left out."""
-        account = self.settings.stripe_account(order.stripe_account)
-        contract = self.reader.contract_orders(order)
-        known = self._known_state(order, account, contract)
-
-        def decide(known: KnownState) -> OrderPlan:
-            return plan_order(order, contract_orders=contract, known=known,
-                              rules=self.settings.rules, as_of=as_of,
-                              stripe_account=account.name,
-                              cancel_requested=cancel_requested, issues=issues)
-
-        plan = decide(known)
-        needs_remote = plan.operation in (OperationKind.AMEND, OperationKind.REPLACE)
-        if not (needs_remote and read_remote and known.schedule_id and self._gateway_for):
-            return plan, None
-        remote = self._gateway(account).retrieve_schedule(known.schedule_id)
-        return decide(known.model_copy(update={
-            "remote_phases": remote.phases, "remote_status": remote.status,
-            "current_phase_start": remote.current_phase_start})), remote
+        return self.planner.plan(order, as_of=as_of, cancel_requested=cancel_requested,
+                                 read_remote=read_remote, drift_reads=drift_reads,
+                                 issues=issues)
 
     # ------------------------------------------------------------------ pages
 
@@ -237,6 +215,8 @@ class Engine:
         outcomes = run_grouped(page, work, key=contract_key_of, workers=workers,
                                done=self.progress)
         keep_plans = options.dry_run if options.keep_plans is None else options.keep_plans
+        if keep_plans:
+            report.labels.update(display_names(page, fields=self.settings.fields))
         for outcome in outcomes:
             if outcome is None:
                 continue
@@ -280,8 +260,11 @@ class Engine:
     ) -> OrderOutcome | None:
         """Plan one order and, when ``batch`` is given (not a dry-run), execute it."""
         order_id = bundle.order_id
+        default_account = self.settings.default_stripe_account
         if is_missing(bundle):
-            return OrderOutcome(order_id, "failed", code=IssueCode.INVALID_RECORD.value,
+            return OrderOutcome(order_id, "failed",
+                                not_found_plan(order_id, stripe_account=default_account),
+                                code=IssueCode.INVALID_RECORD.value,
                                 message=f"order {order_id} was not found in Salesforce")
         if self.price_resolver is not None and batch is not None:
             try:
@@ -291,23 +274,36 @@ class Engine:
         order, issues = normalize_order(bundle, fields=self.settings.fields,
                                         rules=self.settings.rules)
         if order is None:
-            return self.failures.rejected(bundle, None, issues, batch)
+            outcome = self.failures.rejected(bundle, None, issues, batch)
+            outcome.plan = failed_plan(order_id, issues, stripe_account=default_account)
+            return outcome
         rules = self.settings.rules
         if order.status not in (rules.activated_status, rules.cancel_status) and not (
             cancel_requested
         ):
-            return None
+            if order_id not in (options.order_ids or ()):
+                return None
+            plan = skipped_plan(order, stripe_account=default_account,
+                                activated_status=rules.activated_status)
+            return OrderOutcome(order_id, "skip", plan, message=plan.warnings[0].message)
+        dry_run = batch is None
         try:
             plan, remote = self.plan(order, as_of=as_of, cancel_requested=cancel_requested,
-                                     read_remote=True, issues=issues)
+                                     read_remote=True, issues=issues,
+                                     drift_reads=dry_run or rules.on_drift == "overwrite")
         except ConfigError as exc:
             issue = OrderIssue(code=IssueCode.INVALID_RECORD, message=str(exc),
                                order_id=order_id, field=self.settings.fields.order_stripe_account)
-            return self.failures.rejected(bundle, None, (issue,), batch)
+            outcome = self.failures.rejected(bundle, None, (issue,), batch)
+            outcome.plan = failed_plan(order_id, (*issues, issue),
+                                       stripe_account=default_account)
+            return outcome
         except SyncError as exc:
             return self.failures.failed(bundle, None, exc, batch)
         if plan.operation is OperationKind.FAIL or plan.errors:
             return self.failures.rejected(bundle, plan, plan.errors or issues, batch)
+        if dry_run:
+            self.planner.simulate(order, plan)
         if plan.operation is OperationKind.SKIP:
             return OrderOutcome(order_id, "skip", plan, message="; ".join(
                 w.message for w in plan.warnings))
@@ -346,7 +342,7 @@ class Engine:
                                 message="another run is working on this contract")
         try:
             state = store.get_contract(account.name, plan.contract_key)
-            if state is not None and state.status != "canceled" and (
+            if state is not None and state.status != "canceled" and not plan.drift and (
                     state.applied_fingerprint == plan.fingerprint):
                 # Another run applied this very plan while this one was planning.
                 repair_ids(store, bundle, order, plan, batch, state.schedule_id)

@@ -13,7 +13,8 @@ window the guards here take over (DESIGN 2, Idempotency):
 * before an **update**, the schedule is retrieved (the current phase's start must be
   kept anyway; the planner's own read is reused when passed as ``current``); when its
   ``sf_sync_fingerprint`` metadata equals the plan's, the update already landed and
-  nothing is sent.
+  nothing is sent (unless the plan restores a schedule whose phases drifted in Stripe
+  since, as the planner saw on this very read).
 * a **cancel** of a schedule already canceled (or released / completed) sends nothing.
 
 The gateway raises only project errors; this module lets them through to the engine,
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sf_stripe_sync.core.fingerprint import fingerprint
 from sf_stripe_sync.core.keys import operation_key
 from sf_stripe_sync.core.models import OperationKind, OrderPlan
 from sf_stripe_sync.errors import TerminalError
@@ -59,8 +61,13 @@ def op_key_for(plan: OrderPlan) -> str:
         sent_from = str(int(plan.schedule.phases[0].start.timestamp()))
     if plan.start_now:
         sent_from = "now"
+    restoring = ""
+    if plan.drift:
+        # Restoring a drifted schedule to a state applied before: not a replay of that
+        # earlier request (Stripe would answer it from its idempotency cache).
+        restoring = ":" + fingerprint([c.as_json() for c in plan.drift])[:16]
     return operation_key(plan.stripe_account, plan.operation.value, plan.order_id,
-                         f"{plan.fingerprint}:{sent_from}")
+                         f"{plan.fingerprint}:{sent_from}{restoring}")
 
 
 def ensure_customer(
@@ -110,6 +117,7 @@ def apply_plan(
         result = gateway.create_schedule(plan, customer_id=customer_id, op_key=op_key)
         return Applied(plan.operation, result.schedule.id, customer_id, op_key,
                        result.request_ids, result.writes + customer_writes, created)
+    planned = current
     if current is None or current.id != target:
         current = gateway.retrieve_schedule(target)
     if current.status in FINISHED_STATUSES:
@@ -118,7 +126,7 @@ def apply_plan(
             "cannot be changed; clear the schedule id on the Order and Contract to start anew",
             code="invalid_record",
         )
-    if current.fingerprint == plan.fingerprint:
+    if current.fingerprint == plan.fingerprint and not (plan.drift and current is planned):
         return Applied(plan.operation, current.id, customer_id, op_key,
                        writes=customer_writes, customer_created=created, already_applied=True)
     result = gateway.update_schedule(plan, schedule_id=target, op_key=op_key, current=current)

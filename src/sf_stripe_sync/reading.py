@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from sf_stripe_sync.config import Settings
 from sf_stripe_sync.core.dates import parse_sf_datetime
+from sf_stripe_sync.core.issues import OrderIssue
 from sf_stripe_sync.core.models import Order, OrderBundle
 from sf_stripe_sync.core.normalize import normalize_order
 from sf_stripe_sync.ports import ContractPrefetch, OrderSource
@@ -34,6 +35,8 @@ class OrderReader:
         self.source = source
         self.source_name = source_name
         self._contracts: dict[str, list[Order]] = {}
+        self._errors: dict[str, list[tuple[str, OrderIssue]]] = {}
+        """Per contract: (order id, error) found while normalizing its orders."""
 
     # ------------------------------------------------------------------ pages
 
@@ -76,11 +79,12 @@ class OrderReader:
     def prefetch_contracts(self, page: list[OrderBundle]) -> None:
         """Read the page's contracts in batched queries; held for this page only."""
         self._contracts.clear()
+        self._errors.clear()
         wanted = unique(str(b.order["ContractId"]) for b in page if b.order.get("ContractId"))
         if not wanted or not isinstance(self.source, ContractPrefetch):
             return
         for contract_id, bundles in self.source.contract_orders_many(wanted).items():
-            self._contracts[contract_id] = self._normalized(bundles)
+            self._contracts[contract_id] = self._normalized(contract_id, bundles)
 
     def contract_orders(self, order: Order) -> list[Order]:
         """The order with its contract's other orders, oldest first."""
@@ -88,19 +92,30 @@ class OrderReader:
             return [order]
         cached = self._contracts.get(order.contract_id)
         if cached is None:
-            cached = self._normalized(self.source.contract_orders(order.contract_id))
+            cached = self._normalized(order.contract_id,
+                                      self.source.contract_orders(order.contract_id))
             self._contracts[order.contract_id] = cached
         merged = {o.id: o for o in cached}
         merged[order.id] = order
         return sorted(merged.values(), key=lambda o: (o.effective_date or EPOCH, o.id))
 
-    def _normalized(self, bundles: Iterable[OrderBundle]) -> list[Order]:
+    def contract_errors(self, order: Order) -> list[OrderIssue]:
+        """Errors of the contract's *other* orders (read with ``contract_orders``)."""
+        if not order.contract_id:
+            return []
+        return [issue for order_id, issue in self._errors.get(order.contract_id, ())
+                if order_id != order.id]
+
+    def _normalized(self, contract_id: str, bundles: Iterable[OrderBundle]) -> list[Order]:
         orders = []
+        errors: list[tuple[str, OrderIssue]] = []
         for bundle in bundles:
-            normalized, _ = normalize_order(bundle, fields=self.settings.fields,
-                                            rules=self.settings.rules)
+            normalized, issues = normalize_order(bundle, fields=self.settings.fields,
+                                                 rules=self.settings.rules)
+            errors += [(bundle.order_id, i) for i in issues if i.is_error]
             if normalized is not None:
                 orders.append(normalized)
+        self._errors[contract_id] = errors
         return orders
 
 

@@ -58,6 +58,9 @@ class RunReport:
     stripe_writes: int = 0
     salesforce_calls: int = 0
     notes: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    """Record id (and Stripe price id) -> the name people know it by; kept with the
+    plans, for rendering them."""
 
     @property
     def counts(self) -> dict[str, int]:

@@ -232,11 +232,8 @@ def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> I
             _loopback_address(sandbox.stripe_url, "--stripe-emulator-url")
             emulator_url = sandbox.stripe_url
         if emulator_url is not None:
-            accounts = tuple(a.model_copy(update={"api_base": emulator_url})
-                             for a in settings.stripe_accounts)
-            settings = settings.model_copy(update={"stripe_accounts": accounts})
+            settings, gateway_for = emulator_gateways(settings, emulator_url)
             parts.append(f"Stripe emulator at {emulator_url}")
-            gateway_for = _emulator_gateway(settings)
             stripe_key = _emulator_key(settings)
         else:
             gateway_for = _real_gateway(settings)
@@ -267,6 +264,16 @@ def _emulator_key(settings: Settings) -> Callable[[StripeAccountSettings], Secre
         return found or SecretStr(DEMO_STRIPE_KEY)
 
     return key
+
+
+def emulator_gateways(
+    settings: Settings, url: str
+) -> tuple[Settings, Callable[[StripeAccountSettings], BillingGateway]]:
+    """Settings whose Stripe accounts all point at the emulator at ``url``, and the
+    gateway factory for them."""
+    accounts = tuple(a.model_copy(update={"api_base": url}) for a in settings.stripe_accounts)
+    settings = settings.model_copy(update={"stripe_accounts": accounts})
+    return settings, _emulator_gateway(settings)
 
 
 def _emulator_gateway(settings: Settings) -> Callable[[StripeAccountSettings], BillingGateway]:

@@ -174,5 +174,7 @@ def test_a_dry_run_shows_where_stripe_differs_from_salesforce(demo: Harness) -> 
     drift = [w for w in plan.warnings if w.code.value == "drift"]
     assert len(drift) == 1
     assert "Stripe has" in drift[0].message
-    assert "price_A x1" in drift[0].message and "price_A x7" in drift[0].message
+    assert "item price_A quantity: Stripe has 1, Salesforce wants 7" in drift[0].message
+    assert plan.drift and {(c.field, c.stripe, c.salesforce) for c in plan.drift} == {
+        ("item price_A quantity", "1", "7")}
     assert demo.stripe_writes() == writes

@@ -160,3 +160,28 @@ def test_rerunning_the_same_amend_does_not_apply_a_reduction_twice() -> None:
     assert twice.schedule is not None
     assert shape(twice) == shape(once)
     assert shape(twice)[-1][2][0] == ("price_A", 3, ("A", "R"))
+
+
+def test_a_renewal_identical_to_the_last_phase_extends_it_instead_of_adding_a_twin() -> None:
+    base = [phase("2028-01-01", "2029-01-01", item("price_A", 2, "A"), item("price_B", 1, "B"))]
+    renewal = [line("RA", "price_A", "2029-01-01", "2030-01-01", 2),
+               line("RB", "price_B", "2029-01-01", "2030-01-01", 1)]
+    result = overlay(base, renewal)
+    assert shape(result) == [
+        ("2028-01-01", "2030-01-01", [("price_A", 2, ("A", "RA")), ("price_B", 1, ("B", "RB"))]),
+    ]
+
+
+def test_a_renewal_that_bills_differently_stays_a_phase_of_its_own() -> None:
+    base = [phase("2028-01-01", "2029-01-01", item("price_A", 2, "A"))]
+    result = overlay(base, [line("RA", "price_A", "2029-01-01", "2030-01-01", 3)])
+    assert [(start, end) for start, end, _ in shape(result)] == [
+        ("2028-01-01", "2029-01-01"), ("2029-01-01", "2030-01-01")]
+
+
+def test_phases_before_the_change_keep_their_stripe_boundaries() -> None:
+    base = [phase("2028-01-01", "2028-07-01", item("price_A", 2, "A"), metadata={"n": "1"}),
+            phase("2028-07-01", "2029-01-01", item("price_A", 2, "A"), metadata={"n": "2"})]
+    result = overlay(base, [line("RA", "price_A", "2029-01-01", "2030-01-01", 2)])
+    assert [(start, end) for start, end, _ in shape(result)] == [
+        ("2028-01-01", "2028-07-01"), ("2028-07-01", "2030-01-01")]

@@ -1,4 +1,4 @@
-"""plan_orders and the preview command's wiring (source choice, as-of, missing orders)."""
+"""The preview's planning (the engine's dry-run) and the preview command's wiring."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from sf_stripe_sync.commands import open_preview_source, preview_as_of, preview_
 from sf_stripe_sync.config import Settings
 from sf_stripe_sync.core.issues import IssueCode
 from sf_stripe_sync.core.models import OperationKind, OrderBundle
-from sf_stripe_sync.core.plan import plan_orders
 from sf_stripe_sync.core.rules import FieldMap, SyncRules
 from sf_stripe_sync.errors import ConfigError, UsageError
+from sf_stripe_sync.ports import OrderSource
 from sf_stripe_sync.sources.file_source import FileOrderSource
 
 AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
@@ -59,10 +59,7 @@ def source() -> FileOrderSource:
 
 
 def test_order_naming_an_unconfigured_stripe_account_fails_invalid_record() -> None:
-    src = source()
-    plans = plan_orders(src.orders_by_id(["801A", "801B"]), contract_bundles=src.contract_orders,
-                        fields=FieldMap(), rules=SyncRules(), as_of=AS_OF,
-                        default_stripe_account="default", stripe_accounts=["default"])
+    plans, _ = preview_plans(source(), ["801A", "801B"], Settings(), AS_OF)
     good, bad = plans
     assert good.operation is OperationKind.CREATE and good.stripe_account == "default"
     assert bad.operation is OperationKind.FAIL
@@ -70,18 +67,30 @@ def test_order_naming_an_unconfigured_stripe_account_fails_invalid_record() -> N
     assert "emea" in bad.errors[0].message
 
 
+class CountingSource:
+    """The snapshot source, counting contract reads."""
+
+    def __init__(self, inner: FileOrderSource) -> None:
+        self.inner = inner
+        self.reads: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def contract_orders(self, contract_id: str) -> list[OrderBundle]:
+        self.reads.append(contract_id)
+        return self.inner.contract_orders(contract_id)
+
+    def contract_orders_many(self, contract_ids: list[str]) -> dict[str, list[OrderBundle]]:
+        self.reads.extend(contract_ids)
+        return self.inner.contract_orders_many(contract_ids)
+
+
 def test_a_bad_sibling_order_fails_the_whole_contract_and_each_contract_is_read_once() -> None:
-    src = source()
-    reads: list[str] = []
-
-    def contract_bundles(contract_id: str) -> list[OrderBundle]:
-        reads.append(contract_id)
-        return src.contract_orders(contract_id)
-
-    plans = plan_orders(src.orders_by_id(["801C", "801D"]), contract_bundles=contract_bundles,
-                        fields=FieldMap(), rules=SyncRules(), as_of=AS_OF,
-                        default_stripe_account="default")
-    assert reads == ["800C"]
+    src = CountingSource(source())
+    counted: OrderSource = src  # type: ignore[assignment]
+    plans, _ = preview_plans(counted, ["801C", "801D"], Settings(), AS_OF)
+    assert src.reads == ["800C"]
     assert [p.operation for p in plans] == [OperationKind.FAIL, OperationKind.FAIL]
     for plan in plans:
         assert {e.code for e in plan.errors} == {IssueCode.INVALID_QUANTITY}

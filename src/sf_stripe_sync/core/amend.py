@@ -16,7 +16,11 @@ consolidated by the same sweep as a create (``core.consolidate``), so:
   default payment method) takes the base phase's value instead of conflicting with it;
 * base phases before the first new line stay as they are: their boundaries are
   barriers the merge step never crosses, and each phase keeps its own metadata;
-* a line the base already lists (a rerun of the same amend) is not applied twice.
+* a line the base already lists (a rerun of the same amend) is not applied twice;
+* after the overlay, adjacent phases from the first change on that bill the same
+  (prices, quantities, discounts, properties) merge into one (DESIGN rule 5), as in a
+  create: a renewal identical to the year before extends that year's phase (and its
+  metadata) instead of adding a twin.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from sf_stripe_sync.core.models import (
     Phase,
     PhaseItem,
 )
+from sf_stripe_sync.core.segments import merged_entry
 
 
 def item_ids(item: PhaseItem) -> tuple[str, ...]:
@@ -128,8 +133,44 @@ def overlay(
                                barriers=barriers)
     if result.schedule is None or not base:
         return result
-    phases = _keep_base(result.schedule.phases, base, first_change)
+    phases = merge_identical(_keep_base(result.schedule.phases, base, first_change),
+                             since=first_change)
     return ConsolidationResult(
         schedule=DesiredSchedule(phases=phases, end_behavior=result.schedule.end_behavior),
         issues=result.issues,
     )
+
+
+def _bills_like(a: Phase, b: Phase) -> bool:
+    def billing(phase: Phase) -> list[tuple[str, int, object]]:
+        return sorted(((i.price, i.quantity, i.discount) for i in phase.items),
+                      key=lambda x: (x[0], x[1]))
+
+    return (a.end == b.start and a.properties == b.properties
+            and billing(a) == billing(b) and len({i.price for i in a.items}) == len(a.items))
+
+
+def _merged(a: Phase, b: Phase) -> Phase:
+    theirs = {i.price: i for i in b.items}
+    items = []
+    for item in a.items:
+        other = theirs[item.price]
+        entry = merged_entry(item.price, item.quantity, item.discount,
+                             [(item_ids(item), _own(item)), (item_ids(other), _own(other))])
+        items.append(entry.item)
+    return a.model_copy(update={"end": b.end, "items": tuple(items)})
+
+
+def _own(item: PhaseItem) -> dict[str, str]:
+    return {k: v for k, v in item.metadata.items() if k != ORDER_ITEM_METADATA_KEY}
+
+
+def merge_identical(phases: Sequence[Phase], *, since: datetime) -> tuple[Phase, ...]:
+    """Adjacent phases meeting at or after ``since`` that bill the same become one."""
+    merged: list[Phase] = []
+    for phase in phases:
+        if merged and phase.start >= since and _bills_like(merged[-1], phase):
+            merged[-1] = _merged(merged[-1], phase)
+        else:
+            merged.append(phase)
+    return tuple(merged)

@@ -30,6 +30,7 @@ class IssueCode(StrEnum):
     ALREADY_ENDED = "already_ended"
     CLIPPED_TO_CURRENT_PHASE = "clipped_to_current_phase"
     DRIFT = "drift"
+    NOT_ACTIVATED = "not_activated"
 
 
 class OrderIssue(BaseModel):

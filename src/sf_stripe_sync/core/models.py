@@ -207,6 +207,20 @@ class OperationKind(StrEnum):
     """The order has errors; nothing is sent."""
 
 
+class DriftChange(Frozen):
+    """One field where Stripe's schedule differs from the desired one (``core.drift``)."""
+
+    phase: int
+    """Phase number, from 1, among the current and future phases."""
+    field: str
+    stripe: str | None
+    salesforce: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"phase": self.phase, "field": self.field, "stripe": self.stripe,
+                "salesforce": self.salesforce}
+
+
 class OrderPlan(Frozen):
     """What the engine intends to do for one Order; the dry-run renders exactly this."""
 
@@ -229,6 +243,9 @@ class OrderPlan(Frozen):
     covers_order_ids: tuple[str, ...] = ()
     """Orders whose lines the desired schedule includes (all of a contract's orders on a
     create or replace); once applied, none of them is amended in again."""
+    drift: tuple[DriftChange, ...] | None = None
+    """Where Stripe's current schedule differs from the desired one, field by field;
+    None when Stripe's schedule was not read (no schedule yet, or no Stripe access)."""
 
     @property
     def errors(self) -> tuple[OrderIssue, ...]:

@@ -32,13 +32,15 @@ or the start moved to now), so the plan recomputed after our own write-back, eve
 later, equals the applied one and is a noop whatever the operation that applied it;
 the operation kind itself enters the idempotency key (``core.keys``).
 A cancel has its own fingerprint: intent ``cancel`` + schedule id + invoice_now/prorate.
-Drift: when Stripe's phases were read for a replace and differ from the desired ones,
-a ``drift`` warning says where (an amend keeps Stripe's phases by construction).
+Drift: when Stripe's phases were read for a replace or a noop, ``core.drift`` compares
+them with the desired ones field by field (``OrderPlan.drift``, and one ``drift``
+warning); ``rules.on_drift`` decides what drift does to the operation (an amend keeps
+Stripe's phases by construction).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import AwareDatetime
@@ -46,25 +48,24 @@ from pydantic import AwareDatetime
 from sf_stripe_sync.core.amend import overlay
 from sf_stripe_sync.core.consolidate import consolidate
 from sf_stripe_sync.core.dates import iso_z
+from sf_stripe_sync.core.drift import drift_issue, schedule_drift
 from sf_stripe_sync.core.fingerprint import canonical_schedule, fingerprint
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue, warning
 from sf_stripe_sync.core.models import (
     ConsolidationResult,
     DesiredSchedule,
+    DriftChange,
     Frozen,
     OperationKind,
     Order,
-    OrderBundle,
     OrderLine,
     OrderPlan,
     Phase,
     freeze_metadata,
 )
-from sf_stripe_sync.core.normalize import normalize_order
-from sf_stripe_sync.core.rules import FieldMap, SyncRules
+from sf_stripe_sync.core.rules import SyncRules
 
 ENDED_REMOTE_STATUSES = frozenset({"canceled", "released", "completed"})
-MAX_DRIFT_DETAILS = 5
 
 
 class KnownState(Frozen):
@@ -210,16 +211,28 @@ def plan_order(
         amending = order.lines if kind is OperationKind.AMEND else ()
         schedule, notes = _drop_past(schedule, amending, known.current_phase_start, as_of)
     collected += notes
-    if kind is OperationKind.REPLACE and known.remote_phases is not None:
-        collected += drift_warnings(known.remote_phases, schedule, as_of=as_of, order_id=order.id)
-
     if known.applied_fingerprint == state_fp:
         kind = OperationKind.NOOP
+    drift: tuple[DriftChange, ...] | None = None
+    if kind in (OperationKind.REPLACE, OperationKind.NOOP) and known.remote_phases is not None:
+        drift = schedule_drift(known.remote_phases, schedule.phases, as_of=as_of)
+        if drift:
+            collected.append(drift_issue(drift, order_id=order.id))
+            kind = _on_drift(kind, rules)
     return base.model_copy(
         update={"operation": kind, "schedule": schedule, "fingerprint": state_fp,
                 "start_now": start_now, "issues": tuple(collected),
-                "covers_order_ids": covered}
+                "covers_order_ids": covered, "drift": drift}
     )
+
+
+def _on_drift(kind: OperationKind, rules: SyncRules) -> OperationKind:
+    """``rules.on_drift`` applied to a drifted schedule (see ``SyncRules.on_drift``)."""
+    if rules.on_drift == "overwrite":
+        return OperationKind.REPLACE
+    if rules.on_drift == "keep" and kind is OperationKind.REPLACE:
+        return OperationKind.SKIP
+    return kind
 
 
 def _plan_cancel(base: OrderPlan, known: KnownState, rules: SyncRules) -> OrderPlan:
@@ -294,50 +307,6 @@ def _drop_past(
     return schedule.model_copy(update={"phases": tuple(kept)}), notes
 
 
-def _phase_summary(phase: Phase) -> str:
-    end = iso_z(phase.end) if phase.end is not None else "open"
-    ordered = sorted(phase.items, key=lambda i: i.price)
-    items = ", ".join(f"{i.price} x{i.quantity}" for i in ordered)
-    discount = " with discount" if phase.discount is not None else ""
-    return f"[{iso_z(phase.start)}, {end}) {items}{discount}"
-
-
-def _comparable(phase: Phase) -> tuple[object, ...]:
-    items = sorted((i.price, i.quantity, i.discount is not None) for i in phase.items)
-    props = phase.properties
-    return (phase.start, phase.end, tuple(items), props.collection_method,
-            props.days_until_due, props.discount is not None)
-
-
-def drift_warnings(
-    remote: Sequence[Phase], desired: DesiredSchedule, *, as_of: datetime, order_id: str
-) -> list[OrderIssue]:
-    """One ``drift`` warning listing where Stripe's phases differ from the desired ones.
-
-    Coupons made by Stripe cannot be compared with a discount still to make, so
-    discounts are compared by presence only; metadata is ignored.
-    """
-    live = [p for p in remote if p.end is None or p.end > as_of]
-    theirs = [_comparable(p) for p in live]
-    ours = [_comparable(p) for p in desired.phases]
-    if theirs == ours:
-        return []
-    details: list[str] = []
-    for index in range(max(len(live), len(desired.phases))):
-        have = live[index] if index < len(live) else None
-        want = desired.phases[index] if index < len(desired.phases) else None
-        if have is not None and want is not None and _comparable(have) == _comparable(want):
-            continue
-        have_text = _phase_summary(have) if have is not None else "nothing"
-        want_text = _phase_summary(want) if want is not None else "nothing"
-        details.append(f"phase {index + 1}: Stripe has {have_text}; Salesforce wants {want_text}")
-    shown = "; ".join(details[:MAX_DRIFT_DETAILS])
-    hidden = len(details) - MAX_DRIFT_DETAILS
-    more = f" (+{hidden} more)" if hidden > 0 else ""
-    return [warning(IssueCode.DRIFT, f"Stripe differs from Salesforce: {shown}{more}",
-                    order_id=order_id)]
-
-
 def failed_plan(
     order_id: str, issues: Sequence[OrderIssue], *, stripe_account: str
 ) -> OrderPlan:
@@ -346,85 +315,17 @@ def failed_plan(
                      stripe_account=stripe_account, issues=tuple(issues))
 
 
+def skipped_plan(order: Order, *, stripe_account: str, activated_status: str) -> OrderPlan:
+    """A SKIP plan for an order asked for by id that is not activated (e.g. a Draft)."""
+    note = warning(IssueCode.NOT_ACTIVATED, order_id=order.id,
+                   message=f"order {order.id} is {order.status or 'without a status'}, "
+                           f"not {activated_status}: nothing to sync")
+    return OrderPlan(order_id=order.id, contract_key=order.contract_key,
+                     operation=OperationKind.SKIP, stripe_account=stripe_account,
+                     account_id=order.account_id, issues=(note,))
+
+
 def not_found_plan(order_id: str, *, stripe_account: str) -> OrderPlan:
     problem = OrderIssue(code=IssueCode.INVALID_RECORD, order_id=order_id,
                          message=f"order {order_id} was not found in the source")
     return failed_plan(order_id, [problem], stripe_account=stripe_account)
-
-
-def plan_orders(
-    bundles: Sequence[OrderBundle],
-    *,
-    contract_bundles: Callable[[str], Sequence[OrderBundle]],
-    fields: FieldMap,
-    rules: SyncRules,
-    as_of: datetime,
-    default_stripe_account: str,
-    stripe_accounts: Collection[str] | None = None,
-    known_for: Callable[[Order, Sequence[Order]], KnownState] = known_state_from_orders,
-    cancel_requested: bool = False,
-) -> list[OrderPlan]:
-    """Normalize and plan many orders; each contract's orders are read and normalized once.
-
-    ``contract_bundles(contract_id)`` returns the contract's activated orders (the
-    source's ``contract_orders``); ``known_for`` says what is known of each schedule.
-    An order naming a Stripe account not in ``stripe_accounts`` fails ``invalid_record``.
-    """
-    normalized: dict[str, tuple[Order | None, tuple[OrderIssue, ...]]] = {}
-    contracts: dict[str, list[OrderBundle]] = {}
-
-    def normal(bundle: OrderBundle) -> tuple[Order | None, tuple[OrderIssue, ...]]:
-        key = bundle.order_id
-        if key not in normalized:
-            normalized[key] = normalize_order(bundle, fields=fields, rules=rules)
-        return normalized[key]
-
-    plans: list[OrderPlan] = []
-    covering: dict[str, OrderPlan] = {}
-    for bundle in bundles:
-        order, issues = normal(bundle)
-        if order is None:
-            plans.append(failed_plan(bundle.order_id or "(no Id)", issues,
-                                     stripe_account=default_stripe_account))
-            continue
-        collected = list(issues)
-        siblings: list[Order] = []
-        if order.contract_id:
-            if order.contract_id not in contracts:
-                contracts[order.contract_id] = list(contract_bundles(order.contract_id))
-            for other in contracts[order.contract_id]:
-                if other.order_id == order.id:
-                    continue
-                sibling, sibling_issues = normal(other)
-                collected += [i for i in sibling_issues if i.is_error]
-                if sibling is not None:
-                    siblings.append(sibling)
-        account = order.stripe_account or default_stripe_account
-        if stripe_accounts is not None and account not in stripe_accounts:
-            collected.append(OrderIssue(
-                code=IssueCode.INVALID_RECORD, order_id=order.id, field=fields.order_stripe_account,
-                message=f"Stripe account {account!r} is not configured",
-            ))
-        plan = plan_order(
-            order, contract_orders=siblings, known=known_for(order, siblings), rules=rules,
-            as_of=as_of, stripe_account=account, cancel_requested=cancel_requested,
-            issues=collected,
-        )
-        plans.append(_covered_by_earlier(plan, covering))
-        if plan.operation in APPLYING:
-            covering[plan.contract_key] = plan
-    return plans
-
-
-APPLYING = frozenset({OperationKind.CREATE, OperationKind.AMEND, OperationKind.REPLACE})
-
-
-def _covered_by_earlier(plan: OrderPlan, covering: Mapping[str, OrderPlan]) -> OrderPlan:
-    """As a run would see it: once an earlier order's plan applied the contract's whole
-    desired state (including this order), the same plan for this order is a noop."""
-    earlier = covering.get(plan.contract_key)
-    if (earlier is None or plan.operation not in APPLYING
-            or plan.order_id not in earlier.covers_order_ids
-            or plan.fingerprint != earlier.fingerprint):
-        return plan
-    return plan.model_copy(update={"operation": OperationKind.NOOP})

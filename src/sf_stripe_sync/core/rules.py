@@ -64,3 +64,8 @@ class SyncRules(BaseModel):
     create_missing_prices: bool = False
     metadata_map: dict[str, str] = Field(default_factory=dict)
     """Salesforce field (on Order or OrderItem) -> Stripe metadata key to copy it to."""
+    on_drift: Literal["report", "overwrite", "keep"] = "report"
+    """What Stripe-side edits (drift) do to a plan: ``report`` shows them and changes
+    nothing (a replace sends Salesforce's state, a noop stays a noop); ``overwrite``
+    also turns a noop whose schedule drifted into a replace restoring Salesforce's state;
+    ``keep`` holds back any replace of a drifted schedule (``skip``) so the edits stay."""

@@ -32,7 +32,7 @@ KINDS = ("customer", "product", "price", "coupon", "subscription_schedule", "sub
          "billing.meter")
 _ID_ALPHABET = string.ascii_letters + string.digits
 _SUFFIX_LENGTH = {"cus": 14, "prod": 14, "req": 14, "price": 24, "sub_sched": 24, "sub": 24,
-                  "evt": 24, "feat": 24, "prodft": 24, "bpc": 24, "bps": 24, "pm": 24,
+                  "evt": 24, "feat_test": 24, "prodft": 24, "bpc": 24, "bps": 24, "pm": 24,
                   "clock": 24, "in": 24, "il": 24, "si": 14, "mtr": 24}
 
 

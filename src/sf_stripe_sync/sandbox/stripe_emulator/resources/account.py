@@ -2,8 +2,9 @@
 
 Theory of operation: the emulator has one platform account plus whatever connected
 accounts requests name in ``Stripe-Account``; the answer is a minimal ``account`` object
-for the calling partition (id, livemode false, charges and payouts enabled), enough
-for ``sf-stripe-sync check`` to show which account a key reaches. Nothing is stored.
+for the calling partition (id, charges and payouts enabled; every other field the SDK's
+``Account`` declares, null), enough for ``sf-stripe-sync check`` to show which account a
+key reaches. Stripe's account object has no ``livemode``. Nothing is stored.
 """
 
 from __future__ import annotations
@@ -18,10 +19,25 @@ def retrieve_current(ctx: Context) -> JSON:
     return {
         "id": ctx.account or PLATFORM_ACCOUNT_ID,
         "object": "account",
-        "livemode": False,
+        "business_profile": None,
+        "business_type": None,
+        "capabilities": None,
         "charges_enabled": True,
-        "payouts_enabled": True,
+        "company": None,
+        "controller": None,
         "country": "US",
+        "created": None,
         "default_currency": "usd",
+        "details_submitted": True,
+        "email": None,
+        "external_accounts": None,
+        "future_requirements": None,
+        "groups": None,
+        "individual": None,
+        "metadata": {},
+        "payouts_enabled": True,
+        "requirements": None,
+        "settings": None,
+        "tos_acceptance": None,
         "type": "standard",
     }

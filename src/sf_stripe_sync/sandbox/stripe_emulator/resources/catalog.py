@@ -34,7 +34,8 @@ def new_product(ctx: Context, object_id: str, params: JSON) -> JSON:
         "active": True, "default_price": None, "description": None, "images": [],
         "marketing_features": [], "metadata": {}, "name": None, "package_dimensions": None,
         "shippable": None, "statement_descriptor": None, "tax_code": None,
-        "unit_label": None, "updated": ctx.now, "url": None,
+        "tax_details": None, "type": "service", "unit_label": None, "updated": ctx.now,
+        "url": None,
     })
     set_fields(obj, params, _PRODUCT_FIELDS)
     obj["metadata"] = apply_metadata({}, params.get("metadata"))

@@ -29,7 +29,7 @@ LABELS = {
 ID_PREFIX = {
     "customer": "cus", "product": "prod", "price": "price",
     "subscription_schedule": "sub_sched", "subscription": "sub",
-    "event": "evt", "entitlements.feature": "feat", "product_feature": "prodft",
+    "event": "evt", "entitlements.feature": "feat_test", "product_feature": "prodft",
     "billing_portal.configuration": "bpc", "billing_portal.session": "bps",
     "payment_method": "pm", "test_helpers.test_clock": "clock", "invoice": "in",
     "billing.meter": "mtr",

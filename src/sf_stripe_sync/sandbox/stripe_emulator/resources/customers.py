@@ -28,7 +28,8 @@ _PLAIN = ("name", "email", "description", "phone", "address", "shipping", "prefe
 def new_customer(ctx: Context, object_id: str) -> JSON:
     obj = base_object(ctx, KIND, object_id)
     obj.update({
-        "address": None, "balance": 0, "currency": None, "default_source": None,
+        "address": None, "balance": 0, "business_name": None, "currency": None,
+        "customer_account": None, "default_source": None, "individual_name": None,
         "delinquent": False, "description": None, "discount": None, "email": None,
         "invoice_prefix": object_id[-8:].upper(),
         "invoice_settings": {"custom_fields": None, "default_payment_method": None,

@@ -10,7 +10,9 @@ Theory of operation (Stripe Billing entitlements):
 * a customer's **active entitlements** are derived, never stored: for every schedule of
   the customer that is ``active`` now, the current phase's prices lead to their
   products, whose attached features (still active) the customer is entitled to, each
-  once, named ``ent_<feature id suffix>`` so repeated reads agree.
+  once, named ``ent_test_<feature id suffix>`` so repeated reads agree.
+
+Ids carry Stripe's test-mode prefixes (``feat_test_``, ``ent_test_``).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def create_feature(ctx: Context) -> JSON:
                       f"({taken['id']}).", param="lookup_key",
                       code="resource_already_exists")
     obj = base_object(ctx, FEATURE, ctx.new_id(FEATURE))
+    obj.pop("created")  # Stripe's feature object has no created timestamp
     obj.update({"active": True, "lookup_key": key, "name": str(ctx.params["name"]),
                 "metadata": apply_metadata({}, ctx.params.get("metadata"))})
     return ctx.save(FEATURE, obj)
@@ -104,11 +107,12 @@ def attach_feature(ctx: Context) -> JSON:
     obj = base_object(ctx, PRODUCT_FEATURE, ctx.new_id(PRODUCT_FEATURE))
     obj.pop("created")
     obj.update({"entitlement_feature": dict(feature), "product": product_id})
-    return ctx.save(PRODUCT_FEATURE, obj)
+    return _feature_view(ctx, ctx.save(PRODUCT_FEATURE, obj))
 
 
 def _feature_view(ctx: Context, attached: JSON) -> JSON:
-    """A product feature with its feature as it is now (name or active may have moved)."""
+    """A product feature as Stripe shows it: its feature as it is now (name or active may
+    have moved), and without the product it is stored under (not a field of the object)."""
     current = ctx.find(FEATURE, attached["entitlement_feature"]["id"])
     view = {k: v for k, v in attached.items() if k != "product"}
     if current is not None:

@@ -10,6 +10,8 @@ resources ask when a ``default_payment_method`` names one.
 
 from __future__ import annotations
 
+import copy
+
 from sf_stripe_sync.sandbox.stripe_emulator.errors import invalid, missing_ref
 from sf_stripe_sync.sandbox.stripe_emulator.resources.common import (
     Context,
@@ -22,13 +24,29 @@ from sf_stripe_sync.sandbox.stripe_emulator.store import JSON
 KIND = "payment_method"
 
 
+_BILLING_DETAILS: JSON = {
+    "address": {"city": None, "country": None, "line1": None, "line2": None,
+                "postal_code": None, "state": None},
+    "email": None, "name": None, "phone": None, "tax_id": None}
+# Stripe's 4242 test card (tok_visa / pm_card_visa) as the pinned API version shows it.
+_CARD: JSON = {
+    "brand": "visa", "checks": {"address_line1_check": None,
+                                "address_postal_code_check": None, "cvc_check": None},
+    "country": "US", "description": None, "display_brand": "visa", "exp_month": 12,
+    "exp_year": 2034, "funding": "credit", "generated_from": None, "iin": None,
+    "issuer": None, "last4": "4242", "networks": {"available": ["visa"], "preferred": None},
+    "regulated_status": "unregulated", "three_d_secure_usage": {"supported": True},
+    "wallet": None}
+
+
 def new_payment_method(ctx: Context, object_id: str, method_type: str) -> JSON:
     obj = base_object(ctx, KIND, object_id)
-    obj.update({"allow_redisplay": "unspecified", "billing_details": {}, "customer": None,
-                "metadata": {}, "type": method_type, method_type: {}})
+    obj.update({"allow_redisplay": "unspecified", "billing_details": _BILLING_DETAILS,
+                "customer": None, "customer_account": None, "metadata": {},
+                "type": method_type, method_type: {}})
     if method_type == "card":
-        obj["card"] = {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2034}
-    return obj
+        obj["card"] = {**_CARD, "fingerprint": ctx.store.random_suffix(16)}
+    return copy.deepcopy(obj)
 
 
 def create(ctx: Context) -> JSON:

@@ -181,6 +181,7 @@ def _phase(raw: JSON, start: int, end: int, items: list[JSON], currency: str,
         "on_behalf_of": raw.get("on_behalf_of"),
         "proration_behavior": raw.get("proration_behavior", "create_prorations"),
         "start_date": start, "transfer_data": raw.get("transfer_data"),
+        "trial": raw.get("trial"),
         "trial_end": timestamp(raw["trial_end"], now) if "trial_end" in raw else None,
     }
 

@@ -31,12 +31,16 @@ _FEATURE_DEFAULTS: dict[str, JSON] = {
     "customer_update": {"allowed_updates": [], "enabled": False},
     "invoice_history": {"enabled": False},
     "payment_method_update": {"enabled": False, "payment_method_configuration": None},
-    "subscription_cancel": {"cancellation_reason": {"enabled": False, "options": []},
+    "subscription_cancel": {"cancellation_reason": {"enabled": False, "feedback_options": None,
+                                                    "options": []},
                             "enabled": False, "mode": "at_period_end",
                             "proration_behavior": "none"},
-    "subscription_pause": {"enabled": False},
-    "subscription_update": {"default_allowed_updates": [], "enabled": False,
-                            "products": [], "proration_behavior": "none"},
+    "subscription_pause": {"duration": {"interval_options": [], "type": "indefinite"},
+                           "enabled": False},
+    "subscription_update": {"billing_cycle_anchor": None, "default_allowed_updates": [],
+                            "enabled": False, "products": [], "proration_behavior": "none",
+                            "schedule_at_period_end": {"conditions": []},
+                            "trial_update_behavior": "end_trial"},
 }
 
 
@@ -130,7 +134,8 @@ def create_session(ctx: Context) -> JSON:
                       "default_return_url.", param="return_url")
     session_id = ctx.new_id(SESSION)
     obj = base_object(ctx, SESSION, session_id)
-    obj.update({"configuration": configuration["id"], "customer": customer,
+    obj.update({"after_expiration": None, "configuration": configuration["id"],
+                "customer": customer, "customer_account": None,
                 "flow": None, "locale": params.get("locale"),
                 "on_behalf_of": params.get("on_behalf_of"), "return_url": return_url,
                 "url": PORTAL_HOST + session_id.split("_", 1)[-1]})

@@ -114,14 +114,16 @@ def _default_settings(params: Any) -> JSON:
     invoice = given.get("invoice_settings") or {}
     return {
         "application_fee_percent": given.get("application_fee_percent"),
-        "automatic_tax": given.get("automatic_tax") or {"enabled": False, "liability": None},
+        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None,
+                          **(given.get("automatic_tax") or {})},
         "billing_cycle_anchor": given.get("billing_cycle_anchor", "automatic"),
         "billing_thresholds": None,
         "collection_method": given.get("collection_method", "charge_automatically"),
         "default_payment_method": given.get("default_payment_method"),
         "description": given.get("description") or None,
-        "invoice_settings": {"account_tax_ids": None,
+        "invoice_settings": {"account_tax_ids": None, "custom_fields": None,
                              "days_until_due": invoice.get("days_until_due"),
+                             "description": None, "footer": None,
                              "issuer": invoice.get("issuer") or {"type": "self"}},
         "on_behalf_of": given.get("on_behalf_of") or None,
         "transfer_data": None,
@@ -148,12 +150,15 @@ def create(ctx: Context) -> JSON:
     _redeem_new_coupons(ctx, schedule_id, phases)
     schedule = base_object(ctx, KIND, schedule_id)
     schedule.update({
-        "application": None, "billing_mode": params.get("billing_mode") or {"type": "classic"},
+        "application": None,
+        "billing_mode": {"flexible": None, "type": "classic", "updated_at": None,
+                         **(params.get("billing_mode") or {})},
         "canceled_at": None, "completed_at": None, "current_phase": None,
         "customer": params["customer"], "customer_account": None,
         "default_settings": _default_settings(params.get("default_settings")),
         "end_behavior": params.get("end_behavior", "release"),
-        "metadata": apply_metadata({}, params.get("metadata")), "phases": phases,
+        "metadata": apply_metadata({}, params.get("metadata")), "pause_schedules": [],
+        "phases": phases,
         "released_at": None, "released_subscription": None, "status": "not_started",
         "subscription": None,
         "test_clock": (ctx.find("customer", str(params["customer"])) or {}).get("test_clock"),

@@ -44,7 +44,8 @@ def create(ctx: Context) -> JSON:
     clock = base_object(ctx, KIND, ctx.new_id(KIND))
     clock.update({"deletes_after": ctx.now + _DELETES_AFTER,
                   "frozen_time": int(ctx.params["frozen_time"]),
-                  "name": ctx.params.get("name"), "status": "ready", "status_details": {}})
+                  "name": ctx.params.get("name"), "status": "ready",
+                  "status_details": {"advancing": None}})
     return ctx.save(KIND, clock)
 
 

@@ -98,7 +98,7 @@ def preview_features(
 ) -> dict[str, list[list[str]]]:
     """Per order, per phase: the entitlement feature lookup keys the phase's products carry
     (``catalog.features_field`` on Product2)."""
-    from sf_stripe_sync.catalog.entitlements import entitled_lookup_keys
+    from sf_stripe_sync.catalog.entitlements import FeatureLookup
 
     scheduled = [p for p in plans if p.schedule is not None and p.schedule.phases]
     if not scheduled:
@@ -107,8 +107,8 @@ def preview_features(
     bundles = list(source.orders_by_id(wanted))
     for contract_id in sorted({p.contract_key for p in scheduled} - set(wanted)):
         bundles.extend(source.contract_orders(contract_id))
-    field = settings.catalog.features_field
-    return {p.order_id: entitled_lookup_keys(p, bundles, field) for p in scheduled}
+    lookup = FeatureLookup(settings.catalog.features_field).add(bundles)
+    return {p.order_id: lookup.keys_for(p) for p in scheduled}
 
 
 def render_preview(

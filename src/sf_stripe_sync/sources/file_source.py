@@ -1,10 +1,10 @@
 """An ``OrderSource`` over an org snapshot (DESIGN 3): the offline preview's input.
 
 Theory of operation: the snapshot is read once into per-sObject indexes (records by Id,
-items by OrderId). Every query of ``ports.OrderSource`` is answered from those indexes
-and returns raw ``OrderBundle`` values, exactly as a live org would, so the rest of the
-pipeline cannot tell the difference. Nothing is normalized here: bad dates or quantities
-travel on to ``core.normalize`` which reports them as issues.
+items by OrderId, Orders by ContractId). Every query of ``ports.OrderSource`` is answered
+from those indexes and returns raw ``OrderBundle`` values, exactly as a live org would,
+so the rest of the pipeline cannot tell the difference. Nothing is normalized here: bad
+dates or quantities travel on to ``core.normalize`` which reports them as issues.
 
 An Order counts as activated when its ``Status`` (or ``StatusCode``) equals
 ``rules.activated_status``. ``changed_since`` also returns Orders in the configured
@@ -111,6 +111,11 @@ class FileOrderSource:
         self._orders = self._records["Order"]
         self._items_by_order: dict[str, list[Record]] = defaultdict(list)
         self._orphans: list[Record] = []
+        self._orders_by_contract: dict[str, list[Record]] = defaultdict(list)
+        for order in self._orders.values():
+            contract_id = order.get("ContractId")
+            if isinstance(contract_id, str) and contract_id:
+                self._orders_by_contract[contract_id].append(order)
         for item in snapshot["OrderItem"]:
             order_id = item.get("OrderId")
             if isinstance(order_id, str) and order_id in self._orders:
@@ -176,10 +181,8 @@ class FileOrderSource:
 
     def contract_orders(self, contract_id: str) -> list[OrderBundle]:
         """Activated Orders on the Contract, by EffectiveDate then Id."""
-        on_contract = [
-            o for o in self._orders.values()
-            if o.get("ContractId") == contract_id and self.is_activated(o)
-        ]
+        on_contract = [o for o in self._orders_by_contract.get(contract_id, ())
+                       if self.is_activated(o)]
         on_contract.sort(key=lambda o: (str(o.get("EffectiveDate") or ""), o["Id"]))
         return [self._bundle(o) for o in on_contract]
 

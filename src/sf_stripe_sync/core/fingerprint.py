@@ -11,6 +11,13 @@ order the Salesforce records came in. Nothing volatile goes in: no coupon ids St
 makes during execution (a plan only ever *describes* coupons to make), no reading times.
 When a create starts "now" instead of backdating, the first start is hashed as the
 word ``now`` so that rerunning the same plan a day later keeps the same fingerprint.
+
+Cost (planning fingerprints every plan, so this is a hot path): exact types are
+dispatched first; a model without serializers, computed fields or aliases is read
+field by field instead of through ``model_dump`` (the same data, without building the
+dump); ``canonical_schedule`` marks its result as already canonical, so fingerprinting
+a document that holds it does not walk the schedule a second time. The output is
+byte-for-byte what the plain definition gives: stored fingerprints stay valid.
 """
 
 from __future__ import annotations
@@ -31,23 +38,76 @@ from sf_stripe_sync.core.models import DesiredSchedule, Phase, PhaseItem
 
 def canonical(value: Any) -> Any:
     """Plain JSON data with one spelling per meaning (see the module docstring)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return _canonical_mapping(value)
+    if kind is tuple or kind is list:
+        return [canonical(v) for v in value]
+    if kind is Decimal:
+        return _canonical_decimal(value)
+    if kind is _Canonical:
+        return value
+    if isinstance(value, BaseModel):
+        fields = _plain_fields(value)
+        if fields is not None:
+            # The fields themselves, as ``model_dump`` would give them, without building
+            # the dump first (the hot path of planning: every phase and item of a plan).
+            return {name: canonical(getattr(value, name)) for name in fields}
+    return _canonical_other(value)
+
+
+class _Canonical(dict[str, Any]):
+    """A value already in canonical form (``canonical`` passes it through as is)."""
+
+
+_PLAIN_FIELDS: dict[type[BaseModel], tuple[str, ...] | None] = {}
+
+
+def _plain_fields(model: BaseModel) -> tuple[str, ...] | None:
+    """The model's field names, sorted, when ``model_dump`` of it is just its fields (no
+    serializers, computed fields or aliases that would change what the dump holds)."""
+    kind = type(model)
+    if kind not in _PLAIN_FIELDS:
+        decorators = kind.__pydantic_decorators__
+        plain = not (kind.model_computed_fields or decorators.field_serializers
+                     or decorators.model_serializers
+                     or any(f.serialization_alias or f.alias or f.exclude
+                            for f in kind.model_fields.values()))
+        _PLAIN_FIELDS[kind] = tuple(sorted(kind.model_fields)) if plain else None
+    return _PLAIN_FIELDS[kind]
+
+
+def _canonical_mapping(value: Mapping[Any, Any]) -> dict[str, Any]:
+    if all(type(k) is str for k in value):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+
+
+def _canonical_decimal(value: Decimal) -> str:
+    normalized = value.normalize()
+    return format(normalized, "f") if normalized == normalized.to_integral_value() else str(
+        normalized
+    )
+
+
+def _canonical_other(value: Any) -> Any:
+    """The slower, general cases (subclasses, models, enums, floats, dates, sets)."""
     if isinstance(value, BaseModel):
         return canonical(value.model_dump(mode="python"))
     if isinstance(value, Enum):
         return canonical(value.value)
-    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+    if isinstance(value, int | str):  # bool is an int
         return value
     if isinstance(value, Decimal):
-        normalized = value.normalize()
-        return format(normalized, "f") if normalized == normalized.to_integral_value() else str(
-            normalized
-        )
+        return _canonical_decimal(value)
     if isinstance(value, float):
         return canonical(Decimal(repr(value)))
     if isinstance(value, datetime):
         return to_unix(value)
     if isinstance(value, Mapping):
-        return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        return _canonical_mapping(value)
     if isinstance(value, Set):
         return sorted((canonical(v) for v in value), key=_sort_key)
     if isinstance(value, list | tuple):
@@ -71,7 +131,9 @@ def _item_order(item: PhaseItem) -> tuple[str, tuple[str, ...], int]:
 
 def _canonical_phase(phase: Phase) -> dict[str, Any]:
     items = sorted(phase.items, key=_item_order)
-    data: dict[str, Any] = canonical(phase)
+    # The items are canonicalised below, in their fixed order: not twice.
+    data: dict[str, Any] = {name: canonical(getattr(phase, name))
+                            for name in sorted(type(phase).model_fields) if name != "items"}
     data["items"] = [
         {**canonical(i), "order_item_ids": sorted(i.order_item_ids)} for i in items
     ]
@@ -82,7 +144,7 @@ def canonical_schedule(schedule: DesiredSchedule | None) -> Any:
     """The canonical form of a desired schedule (the part of a plan Stripe will hold)."""
     if schedule is None:
         return None
-    return {
-        "end_behavior": schedule.end_behavior,
-        "phases": [_canonical_phase(p) for p in schedule.phases],
-    }
+    return _Canonical(
+        end_behavior=schedule.end_behavior,
+        phases=[_canonical_phase(p) for p in schedule.phases],
+    )

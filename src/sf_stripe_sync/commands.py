@@ -98,7 +98,7 @@ def preview_features(
 ) -> dict[str, list[list[str]]]:
     """Per order, per phase: the entitlement feature lookup keys the phase's products carry
     (``catalog.features_field`` on Product2)."""
-    from sf_stripe_sync.catalog.entitlements import FeatureLookup
+    from sf_stripe_sync.catalog.features import FeatureLookup
 
     scheduled = [p for p in plans if p.schedule is not None and p.schedule.phases]
     if not scheduled:

@@ -15,5 +15,6 @@ bounces). Modules:
 * ``pull``: Stripe -> Salesforce from the events list (stored cursor) or a webhook;
 * ``webhooks``: signature verification and a small loopback endpoint;
 * ``entitlements``: product features from a Product2 field, active entitlements;
+* ``features``: the preview's per-phase feature lookup keys (pure, no Stripe);
 * ``portal``: customer portal configurations per role and portal sessions.
 """

@@ -13,15 +13,15 @@ lookup keys. ``EntitlementSync.sync`` makes Stripe agree:
   attached active features no longer listed are detached. The product comes from the
   catalog push (get-or-create), so features can be synced before any price exists.
 
-``FeatureLookup`` gives the preview, for each phase of a plan, the features its items'
-products carry (the item-to-features map is built once per preview, not per plan);
-``active_entitlements`` reads what Stripe says a customer is entitled to right now.
+``entitled_lookup_keys`` gives, for each phase of a plan, the features its items'
+products carry (``features.FeatureLookup``, which the preview builds once for all its
+plans); ``active_entitlements`` reads what Stripe says a customer is entitled to right now.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
@@ -29,6 +29,7 @@ from typing import Any
 from stripe.params import ProductFeatureListParams
 from stripe.params.entitlements import FeatureListParams
 
+from sf_stripe_sync.catalog.features import FeatureLookup
 from sf_stripe_sync.catalog.mapping import feature_name, features_of
 from sf_stripe_sync.catalog.push import STOPPING, CatalogPush
 from sf_stripe_sync.catalog.stripe_api import StripeCalls, as_dict
@@ -186,49 +187,6 @@ def active_entitlements(stripe: StripeCalls, customer_id: str) -> list[dict[str,
         if not page.has_more or not page.data:
             return sorted(found, key=lambda e: str(e.get("lookup_key")))
         starting_after = page.data[-1].id
-
-
-class FeatureLookup:
-    """Which feature lookup keys each OrderItem's product carries, built once per preview.
-
-    One pass over the bundles maps every OrderItem id to its product's features (parsed
-    once per product); ``keys_for`` then costs a dict lookup per phase item, so a preview
-    of N orders is linear in N (building the map per plan made it quadratic)."""
-
-    def __init__(self, features_field: str) -> None:
-        self.features_field = features_field
-        self._of_item: dict[str, tuple[str, ...]] = {}
-        self._of_product: dict[str, tuple[str, ...]] = {}
-
-    def add(self, bundles: Iterable[OrderBundle]) -> FeatureLookup:
-        """Learn the items of ``bundles`` (an item already known keeps its features)."""
-        for bundle in bundles:
-            for raw in bundle.items:
-                item_id = str(raw.get("Id"))
-                if item_id in self._of_item:
-                    continue
-                product_id = raw.get("Product2Id") or (bundle.pricebook_entries.get(
-                    str(raw.get("PricebookEntryId"))) or {}).get("Product2Id")
-                product = bundle.products.get(str(product_id)) if product_id else None
-                if product is None:
-                    continue
-                features = self._of_product.get(str(product_id))
-                if features is None:
-                    features = features_of(product, self.features_field)
-                    self._of_product[str(product_id)] = features
-                self._of_item[item_id] = features
-        return self
-
-    def keys_for(self, plan: OrderPlan) -> list[list[str]]:
-        """For each phase of the plan, the feature lookup keys its items' products carry."""
-        result: list[list[str]] = []
-        for phase in plan.schedule.phases if plan.schedule else ():
-            keys: set[str] = set()
-            for item in phase.items:
-                for item_id in item.order_item_ids:
-                    keys.update(self._of_item.get(item_id, ()))
-            result.append(sorted(keys))
-        return result
 
 
 def entitled_lookup_keys(plan: OrderPlan, bundles: Sequence[OrderBundle],

@@ -171,7 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=Path, default=None, help="JSON catalog loaded at start")
     p.add_argument("--state", type=Path, default=None, help="persist objects to FILE")
     p.add_argument("--rate-limit", type=float, default=None, help="requests per second")
+    p.add_argument("--endpoint-rate-limit", type=float, default=None,
+                   help="requests per second on each endpoint (Search: 20, or this if lower)")
     p.add_argument("--latency-ms", type=float, default=0.0)
+    p.add_argument("--latency-tail-ms", type=float, default=0.0,
+                   help="latency of the slow share of requests")
+    p.add_argument("--latency-tail-fraction", type=float, default=0.0,
+                   help="share of requests answered after --latency-tail-ms")
     p.add_argument("--fail-rate", type=float, default=0.0, help="probability of a 500")
     p.add_argument("--search-lag-seconds", type=int, default=0, metavar="N",
                    help="new and changed objects reach search N seconds late, as on Stripe")

@@ -5,17 +5,19 @@ and returns a ``Reply`` (status, headers, JSON body, or "drop the connection"). 
 
 1. authenticate (``Authorization: Bearer sk_test_...`` or basic auth); 401 otherwise;
 2. route; 404 ``Unrecognized request URL`` otherwise;
-3. draw an injected fault (rate limit, 500, lock timeout, drop; "lost" is remembered);
+3. draw an injected fault (global or per-endpoint rate limit, 500, lock timeout, drop;
+   "lost" is remembered);
 4. decode the bracket-notation parameters and validate them against the SDK TypedDict
    (and ``expand``) and Stripe's size limits (``limits``: string lengths from the
    published spec, metadata, idempotency key length); failures here are never saved
    under an idempotency key;
 5. claim the idempotency key (POST only): replay, 400 mismatch or 409 in flight;
-6. wait the configured latency, then run the handler under the state lock; a write runs
-   in a store transaction (``journal``): a refused write is undone, leaving the store
-   exactly as before, at the cost of what it touched; a handler's ``ApiError`` is an
-   answer like any other and is saved under the key; an unexpected exception is a 500
-   that is not saved; a change marks the state file for saving (``persist``);
+6. wait a latency drawn from the configured distribution, then run the handler under
+   the state lock; a write runs in a store transaction (``journal``): a refused write
+   is undone, leaving the store exactly as before, at the cost of what it touched; a
+   handler's ``ApiError`` is an answer like any other and is saved under the key; an
+   unexpected exception is a 500 that is not saved; a change marks the state file for
+   saving (``persist``);
 7. for a "lost" fault, drop the connection after the result was saved.
 
 Every API request (not ``/_emulator/*``) is logged: method, path, idempotency key,
@@ -173,7 +175,8 @@ class ApiCore:
             route, path_id = found
             if key is not None and method == "POST":
                 check_idempotency_key(key)
-            fault = self.faults.draw(method)
+            fault = self.faults.draw(method, f"{method} {route.pattern.pattern}",
+                                     search=path.endswith("/search"))
             entry["fault"] = fault
             if fault is not None and fault != "lost":
                 return self._fault_reply(fault)
@@ -201,7 +204,7 @@ class ApiCore:
                 entry["replayed"] = True
                 return Reply(saved.status, copy.deepcopy(saved.body), {
                     "Idempotent-Replayed": "true", "Original-Request": saved.request_id})
-        latency = self.faults.latency_seconds
+        latency = self.faults.draw_latency()
         if latency > 0:
             time.sleep(latency)
         reply = self._execute(route.handler, route.mutates, params, expand_paths, account,

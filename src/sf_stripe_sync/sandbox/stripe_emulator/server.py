@@ -90,6 +90,9 @@ def run_cli(args: argparse.Namespace) -> int:
     try:
         faults = FaultConfig(
             rate_limit=args.rate_limit, latency_ms=args.latency_ms,
+            latency_tail_ms=getattr(args, "latency_tail_ms", 0.0),
+            latency_tail_fraction=getattr(args, "latency_tail_fraction", 0.0),
+            endpoint_rate_limit=getattr(args, "endpoint_rate_limit", None),
             error_rate=args.fail_rate, seed=args.fault_seed,
         )
         emulator = StripeEmulator(seed=args.seed, state_file=args.state, faults=faults,

@@ -26,11 +26,9 @@ from sf_stripe_sync.runtime import SandboxOptions, open_runtime
 from sf_stripe_sync.sync_commands import _sandbox as sandbox_options
 from sf_stripe_sync.sync_commands import _settings as command_settings
 
-TRIGGER_SECRET_ENV = "SF_STRIPE_SYNC_TRIGGER_SECRET"
-
 
 def _optional_secrets(report: PreflightReport, settings: Settings) -> None:
-    for name, needed_by in ((TRIGGER_SECRET_ENV, "serve"),
+    for name, needed_by in ((settings.serve.trigger_secret_env, "serve"),
                             (settings.catalog.webhook_secret_env, "catalog webhooks")):
         if resolve_secret(name, settings, required=False) is None:
             report.warn("secrets", f"{name} is not set (only {needed_by} needs it)",

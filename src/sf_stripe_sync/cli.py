@@ -42,6 +42,7 @@ HANDLERS: dict[str, str] = {
     "entitlements": "sf_stripe_sync.catalog_commands:run_entitlements",
     "portal-link": "sf_stripe_sync.catalog_commands:run_portal_link",
     "check": "sf_stripe_sync.check_commands:run_check",
+    "serve": "sf_stripe_sync.serve_commands:run_serve",
 }
 
 
@@ -113,13 +114,19 @@ def _catalog_commands(sub: Any) -> None:
 
 
 def _ops_commands(sub: Any) -> None:
-    """Commands for running it in an org: ``check``."""
+    """Commands for running it in an org: ``check``, ``serve``."""
     p = sub.add_parser("check", help="preflight: config, secrets, Stripe key and account, "
                        "Salesforce login, fields and objects; writes nothing")
     _catalog_target(p)
     p.add_argument("--scope", choices=("sync", "catalog"), default="sync",
                    help="judge fields for sync only (catalog fields warn), or for the "
                    "catalog commands too")
+    p = sub.add_parser("serve", help="the trigger endpoint Salesforce calls, with health "
+                       "and metrics; syncs what it accepts in the background")
+    _catalog_target(p)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (0.0.0.0 in a container)")
+    p.add_argument("--port", type=int, default=8080)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sf_stripe_sync.catalog.settings import CatalogSettings, PortalSettings
 from sf_stripe_sync.core.rules import FieldMap, SyncRules
 from sf_stripe_sync.errors import ConfigError
+from sf_stripe_sync.serve.settings import ServeSettings
 
 DEFAULT_CONFIG_NAME = "sf-stripe-sync.toml"
 SALESFORCE_API_VERSION = "65.0"
@@ -113,6 +114,8 @@ class Settings(BaseSettings):
     """Product/price sync both ways, entitlement features, catalog events (``catalog``)."""
     portal: PortalSettings = Field(default_factory=PortalSettings)
     """Customer portal configurations per role (``portal-link``)."""
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+    """The trigger endpoint (``serve``): secret variable, replay window, org id, batches."""
 
     @model_validator(mode="after")
     def _default_account_exists(self) -> Settings:

@@ -16,6 +16,7 @@ import socket
 from collections.abc import Callable
 from datetime import datetime
 
+from sf_stripe_sync import observe
 from sf_stripe_sync.state.store import StateStore
 
 log = logging.getLogger("sf_stripe_sync.engine")
@@ -66,6 +67,7 @@ def take_lease(store: StateStore, key: str, owner: str, clock: Callable[[], date
     released first instead of blocking the contract until it expires."""
     if store.acquire_lease(key, owner, LEASE_TTL_SECONDS, clock()):
         return True
+    observe.lease_wait()
     holder = store.lease_holder(key, clock())
     if holder is None or not holder_is_gone(holder):
         return holder is None and store.acquire_lease(key, owner, LEASE_TTL_SECONDS, clock())

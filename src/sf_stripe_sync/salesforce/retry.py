@@ -24,6 +24,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from sf_stripe_sync import observe
 from sf_stripe_sync.errors import LeaseHeld, TransientError
 from sf_stripe_sync.salesforce.errors import AmbiguousWriteError
 
@@ -62,6 +63,7 @@ def _should_retry(retry_ambiguous: bool) -> Callable[[BaseException], bool]:
 
 
 def _log_retry(state: RetryCallState) -> None:
+    observe.retry("salesforce")
     outcome = state.outcome
     error = outcome.exception() if outcome is not None else None
     wait = state.next_action.sleep if state.next_action is not None else 0.0

@@ -5,14 +5,20 @@ secret key (a ``SecretStr`` unwrapped only here, at the moment the SDK needs it)
 API version is pinned to ``config.STRIPE_API_VERSION`` so responses keep the shape the
 converters expect; ``Stripe-Account`` is sent for a connected account; ``api_base``
 points the client at another address (the local emulator); the SDK's own network
-retries are off because ``retry.RetryPolicy`` is the one policy. Nothing here logs.
+retries are off because ``retry.RetryPolicy`` is the one policy. Nothing here logs; each
+HTTP answer's method, path and status go to ``observe`` (metrics), never its content.
 """
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
 import stripe
 from pydantic import SecretStr
 
+from sf_stripe_sync import observe
 from sf_stripe_sync.config import STRIPE_API_VERSION, StripeAccountSettings
 from sf_stripe_sync.errors import ConfigError
 
@@ -37,5 +43,18 @@ def build_client(
         stripe_version=api_version,
         base_addresses={"api": api_base} if api_base else None,
         max_network_retries=0,
-        http_client=stripe.RequestsClient(timeout=timeout),
+        http_client=stripe.RequestsClient(timeout=timeout, session=_observed_session()),
     )
+
+
+def _observed_session() -> requests.Session:
+    """A session that reports each answer's method, path and status to ``observe``."""
+    session = requests.Session()
+
+    def report(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        request = response.request
+        observe.stripe_response(str(request.method or ""),
+                                urlsplit(str(request.url or "")).path, response.status_code)
+
+    session.hooks["response"].append(report)
+    return session

@@ -26,6 +26,7 @@ from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
+from sf_stripe_sync import observe
 from sf_stripe_sync.errors import TransientError
 
 T = TypeVar("T")
@@ -81,6 +82,7 @@ class RetryPolicy:
             outcome = state.outcome
             exc = outcome.exception() if outcome is not None else None
             if isinstance(exc, TransientError):
+                observe.retry("stripe")
                 log.warning("%s failed (try %d of %d), retrying: %s", describe,
                             state.attempt_number, self.max_attempts, exc)
                 if on_retry is not None:

@@ -20,8 +20,13 @@ Decisions where Stripe's behaviour had to be chosen or could not be reproduced:
   injected 500s carry ``true``; other 4xx carry ``false``.
 * ``price_data`` on phase items, ``from_subscription``, promotion codes and existing
   discount ids are refused with a clear 400 rather than half-emulated (``price_data`` on
-  ``add_invoice_items`` makes an inline one-time price, as Stripe does). Subscriptions
-  exist only as the minimal ``sub_`` objects schedules start; no invoices are made.
+  ``add_invoice_items`` makes an inline one-time price, as Stripe does).
+* Billing (invoices, subscription status, their events) runs for customers on a test
+  clock as it advances (``resources.billing_clock``); with ``bill_without_test_clock``
+  it also follows the emulator's own clock. Invoices are drafted, finalized and
+  collected in one instant; no taxes, no smart retries, no meter events (metered items
+  bill zero usage); a declining card (``pm_card_chargeCustomerFail``) or no payment
+  method fails the charge.
 * Only ``sk_test_`` / ``rk_test_`` keys are accepted; refused keys are masked in errors.
 """
 

@@ -10,7 +10,11 @@ every change made meanwhile), on ``stop``, on ``reset`` and when asked (``save_s
 ``POST /_emulator/save``); a killed process loses at most the last second of changes.
 Reading objects brings schedule statuses up to the emulator clock first. With
 ``search_lag_seconds`` search trails writes by that long on the emulator clock
-(``search_index``), as Stripe's eventually consistent search does.
+(``search_index``), as Stripe's eventually consistent search does. Schedules are
+billed (invoices, events) as their customer's test clock advances; with
+``bill_without_test_clock`` the others are billed in the emulator's own time too, caught
+up whenever the clock is set or advanced and before invoices, subscriptions or events
+are read.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ class StripeEmulator:
         idempotency_ttl: int = DEFAULT_TTL_SECONDS,
         save_delay: float = DEFAULT_SAVE_DELAY_SECONDS,
         search_lag_seconds: int = 0,
+        bill_without_test_clock: bool = False,
     ) -> None:
         self.clock = EmulatorClock(now)
         self.state_file = Path(state_file) if state_file is not None else None
@@ -71,6 +76,7 @@ class StripeEmulator:
         self.core = ApiCore(self.clock, ObjectStore(), IdempotencyLedger(idempotency_ttl),
                             FaultInjector(self._initial_faults), persist,
                             SearchIndex(search_lag_seconds))
+        self.core.store.bill_without_test_clock = bill_without_test_clock
         self._server: Any = None
         self._thread: threading.Thread | None = None
         with self.core.lock:
@@ -121,9 +127,20 @@ class StripeEmulator:
 
     def set_now(self, ts: int) -> None:
         self.clock.set_now(ts)
+        self._bill_up_to_now()
 
     def advance(self, seconds: int) -> None:
         self.clock.advance(seconds)
+        self._bill_up_to_now()
+
+    def _bill_up_to_now(self) -> None:
+        """Billing without test clocks follows the emulator's clock: catch up at once."""
+        if not self.core.store.bill_without_test_clock:
+            return
+        with self.core.lock:
+            for account in self.core.store.accounts():
+                schedules.refresh_all(Context(self.core.store, account, self.clock.now(), {}))
+        self.core.persist()
 
     def set_faults(self, config: FaultConfig) -> None:
         self.core.faults.configure(config)

@@ -25,10 +25,12 @@ from sf_stripe_sync.sandbox.stripe_emulator.resources import (
     customers,
     entitlements,
     events,
+    invoices,
     meters,
     payment_methods,
     portal,
     schedules,
+    subscriptions,
     test_clocks,
 )
 from sf_stripe_sync.sandbox.stripe_emulator.resources.common import Context
@@ -63,10 +65,23 @@ def _nested(method: str, regex: str, handler: Handler, params: type, kind: str,
     return Route(method, re.compile(regex), handler, params, kind, listed)
 
 
+def _settled(handler: Handler) -> Handler:
+    """``handler`` after every schedule caught up with its time, when the emulator bills
+    without test clocks (clocked schedules catch up as their clock moves)."""
+
+    def wrapped(ctx: Context) -> JSON:
+        if ctx.store.bill_without_test_clock:
+            schedules.refresh_all(ctx)
+        return handler(ctx)
+
+    return wrapped
+
+
 CATALOG_ACCESS_ROUTES: tuple[Route, ...] = (
     _route("GET", "/v1/account", account.retrieve_current, sp.AccountRetrieveCurrentParams,
            "account"),
-    _route("GET", "/v1/events", events.list_all, sp.EventListParams, "event", listed=True),
+    _route("GET", "/v1/events", _settled(events.list_all), sp.EventListParams, "event",
+           listed=True),
     _route("GET", "/v1/events/{id}", events.retrieve, sp.EventRetrieveParams, "event"),
     _route("POST", "/v1/entitlements/features", entitlements.create_feature,
            ep.FeatureCreateParams, "entitlements.feature"),
@@ -107,6 +122,9 @@ CATALOG_ACCESS_ROUTES: tuple[Route, ...] = (
 )
 
 _CLOCK = "test_helpers.test_clock"
+
+
+
 BILLING_ROUTES: tuple[Route, ...] = (
     _route("POST", "/v1/test_helpers/test_clocks", test_clocks.create,
            th.TestClockCreateParams, _CLOCK),
@@ -124,6 +142,17 @@ BILLING_ROUTES: tuple[Route, ...] = (
            "billing.meter", listed=True),
     _route("GET", "/v1/billing/meters/{id}", meters.retrieve, bl.MeterRetrieveParams,
            "billing.meter"),
+    _route("GET", "/v1/invoices", _settled(invoices.list_all), sp.InvoiceListParams,
+           "invoice", listed=True),
+    _route("GET", "/v1/invoices/{id}", _settled(invoices.retrieve),
+           sp.InvoiceRetrieveParams, "invoice"),
+    _route("GET", "/v1/invoices/{id}/lines", _settled(invoices.list_lines),
+           sp.InvoiceListLinesParams, "line_item", listed=True),
+    _route("POST", "/v1/invoices/{id}/pay", invoices.pay, sp.InvoicePayParams, "invoice"),
+    _route("GET", "/v1/subscriptions", _settled(subscriptions.list_all),
+           sp.SubscriptionListParams, "subscription", listed=True),
+    _route("GET", "/v1/subscriptions/{id}", _settled(subscriptions.retrieve),
+           sp.SubscriptionRetrieveParams, "subscription"),
 )
 
 ROUTES: tuple[Route, ...] = (

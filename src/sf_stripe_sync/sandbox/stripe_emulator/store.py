@@ -44,6 +44,7 @@ class ObjectStore:
         self._partitions: dict[str, dict[str, dict[str, JSON]]] = {}
         self._redemptions: dict[str, dict[str, list[str]]] = {}
         self._journal: UndoJournal | None = None
+        self.bill_without_test_clock = False  # see resources.billing_clock
 
     # transactions ----------------------------------------------------------------------
     def begin(self) -> None:

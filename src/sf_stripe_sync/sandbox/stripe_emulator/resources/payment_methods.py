@@ -5,7 +5,9 @@ with a ``type`` (``card`` and ``amazon_pay`` are typical, e.g. as a SetupIntent 
 leave them) and, optionally, its ``customer``; ``attach`` sets the customer (one already
 attached elsewhere is refused, as Stripe does), ``detach`` clears it. Seeds may hold
 payment methods already attached (``"payment_methods"``). ``attached_to`` is what other
-resources ask when a ``default_payment_method`` names one.
+resources ask when a ``default_payment_method`` names one. Attaching one of Stripe's
+test payment methods (``pm_card_visa``, ``pm_card_chargeCustomerFail``) makes a new
+card for the customer, as Stripe does; the second attaches but declines every charge.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sf_stripe_sync.sandbox.stripe_emulator.resources.common import (
 from sf_stripe_sync.sandbox.stripe_emulator.store import JSON
 
 KIND = "payment_method"
+TEST_CARDS = {"pm_card_visa": "4242", "pm_card_chargeCustomerFail": "0341"}
 
 
 _BILLING_DETAILS: JSON = {
@@ -71,7 +74,11 @@ def retrieve(ctx: Context) -> JSON:
 
 
 def attach(ctx: Context) -> JSON:
-    obj = ctx.require(KIND)
+    if ctx.path_id in TEST_CARDS and ctx.find(KIND, ctx.path_id) is None:
+        obj = new_payment_method(ctx, ctx.new_id(KIND), "card")
+        obj["card"]["last4"] = TEST_CARDS[ctx.path_id]
+    else:
+        obj = ctx.require(KIND)
     customer = str(ctx.params.get("customer") or "")
     if not customer:
         raise invalid("Missing required param: customer.", param="customer",

@@ -17,17 +17,24 @@ redeemed once per schedule: resending a coupon the schedule already uses costs n
 a new one must still be valid.
 
 A schedule of a customer on a test clock lives in the clock's time (``test_clocks``):
-"now", its status and its ``test_clock`` come from the clock.
+"now", its status and its ``test_clock`` come from the clock, and it is billed as that
+time passes (``billing_clock``, brought up to date before every read or write). Events:
+``subscription_schedule.created`` / ``updated`` / ``canceled`` / ``released`` /
+``completed``.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from sf_stripe_sync.sandbox.stripe_emulator.errors import invalid, missing_param
 from sf_stripe_sync.sandbox.stripe_emulator.resources import (
+    billing_clock,
     coupons,
+    events,
     payment_methods,
+    subscriptions,
     test_clocks,
 )
 from sf_stripe_sync.sandbox.stripe_emulator.resources.common import (
@@ -36,6 +43,7 @@ from sf_stripe_sync.sandbox.stripe_emulator.resources.common import (
     base_object,
     paginate,
 )
+from sf_stripe_sync.sandbox.stripe_emulator.resources.invoices import at
 from sf_stripe_sync.sandbox.stripe_emulator.resources.phases import (
     billing_content,
     build_phases,
@@ -49,28 +57,16 @@ _OPEN = ("not_started", "active")
 
 
 def _ensure_subscription(ctx: Context, schedule: JSON) -> str:
-    if schedule["subscription"]:
-        return str(schedule["subscription"])
-    sub_id = ctx.new_id("subscription")
-    sub = base_object(ctx, "subscription", sub_id)
-    sub.update({"customer": schedule["customer"], "schedule": schedule["id"],
-                "status": "active", "canceled_at": None,
-                "start_date": schedule["phases"][0]["start_date"]})
-    ctx.save("subscription", sub)
-    schedule["subscription"] = sub_id
-    return sub_id
+    return str(subscriptions.start(ctx, schedule)["id"])
 
 
 def _end_subscription(ctx: Context, sub_id: str | None, canceled: bool) -> None:
-    sub = ctx.find("subscription", sub_id) if sub_id else None
-    if sub is not None:
-        sub["schedule"] = None
-        if canceled:
-            sub["status"], sub["canceled_at"] = "canceled", ctx.now
+    subscriptions.end(ctx, sub_id, canceled=canceled)
 
 
 def refresh(ctx: Context, schedule: JSON) -> JSON:
     ctx = test_clocks.frame(ctx, str(schedule["customer"]))
+    billing_clock.settle(ctx, schedule)
     if schedule["status"] not in _OPEN:
         schedule["current_phase"] = None
         return schedule
@@ -82,13 +78,15 @@ def refresh(ctx: Context, schedule: JSON) -> JSON:
     last_end = phases[-1]["end_date"]
     if now >= last_end:
         schedule["current_phase"] = None
+        ended = at(ctx, last_end)
         if schedule["end_behavior"] == "cancel":
             schedule["status"], schedule["completed_at"] = "completed", last_end
-            _end_subscription(ctx, sub_id, canceled=True)
+            _end_subscription(ended, sub_id, canceled=True)
         else:
             schedule["status"], schedule["released_at"] = "released", last_end
             schedule["released_subscription"], schedule["subscription"] = sub_id, None
-            _end_subscription(ctx, sub_id, canceled=False)
+            _end_subscription(ended, sub_id, canceled=False)
+        events.record(ended, f"subscription_schedule.{schedule['status']}", schedule)
         return schedule
     current = next(p for p in phases if p["start_date"] <= now < p["end_date"])
     schedule["status"] = "active"
@@ -163,6 +161,7 @@ def create(ctx: Context) -> JSON:
         "subscription": None,
         "test_clock": (ctx.find("customer", str(params["customer"])) or {}).get("test_clock"),
     })
+    events.record(ctx, "subscription_schedule.created", schedule)
     return ctx.save(KIND, refresh(ctx, schedule))
 
 
@@ -205,6 +204,7 @@ def _merge_started(ctx: Context, schedule: JSON, sent: list[JSON]) -> list[JSON]
 
 def update(ctx: Context) -> JSON:
     ctx, schedule = _require_open(ctx, "update")
+    before = copy.deepcopy(schedule)
     params = ctx.params
     payment_methods.check_schedule_payment_methods(ctx, str(schedule["customer"]), params)
     if "phases" in params:
@@ -220,23 +220,32 @@ def update(ctx: Context) -> JSON:
     if "default_settings" in params:
         merged = {**schedule["default_settings"], **params["default_settings"]}
         schedule["default_settings"] = _default_settings(merged)
+    billing_clock.schedule_changed(ctx, schedule)
+    changed = {k: v for k, v in before.items() if schedule.get(k) != v}
+    if changed:
+        events.record(ctx, "subscription_schedule.updated", schedule, changed)
     return ctx.save(KIND, refresh(ctx, schedule))
 
 
 def cancel(ctx: Context) -> JSON:
     ctx, schedule = _require_open(ctx, "cancel")
+    billing_clock.stop(ctx, schedule, invoice_now=bool(ctx.params.get("invoice_now", False)),
+                       prorate=bool(ctx.params.get("prorate", True)), release=False)
     schedule["status"], schedule["canceled_at"] = "canceled", ctx.now
     schedule["current_phase"] = None
     _end_subscription(ctx, schedule["subscription"], canceled=True)
+    events.record(ctx, "subscription_schedule.canceled", schedule)
     return ctx.save(KIND, schedule)
 
 
 def release(ctx: Context) -> JSON:
     ctx, schedule = _require_open(ctx, "release")
+    billing_clock.stop(ctx, schedule, invoice_now=False, prorate=False, release=True)
     schedule["status"], schedule["released_at"] = "released", ctx.now
     schedule["released_subscription"] = schedule["subscription"]
     _end_subscription(ctx, schedule["subscription"], canceled=False)
     schedule["subscription"], schedule["current_phase"] = None, None
+    events.record(ctx, "subscription_schedule.released", schedule)
     return ctx.save(KIND, schedule)
 
 
@@ -266,3 +275,18 @@ def list_all(ctx: Context) -> JSON:
         if field in params:
             objects = [s for s in objects if _in_range(s.get(field), params[field])]
     return paginate(objects, params, "/v1/subscription_schedules")
+
+
+@test_clocks.on_advance
+def _clock_moved(ctx: Context, clock: JSON, frozen_time: int) -> None:
+    """Bring every schedule of the clock's customers up to its new time."""
+    del frozen_time
+    for schedule in ctx.all(KIND):
+        if schedule.get("test_clock") == clock["id"]:
+            ctx.save(KIND, refresh(ctx, schedule))
+
+
+def refresh_all(ctx: Context) -> None:
+    """Bring every schedule of the account up to its time (billing included)."""
+    for schedule in ctx.all(KIND):
+        ctx.save(KIND, refresh(ctx, schedule))

@@ -62,8 +62,22 @@ def _create_everything(client: stripe.StripeClient) -> list[dict[str, Any]]:
         "display_name": "Calls", "event_name": "api_call",
         "default_aggregation": {"formula": "sum"}})
     made = [customer, product, price, one_time, percent, amount, schedule, feature,
-            attached, method, config, session, clock, meter]
+            attached, method, config, session, clock, meter, *_billed(client, price.id)]
     return [dict(obj.last_response.data) for obj in made if obj.last_response is not None]
+
+
+def _billed(client: stripe.StripeClient, price: str) -> list[Any]:
+    """An invoice and a subscription, made by advancing a clocked customer's schedule."""
+    v1 = client.v1
+    clock = v1.test_helpers.test_clocks.create(params={"frozen_time": NOW})
+    customer = v1.customers.create(params={"test_clock": clock.id})
+    v1.subscription_schedules.create(params={
+        "customer": customer.id, "start_date": NOW,
+        "phases": [{"items": [{"price": price}], "duration": {"interval": "month"}}]})
+    v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": NOW + 40 * 86_400})
+    invoice = v1.invoices.list(params={"customer": customer.id}).data[0]
+    subscription = v1.subscriptions.list(params={"customer": customer.id}).data[0]
+    return [v1.invoices.retrieve(invoice.id), v1.subscriptions.retrieve(subscription.id)]
 
 
 def _sample_id(emu: StripeEmulator, route: Route, ids: dict[str, str]) -> str | None:

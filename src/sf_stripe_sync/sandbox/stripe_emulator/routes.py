@@ -147,7 +147,7 @@ BILLING_ROUTES: tuple[Route, ...] = (
     _route("GET", "/v1/invoices/{id}", _settled(invoices.retrieve),
            sp.InvoiceRetrieveParams, "invoice"),
     _route("GET", "/v1/invoices/{id}/lines", _settled(invoices.list_lines),
-           sp.InvoiceListLinesParams, "line_item", listed=True),
+           sp.InvoiceListLinesParams, "invoice", listed=True),
     _route("POST", "/v1/invoices/{id}/pay", invoices.pay, sp.InvoicePayParams, "invoice"),
     _route("GET", "/v1/subscriptions", _settled(subscriptions.list_all),
            sp.SubscriptionListParams, "subscription", listed=True),

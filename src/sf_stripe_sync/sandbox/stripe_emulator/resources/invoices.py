@@ -65,7 +65,9 @@ def _line(ctx: Context, invoice_id: str, spec: JSON, subscription: str,
         "pricing": {"price_details": {"price": spec["price"], "product": spec["product"]},
                     "type": "price_details",
                     "unit_amount_decimal": spec.get("unit_amount_decimal")},
-        "quantity": spec.get("quantity"), "subtotal": spec["amount"], "taxes": [],
+        "quantity": spec.get("quantity"),
+        "quantity_decimal": None if spec.get("quantity") is None else str(spec["quantity"]),
+        "subscription": subscription, "subtotal": spec["amount"], "taxes": [],
     }
 
 
@@ -140,7 +142,8 @@ def _shape(billing: JSON, customer: JSON, lines: list[JSON], subtotal: int, tota
     return {
         "account_country": "US", "account_name": None, "account_tax_ids": None,
         "amount_due": 0, "amount_overpaid": 0, "amount_paid": 0, "amount_remaining": 0,
-        "amount_shipping": 0, "application": None, "attempt_count": 0, "attempted": False,
+        "amount_paid_off_stripe": 0, "amount_shipping": 0, "application": None,
+        "attempt_count": 0, "attempted": False,
         "auto_advance": True,
         "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None,
                           "provider": None, "status": None},
@@ -165,6 +168,7 @@ def _shape(billing: JSON, customer: JSON, lines: list[JSON], subtotal: int, tota
                                             "subscription_proration_date": None}},
         "payment_settings": {"default_mandate": None, "payment_method_options": None,
                              "payment_method_types": None},
+        "payments": None, "status_details": None, "threshold_reason": None,
         "period_end": period[1], "period_start": period[0],
         "post_payment_credit_notes_amount": 0, "pre_payment_credit_notes_amount": 0,
         "receipt_number": None, "rendering": None, "shipping_cost": None,

@@ -21,6 +21,12 @@ from decimal import Decimal
 from typing import Any
 
 from sf_stripe_sync.catalog.settings import CatalogSettings
+from sf_stripe_sync.core.limits import (
+    FEATURE_NAME_MAX,
+    PRODUCT_DESCRIPTION_MAX,
+    PRODUCT_NAME_MAX,
+    fit_text,
+)
 from sf_stripe_sync.core.money import currency_exponent, decimal_from_json, to_minor_units
 from sf_stripe_sync.core.rules import FieldMap
 from sf_stripe_sync.errors import TerminalError
@@ -88,9 +94,11 @@ def desired_product(record: Mapping[str, Any]) -> DesiredProduct:
     name = _text(record.get("Name"))
     if name is None:
         raise CatalogDataError(f"Product2 {product_id}: Name is empty; Stripe needs a name")
-    return DesiredProduct(product2_id=product_id, name=name,
+    description = _text(record.get("Description"))
+    return DesiredProduct(product2_id=product_id, name=fit_text(name, PRODUCT_NAME_MAX),
                           active=record.get("IsActive") is not False,
-                          description=_text(record.get("Description")))
+                          description=description and fit_text(description,
+                                                               PRODUCT_DESCRIPTION_MAX))
 
 
 def product_matches(stripe_product: Mapping[str, Any], desired: DesiredProduct) -> bool:
@@ -193,5 +201,6 @@ def feature_name(lookup_key: str, names: Mapping[str, str]) -> str:
     """The configured name of a feature, else its lookup key made readable."""
     configured = names.get(lookup_key)
     if configured:
-        return configured
-    return lookup_key.replace("_", " ").replace("-", " ").strip().capitalize() or lookup_key
+        return fit_text(configured, FEATURE_NAME_MAX)
+    readable = lookup_key.replace("_", " ").replace("-", " ").strip().capitalize()
+    return fit_text(readable or lookup_key, FEATURE_NAME_MAX)

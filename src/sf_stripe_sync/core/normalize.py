@@ -15,12 +15,13 @@ unusable (``None``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sf_stripe_sync.core.dates import ONE_DAY, parse_sf_date_or_datetime, parse_sf_datetime
 from sf_stripe_sync.core.discounts import discount_from_record
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue
+from sf_stripe_sync.core.limits import METADATA_VALUE_MAX, fit_metadata_value
 from sf_stripe_sync.core.models import (
     CollectionMethod,
     Order,
@@ -46,9 +47,10 @@ def _text(value: object) -> str | None:
 class _Checker:
     """Collects the issues of one order while its records are read."""
 
-    def __init__(self, order_id: str) -> None:
+    def __init__(self, order_id: str, window: tuple[date, date] | None = None) -> None:
         self.order_id = order_id
         self.issues: list[OrderIssue] = []
+        self.window = window
 
     def add(
         self,
@@ -78,11 +80,18 @@ class _Checker:
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None, True
         try:
-            return parse_sf_date_or_datetime(raw), True
+            parsed = parse_sf_date_or_datetime(raw)
         except ValueError:
             self.add(IssueCode.INVALID_DATES, f"{where}: {field} is not a date ({raw!r})",
                      item_id=item_id, field=field)
             return None, False
+        if self.window and not self.window[0] <= parsed.date() < self.window[1]:
+            self.add(IssueCode.INVALID_DATES,
+                     f"{where}: {field} {parsed.date()} is outside the accepted dates "
+                     f"{self.window[0]} to {self.window[1]} (rules.service_dates_from, "
+                     "rules.service_dates_until)", item_id=item_id, field=field)
+            return None, False
+        return parsed, True
 
     def whole_number(self, raw: object) -> int | None:
         """A whole number (2.0 is 2), else None."""
@@ -112,9 +121,22 @@ def _last_modified(order: Mapping[str, Any], check: _Checker) -> datetime | None
     return max(stamps) if stamps else None
 
 
-def _metadata(record: Mapping[str, Any], metadata_map: Mapping[str, str]) -> dict[str, str]:
-    return freeze_metadata({key: record.get(field) for field, key in metadata_map.items()
-                            if field in record})
+def _metadata(record: Mapping[str, Any], rules: SyncRules, check: _Checker, where: str,
+              item_id: str | None = None) -> dict[str, str]:
+    """The mapped fields, each value fitted to Stripe's 500 characters (or refused)."""
+    values = freeze_metadata({key: record.get(field) for field, key in rules.metadata_map.items()
+                              if field in record})
+    fields = {key: field for field, key in rules.metadata_map.items()}
+    for key, value in values.items():
+        if len(value) <= METADATA_VALUE_MAX:
+            continue
+        if rules.metadata_overflow == "refuse":
+            check.add(IssueCode.INVALID_RECORD,
+                      f"{where}: {fields[key]} is {len(value)} characters; Stripe metadata "
+                      f"({key}) holds at most {METADATA_VALUE_MAX}", item_id=item_id,
+                      field=fields[key])
+        values[key] = fit_metadata_value(value)
+    return values
 
 
 def _currency(order: Mapping[str, Any], fields: FieldMap, rules: SyncRules,
@@ -268,6 +290,7 @@ def _line(item: Mapping[str, Any], item_id: str, ctx: _OrderContext,
         item, fields=ctx.fields, currency=ctx.currency, sobject="OrderItem",
         record_id=item_id, order_id=check.order_id)
     check.issues.extend(issues)
+    metadata = _metadata(item, ctx.rules, check, where, item_id)
     if len(check.issues) > before or quantity is None or price is None or start is None:
         return None
     entry_id = _text(item.get("PricebookEntryId"))
@@ -290,7 +313,7 @@ def _line(item: Mapping[str, Any], item_id: str, ctx: _OrderContext,
         product_id=_text(item.get("Product2Id")) or _text(entry.get("Product2Id")),
         pricebook_entry_id=entry_id,
         discount=item_discount,
-        metadata=_metadata(item, ctx.rules.metadata_map),
+        metadata=metadata,
     )
 
 
@@ -335,7 +358,7 @@ def normalize_order(
     if order_id is None:
         return None, (OrderIssue(code=IssueCode.INVALID_RECORD,
                                  message="Order record has no Id", field="Id"),)
-    check = _Checker(order_id)
+    check = _Checker(order_id, (rules.service_dates_from, rules.service_dates_until))
     currency = _currency(order, fields, rules, check)
     ctx = _OrderContext(bundle, fields, rules, check, currency)
 
@@ -377,7 +400,7 @@ def normalize_order(
         lines=tuple(lines),
         last_modified=last_modified,
         sync_status=_text(order.get(fields.sync_status)),
-        metadata=_metadata(order, rules.metadata_map),
+        metadata=_metadata(order, rules, check, f"Order {order_id}"),
     )
     return result, tuple(check.issues)
 

@@ -8,9 +8,12 @@ DESIGN 2, "Field names"); ``SyncRules`` holds the knobs that change what a plan 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sf_stripe_sync.core.limits import metadata_key_problems
 
 
 class FieldMap(BaseModel):
@@ -64,8 +67,29 @@ class SyncRules(BaseModel):
     create_missing_prices: bool = False
     metadata_map: dict[str, str] = Field(default_factory=dict)
     """Salesforce field (on Order or OrderItem) -> Stripe metadata key to copy it to."""
+    metadata_overflow: Literal["truncate", "refuse"] = "truncate"
+    """A mapped value over Stripe's 500 characters: cut with a marker, or ``refuse`` the
+    order (``invalid_record``)."""
+    service_dates_from: date = date(2000, 1, 1)
+    service_dates_until: date = date(2100, 1, 1)
+    """Order and OrderItem dates outside ``[from, until)`` are ``invalid_dates``: a typo
+    such as 0001-01-01 would otherwise backdate a schedule two thousand years."""
     on_drift: Literal["report", "overwrite", "keep"] = "report"
     """What Stripe-side edits (drift) do to a plan: ``report`` shows them and changes
     nothing (a replace sends Salesforce's state, a noop stays a noop); ``overwrite``
     also turns a noop whose schedule drifted into a replace restoring Salesforce's state;
     ``keep`` holds back any replace of a drifted schedule (``skip``) so the edits stay."""
+
+    @field_validator("metadata_map")
+    @classmethod
+    def _keys_stripe_accepts(cls, value: dict[str, str]) -> dict[str, str]:
+        problems = metadata_key_problems(value.values())
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @model_validator(mode="after")
+    def _date_window_is_a_window(self) -> SyncRules:
+        if self.service_dates_until <= self.service_dates_from:
+            raise ValueError("service_dates_until must be after service_dates_from")
+        return self

@@ -37,6 +37,7 @@ from stripe.params import (
     SubscriptionScheduleUpdateParamsPhaseItem,
 )
 
+from sf_stripe_sync.core.limits import CUSTOMER_NAME_MAX, fit_text
 from sf_stripe_sync.core.models import DesiredSchedule, Discount, OrderPlan, Phase, PhaseItem
 from sf_stripe_sync.errors import ConfigError, TerminalError
 from sf_stripe_sync.stripe.convert import (
@@ -341,5 +342,5 @@ def customer_create_params(*, account_id: str, name: str | None, metadata: Mappi
                            ) -> CustomerCreateParams:
     params: CustomerCreateParams = {"metadata": {**metadata, META_ACCOUNT_ID: account_id}}
     if name:
-        params["name"] = name
+        params["name"] = fit_text(name, CUSTOMER_NAME_MAX)  # an Account Name can be longer
     return params

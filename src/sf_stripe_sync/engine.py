@@ -47,7 +47,7 @@ from sf_stripe_sync.core.render import display_names
 from sf_stripe_sync.crashpoints import crashpoint
 from sf_stripe_sync.errors import ConfigError, SyncError
 from sf_stripe_sync.executor import Applied, apply_plan, op_key_for
-from sf_stripe_sync.failures import REJECTED_KEY_PREFIX, FailureRecorder, error_code
+from sf_stripe_sync.failures import FailureRecorder, error_code
 from sf_stripe_sync.page_runner import SharedWriteBackBatch, contract_key_of, run_grouped
 from sf_stripe_sync.planning import Planner
 from sf_stripe_sync.ports import BillingGateway, OrderSource, RemoteScheduleLike, WriteBack
@@ -103,7 +103,6 @@ class Engine:
                                self._gateway if gateway_for is not None else None)
         self.failures = FailureRecorder(store, self.owner, settings.default_stripe_account)
         self._gateway_lock = threading.Lock()
-        self._store_is_new = True
 
     # ------------------------------------------------------------------ entry
 
@@ -121,9 +120,10 @@ class Engine:
         store = None if options.dry_run else self._require_store()
         calls_before = self._salesforce_calls() if self._salesforce_calls else 0
         resumed: list[str] = []
+        with self._gateway_lock:
+            # Stripe's answers (customers, schedule lists) are kept for one run only.
+            self._gateways.clear()
         if store is not None:
-            # A store that has never recorded a run proves nothing about earlier creates.
-            self._store_is_new = store.last_run() is None
             store.run_start(report.run_id, mode=options.mode, started_at=now)
             # Held while this run lives: its confirmed operations are its own to write back.
             store.acquire_lease(run_lease(self.owner), self.lease_owner,
@@ -348,8 +348,6 @@ class Engine:
                 repair_ids(store, bundle, order, plan, batch, state.schedule_id)
                 return OrderOutcome(order.id, "noop", plan, schedule_id=state.schedule_id)
             op_key = op_key_for(plan)
-            lookup = plan.operation is not OperationKind.CREATE or self._create_needs_lookup(
-                store, order, plan)
             entry = store.journal_begin(
                 run_id=self.owner, order_id=order.id, contract_key=plan.contract_key,
                 account=account.name, operation=plan.operation.value,
@@ -363,7 +361,7 @@ class Engine:
                                      account_name=order.account_name,
                                      invoice_now=self.settings.rules.invoice_now,
                                      prorate=self.settings.rules.prorate, current=remote,
-                                     look_before_create=lookup)
+                                     known_customer_id=self._stored_customer(account, order))
             except SyncError as exc:
                 store.journal_mark(entry.id, JournalState.FAILED,
                                    error_code=error_code(exc), error_message=str(exc))
@@ -386,21 +384,12 @@ class Engine:
         finally:
             store.release_lease(lease_key, self.lease_owner)
 
-    def _create_needs_lookup(self, store: StateStore, order: Order, plan: OrderPlan) -> bool:
-        """Whether Stripe must be searched for this contract's schedule before a create.
-
-        Only when an earlier attempt may have made one: the journal holds an operation on
-        this contract (a crash or failure after sending), or the store is new (it cannot
-        vouch for anything). Otherwise the search is a wasted request on every create.
-        """
-        if self._store_is_new:
-            return True
-        return any(
-            entry.contract_key == plan.contract_key
-            and not entry.idempotency_key.startswith(REJECTED_KEY_PREFIX)
-            for order_id in {order.id, *plan.covers_order_ids}
-            for entry in store.journal_for_order(order_id)
-        )
+    def _stored_customer(self, account: StripeAccountSettings, order: Order) -> str | None:
+        """The customer the store holds for the order's Account (when Salesforce's field
+        is empty, e.g. an earlier write-back was lost): it vouches, so no search is sent."""
+        if order.customer_id or not order.account_id or self.store is None:
+            return None
+        return self.store.get_stripe_id(account.name, "customer", order.account_id)
 
     def _remember(
         self, account: StripeAccountSettings, order: Order, plan: OrderPlan, applied: Applied

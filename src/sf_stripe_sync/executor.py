@@ -5,11 +5,14 @@ module does it through a ``BillingGateway`` and returns an ``Applied`` record of
 Stripe now holds. Stripe's idempotency keys protect a retry within ~24 h; beyond that
 window the guards here take over (DESIGN 2, Idempotency):
 
-* before a **create**, look for a schedule of the customer carrying our metadata
-  (``salesforce_contract_key``). If one exists the create becomes an update of it (or
-  nothing, when it already carries this plan's fingerprint), so a rerun after a crash
-  never makes a second schedule. The engine skips this search when its journal shows
-  no earlier attempt on the contract and its store is not new.
+* before a **create**, always, look for a schedule of the customer carrying our
+  metadata (``salesforce_contract_key``): the local store cannot vouch for what another
+  host, or a store that was lost, made. If one exists the create becomes an update of it
+  (or nothing, when it already carries this plan's fingerprint). The gateway lists a
+  customer's schedules once per run (none for a customer it just created), so this
+  costs at most one read per customer. A create Stripe refuses because another host used
+  its key first (same contract and fingerprint, another order's metadata) is looked up
+  again and adopted the same way.
 * before an **update**, the schedule is retrieved (the current phase's start must be
   kept anyway; the planner's own read is reused when passed as ``current``); when its
   ``sf_sync_fingerprint`` metadata equals the plan's, the update already landed and
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from sf_stripe_sync.core.fingerprint import fingerprint
 from sf_stripe_sync.core.keys import operation_key
 from sf_stripe_sync.core.models import OperationKind, OrderPlan
-from sf_stripe_sync.errors import TerminalError
+from sf_stripe_sync.errors import IdempotencyConflict, TerminalError
 from sf_stripe_sync.ports import BillingGateway, RemoteScheduleLike
 
 FINISHED_STATUSES = frozenset({"canceled", "released", "completed"})
@@ -50,7 +53,7 @@ class Applied:
 
 
 def op_key_for(plan: OrderPlan) -> str:
-    """The plan's idempotency key.
+    """The plan's idempotency key: account, operation, contract and fingerprint.
 
     The fingerprint ignores the clipping of past phases (so a re-read order stays a
     noop), but the payload sent does not: the first phase actually sent is part of the
@@ -66,19 +69,24 @@ def op_key_for(plan: OrderPlan) -> str:
         # Restoring a drifted schedule to a state applied before: not a replay of that
         # earlier request (Stripe would answer it from its idempotency cache).
         restoring = ":" + fingerprint([c.as_json() for c in plan.drift])[:16]
-    return operation_key(plan.stripe_account, plan.operation.value, plan.order_id,
+    # The contract, not the order: two hosts planning the same contract from different
+    # orders send the same key, so Stripe itself lets only one of them act.
+    return operation_key(plan.stripe_account, plan.operation.value, plan.contract_key,
                          f"{plan.fingerprint}:{sent_from}{restoring}")
 
 
 def ensure_customer(
-    gateway: BillingGateway, plan: OrderPlan, account_name: str | None
+    gateway: BillingGateway, plan: OrderPlan, account_name: str | None,
+    known_customer_id: str | None = None,
 ) -> tuple[str, bool]:
+    """``known_customer_id``: what the state store holds for the Account, used when
+    Salesforce's field is empty (e.g. the write-back of a customer made earlier failed)."""
     if not plan.account_id:
         raise TerminalError(f"order {plan.order_id} has no Account", code="missing_customer")
     return gateway.ensure_customer(
         account_id=plan.account_id,
         name=account_name,
-        known_customer_id=plan.customer_id,
+        known_customer_id=plan.customer_id or known_customer_id,
         metadata={"salesforce_account_id": plan.account_id},
     )
 
@@ -91,33 +99,40 @@ def apply_plan(
     invoice_now: bool = False,
     prorate: bool = False,
     current: RemoteScheduleLike | None = None,
-    look_before_create: bool = True,
+    known_customer_id: str | None = None,
 ) -> Applied:
     """Execute a create / amend / replace / cancel plan; other kinds are refused.
 
     ``current``: the schedule as the planner just read it (amend / replace); when it is
     the schedule being updated it serves as the guard's read, so an update costs one
-    read and one write instead of two reads. ``look_before_create=False`` skips the
-    search for an existing schedule before a create, for callers whose journal proves no
-    earlier attempt on the contract (a create then costs exactly one request).
+    read and one write instead of two reads.
     """
     op_key = op_key_for(plan)
     if plan.operation is OperationKind.CANCEL:
         return _cancel(gateway, plan, op_key, invoice_now=invoice_now, prorate=prorate)
     if plan.operation not in (OperationKind.CREATE, OperationKind.AMEND, OperationKind.REPLACE):
         raise TerminalError(f"plan for order {plan.order_id} is {plan.operation}: nothing to apply")
-    customer_id, created = ensure_customer(gateway, plan, account_name)
-    target = plan.schedule_id
-    if target is None and look_before_create:
-        found = gateway.find_schedule(customer_id=customer_id, contract_key=plan.contract_key)
-        if found is not None and found.status not in FINISHED_STATUSES:
-            target = found.id
+    customer_id, created = ensure_customer(gateway, plan, account_name, known_customer_id)
     customer_writes = 1 if created else 0
-    if target is None:
-        result = gateway.create_schedule(plan, customer_id=customer_id, op_key=op_key)
-        return Applied(plan.operation, result.schedule.id, customer_id, op_key,
-                       result.request_ids, result.writes + customer_writes, created)
     planned = current
+    target = plan.schedule_id
+    if target is None:
+        current = _live_schedule(gateway, customer_id, plan)
+        target = current.id if current is not None else None
+        if current is not None and current.fingerprint != plan.fingerprint:
+            current = None  # to be changed: read it afresh, not from the run's list
+    if target is None:
+        try:
+            result = gateway.create_schedule(plan, customer_id=customer_id, op_key=op_key)
+        except IdempotencyConflict:
+            # Another host sent this very create first (same contract and fingerprint).
+            current = _live_schedule(gateway, customer_id, plan, fresh=True)
+            if current is None:
+                raise
+            target = current.id
+        else:
+            return Applied(plan.operation, result.schedule.id, customer_id, op_key,
+                           result.request_ids, result.writes + customer_writes, created)
     if current is None or current.id != target:
         current = gateway.retrieve_schedule(target)
     if current.status in FINISHED_STATUSES:
@@ -132,6 +147,16 @@ def apply_plan(
     result = gateway.update_schedule(plan, schedule_id=target, op_key=op_key, current=current)
     return Applied(plan.operation, result.schedule.id, customer_id, op_key,
                    result.request_ids, result.writes + customer_writes, created)
+
+
+def _live_schedule(gateway: BillingGateway, customer_id: str, plan: OrderPlan, *,
+                   fresh: bool = False) -> RemoteScheduleLike | None:
+    """The customer's live schedule for the plan's contract, as Stripe lists it."""
+    found = gateway.find_schedule(customer_id=customer_id, contract_key=plan.contract_key,
+                                  fresh=fresh)
+    if found is None or found.status in FINISHED_STATUSES:
+        return None
+    return found
 
 
 def _cancel(

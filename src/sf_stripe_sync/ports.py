@@ -145,8 +145,11 @@ class BillingGateway(Protocol):
     ) -> tuple[str, bool]: ...
 
     def find_schedule(
-        self, *, customer_id: str, contract_key: str
-    ) -> RemoteScheduleLike | None: ...
+        self, *, customer_id: str, contract_key: str, fresh: bool = False
+    ) -> RemoteScheduleLike | None:
+        """The customer's schedule for the contract; the customer's schedules are listed
+        once per gateway unless ``fresh``."""
+        ...
 
     def retrieve_schedule(self, schedule_id: str) -> RemoteScheduleLike: ...
 

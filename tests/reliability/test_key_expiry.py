@@ -44,12 +44,16 @@ def test_coupons_made_before_a_failed_create_are_reused_after_the_keys_expired(
     coupons_first = posts.index(SCHEDULES_PATH)
     assert len(oracle.coupons) >= 2 and coupons_first >= 2
     tries = StripeAccountSettings(name="default").max_retries + 1
+    orders = len(snapshot["Order"])
 
     with running(tmp_path / "state", snapshot) as rig:
+        # Every order of the contract tries the one create (its key is the contract's)
+        # and fails every retry after the coupons landed.
         rig.emulator.set_faults(FaultConfig(
-            script=("none",) * coupons_first + ("error",) * tries, methods=("POST",)))
+            script=("none",) * coupons_first + ("error",) * tries * orders * 2,
+            methods=("POST",)))
         first = rig.sync()
-        assert [o.code for o in first.pending] == ["transient"]
+        assert {o.code for o in first.pending} == {"transient"}
         assert len(rig.census().coupons) == len(oracle.coupons)
         rig.emulator.clear_faults()
         rig.emulator.advance(DEFAULT_TTL_SECONDS + 3600)

@@ -108,14 +108,30 @@ def test_begin_after_a_finished_entry_starts_a_new_one(store: StateStore) -> Non
     assert [e.state for e in store.journal_for_order("801A")] == [W, P]
 
 
-@pytest.mark.parametrize("field", ["fingerprint", "operation", "order_id", "account",
-                                   "contract_key"])
+@pytest.mark.parametrize("field", ["fingerprint", "operation", "account", "contract_key"])
 def test_reusing_a_key_for_a_different_operation_is_an_idempotency_conflict(
     store: StateStore, field: str
 ) -> None:
     _begin(store)
     with pytest.raises(IdempotencyConflict, match=field):
         _begin(store, **{field: "something-else"})
+
+
+def test_another_order_of_the_contract_resumes_the_unfinished_entry_of_its_key(
+    store: StateStore
+) -> None:
+    first = _walk(store, _begin(store), S)
+    again = _begin(store, order_id="801B", run_id="run-2")
+    assert again.id == first.id and again.state is S
+
+
+def test_another_order_of_the_contract_revives_a_failed_entry_of_its_key_as_its_own(
+    store: StateStore
+) -> None:
+    failed = _walk(store, _begin(store), S, F)
+    revived = _begin(store, order_id="801B", run_id="run-2")
+    assert revived.id == failed.id and revived.state is P
+    assert [e.id for e in store.journal_for_order("801B")] == [failed.id]
 
 
 @pytest.mark.parametrize("field", ["run_id", "order_id", "idempotency_key", "fingerprint"])

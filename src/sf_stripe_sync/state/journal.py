@@ -10,8 +10,10 @@ Beginning an operation whose key already has an unfinished entry returns that en
 (a rerun resumes instead of starting over; at most one unfinished entry per key is also
 enforced by a unique index). Beginning a key whose last entry FAILED revives that entry
 to PLANNED and counts the attempt: this is the only way out of FAILED. A key reused for
-a different operation, fingerprint, order or account is a bug and raises
-``IdempotencyConflict``.
+a different operation, fingerprint, contract or account is a bug and raises
+``IdempotencyConflict``. Keys derive from the contract, not the order, so another order
+of the same contract may begin the same key: it resumes the unfinished entry, or revives
+the failed one as its own.
 
 These functions run inside a transaction the store opened (``ConnectionPool.write``);
 ``mark`` also keeps the per-order failure list in step (see ``runs.record_failure``).
@@ -97,9 +99,9 @@ def begin(
     payload: Mapping[str, Any] | None,
     now: datetime,
 ) -> JournalEntry:
-    identity = {"order_id": order_id, "contract_key": contract_key, "account": account,
+    identity = {"contract_key": contract_key, "account": account,
                 "operation": operation, "fingerprint": fingerprint}
-    _require(run_id=run_id, idempotency_key=idempotency_key, **identity)
+    _require(run_id=run_id, order_id=order_id, idempotency_key=idempotency_key, **identity)
     stamp = encode_dt(now)
     latest_row = conn.execute(
         f"SELECT {_COLUMNS} FROM journal WHERE idempotency_key = ? ORDER BY id DESC LIMIT 1",
@@ -114,10 +116,10 @@ def begin(
             new_payload = encode_payload(payload) if payload is not None else encode_payload(
                 latest.payload)
             conn.execute(
-                "UPDATE journal SET state = ?, run_id = ?, error_code = NULL, "
+                "UPDATE journal SET state = ?, run_id = ?, order_id = ?, error_code = NULL, "
                 "error_message = NULL, payload = ?, attempts = attempts + 1, updated_at = ? "
                 "WHERE id = ?",
-                (JournalState.PLANNED.value, run_id, new_payload, stamp, latest.id),
+                (JournalState.PLANNED.value, run_id, order_id, new_payload, stamp, latest.id),
             )
             return get(conn, latest.id)
     cursor = conn.execute(

@@ -14,13 +14,24 @@ Stripe applied but whose response was lost converges on one object. Coupons also
 id derived from the contract's desired state and the slot (``coupon_id_for``), so even
 after Stripe forgot the key a retry finds the coupon made before
 (``resource_already_exists``) and reuses it. Because Stripe
-forgets keys after about a day, ``find_schedule`` looks for a schedule carrying our
-contract metadata before the engine creates one.
+forgets keys after about a day, and another host may hold another state store,
+``find_schedule`` looks for a schedule carrying our contract metadata before the engine
+creates one, every time.
+
+Stripe's answers, per gateway (one gateway lives one run): a customer's schedules are
+listed once and the list kept (``_ScheduleLists``); schedules this gateway creates,
+updates or cancels are put into it, so a later contract of the same customer costs no
+request. A customer this gateway created itself (a fresh create, not an idempotent
+replay of another host's create) is known to have no schedules: its list starts empty.
 
 Request cost (no faults; a retry adds one request of the same kind):
 
 * ``ensure_customer``: known id 0; found by search 1 read; created 1 read + 1 write.
-* ``find_schedule``: 1 read per 100 schedules of the customer.
+  A customer made seconds ago that search does not show yet (Stripe's search index
+  lags by up to a minute) is still found: the create carries the Account's key, so
+  Stripe replays the earlier create instead of making a second customer.
+* ``find_schedule``: 1 read per 100 schedules of the customer, once per customer per
+  gateway; 0 for a customer this gateway created.
 * ``retrieve_schedule``: 1 read.
 * ``create_schedule``: N coupon writes + 1 schedule write (N = discounts needing a coupon).
 * ``update_schedule``: N + 1 writes, plus 1 read when ``current`` is not given.
@@ -133,6 +144,56 @@ def coupon_id_for(account: str, plan: OrderPlan, slot: str,
     return "sfss_" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+class _ScheduleLists:
+    """Each customer's schedules (ours only, raw) as Stripe last listed them to this gateway,
+    kept up to date with what this gateway wrote since."""
+
+    def __init__(self) -> None:
+        self._lists: dict[str, list[dict[str, Any]]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, customer_id: str, load: Callable[[str], list[dict[str, Any]]], *,
+            fresh: bool = False) -> list[dict[str, Any]]:
+        """The customer's list, ``load``ed once (again when ``fresh``); one load at a time
+        per customer, so parallel contracts of one customer cost one listing."""
+        with self._lock:
+            customer_lock = self._locks.setdefault(customer_id, threading.Lock())
+        with customer_lock:
+            with self._lock:
+                known = None if fresh else self._lists.get(customer_id)
+            if known is None:
+                known = load(customer_id)
+                with self._lock:
+                    self._lists[customer_id] = known
+            with self._lock:
+                return list(self._lists[customer_id])
+
+    def start_empty(self, customer_id: str) -> None:
+        """A customer this gateway just created has no schedules."""
+        with self._lock:
+            self._lists.setdefault(customer_id, [])
+
+    def put(self, raw: dict[str, Any]) -> None:
+        """A schedule this gateway wrote: replaces its old copy, or goes first (newest)."""
+        customer = raw.get("customer")
+        customer_id = customer.get("id") if isinstance(customer, dict) else customer
+        with self._lock:
+            listed = self._lists.get(str(customer_id))
+            if listed is None:
+                return
+            others = [r for r in listed if r.get("id") != raw.get("id")]
+            self._lists[str(customer_id)] = [raw, *others]
+
+
+def _replayed(obj: object) -> bool:
+    """Whether Stripe answered with a saved response (``Idempotent-Replayed: true``)."""
+    response = getattr(obj, "last_response", None)
+    headers = getattr(response, "headers", None) or {}
+    return any(k.lower() == "idempotent-replayed" and str(v).lower() == "true"
+               for k, v in dict(headers).items())
+
+
 def _request_id(obj: object) -> str | None:
     response = getattr(obj, "last_response", None)
     request_id = getattr(response, "request_id", None)
@@ -159,6 +220,7 @@ class StripeGateway:
         self._customers: dict[str, str] = {}
         self._customer_locks: dict[str, threading.Lock] = {}
         self._customers_lock = threading.Lock()
+        self._schedules = _ScheduleLists()
         self.account_name = account_name
         self.proration_behavior = build.proration_behavior(proration_behavior)
         self.list_page_size = list_page_size
@@ -236,20 +298,37 @@ class StripeGateway:
 
     def _find_or_create_customer(self, *, account_id: str, name: str | None,
                                  metadata: Mapping[str, str]) -> tuple[str, bool]:
-        search = build.customer_search_params(account_id)
-        found = self._call("customers.search", "read",
-                           lambda: self._client.v1.customers.search(params=search))
-        if found.data:
-            return found.data[0].id, False
+        found = self._search_customer(account_id)
+        if found is not None:
+            return found, False
         key = customer_key(self.account_name, account_id)
         create = build.customer_create_params(account_id=account_id, name=name,
                                               metadata=metadata)
-        customer = self._call(
-            "customers.create", "write",
-            lambda: self._client.v1.customers.create(params=create,
-                                                     options=self._write_options(key)),
-            idempotency_key=key)
+        try:
+            customer = self._call(
+                "customers.create", "write",
+                lambda: self._client.v1.customers.create(params=create,
+                                                         options=self._write_options(key)),
+                idempotency_key=key)
+        except IdempotencyConflict as exc:
+            # Another host created this Account's customer under the same key with other
+            # details (a renamed Account); search may not show it yet: try again later.
+            found = self._search_customer(account_id)
+            if found is not None:
+                return found, False
+            raise TransientError(
+                f"the Stripe customer of Account {account_id} is being created elsewhere; "
+                "it will be picked up on the next run", request_id=exc.request_id) from exc
+        if not _replayed(customer):
+            # Made by this very request: it cannot have schedules yet.
+            self._schedules.start_empty(customer.id)
         return customer.id, True
+
+    def _search_customer(self, account_id: str) -> str | None:
+        search = build.customer_search_params(account_id)
+        found = self._call("customers.search", "read",
+                           lambda: self._client.v1.customers.search(params=search))
+        return found.data[0].id if found.data else None
 
     # ------------------------------------------------------------------ schedules: reads
 
@@ -258,13 +337,31 @@ class StripeGateway:
                          lambda: self._client.v1.subscription_schedules.retrieve(schedule_id))
         return self._convert(obj)
 
-    def find_schedule(self, *, customer_id: str, contract_key: str) -> RemoteSchedule | None:
+    def find_schedule(self, *, customer_id: str, contract_key: str,
+                      fresh: bool = False) -> RemoteSchedule | None:
         """The customer's schedule carrying ``contract_key`` that is not canceled/released.
 
         A live one (not started / active) wins over a completed one; among equals, the
-        newest (Stripe lists newest first).
+        newest (Stripe lists newest first). The customer's schedules are listed once per
+        gateway (``fresh`` lists them again, e.g. after Stripe refused a create whose key
+        another host used first).
         """
-        matches: list[dict[str, Any]] = []
+        raws = self._schedules.get(customer_id, self._list_schedules, fresh=fresh)
+        matches = [raw for raw in raws
+                   if raw.get("status") in (*LIVE_STATUSES, "completed")
+                   and (raw.get("metadata") or {}).get(META_CONTRACT_KEY) == contract_key]
+        if not matches:
+            return None
+        live = [m for m in matches if m.get("status") in LIVE_STATUSES]
+        if len(live) > 1:
+            log.warning("customer %s has %d live schedules for contract key %s; using %s",
+                        customer_id, len(live), contract_key, live[0].get("id"))
+        return schedule_from_stripe((live or matches)[0],
+                                    fallback_currency=self.fallback_currency)
+
+    def _list_schedules(self, customer_id: str) -> list[dict[str, Any]]:
+        """Every schedule of the customer that carries our contract metadata, newest first."""
+        ours: list[dict[str, Any]] = []
         starting_after: str | None = None
         while True:
             page_params = build.schedule_list_params(customer_id, starting_after,
@@ -274,21 +371,11 @@ class StripeGateway:
                 partial(self._client.v1.subscription_schedules.list, params=page_params))
             for obj in page.data:
                 raw = obj.to_dict()
-                metadata = raw.get("metadata") or {}
-                if raw.get("status") in (*LIVE_STATUSES, "completed") and \
-                        metadata.get(META_CONTRACT_KEY) == contract_key:
-                    matches.append(raw)
+                if (raw.get("metadata") or {}).get(META_CONTRACT_KEY):
+                    ours.append(raw)
             if not page.has_more or not page.data:
-                break
+                return ours
             starting_after = page.data[-1].id
-        if not matches:
-            return None
-        live = [m for m in matches if m.get("status") in LIVE_STATUSES]
-        if len(live) > 1:
-            log.warning("customer %s has %d live schedules for contract key %s; using %s",
-                        customer_id, len(live), contract_key, live[0].get("id"))
-        return schedule_from_stripe((live or matches)[0],
-                                    fallback_currency=self.fallback_currency)
 
     # ------------------------------------------------------------------ schedules: writes
 
@@ -307,10 +394,12 @@ class StripeGateway:
                             options=self._write_options(key)),
                     cost, idempotency_key=key)
             except TerminalError as exc:
-                if exc.code != "resource_already_exists":
+                if exc.code != "resource_already_exists" and not isinstance(
+                        exc, IdempotencyConflict):
                     raise
                 # An earlier try of this very operation made it, and Stripe has forgotten
-                # the key since: the id derives from the key, so it is the same coupon.
+                # the key since (or another order of the contract sent it with its own
+                # metadata): the id derives from the desired state, so it is the same coupon.
                 coupon = self._call(
                     "coupons.retrieve", "read",
                     partial(self._client.v1.coupons.retrieve, coupon_params["id"]))
@@ -319,6 +408,7 @@ class StripeGateway:
 
     def _result(self, obj: stripe.SubscriptionSchedule, cost: _Cost,
                 coupons: Mapping[str, str]) -> ScheduleResult:
+        self._schedules.put(obj.to_dict())
         return ScheduleResult(schedule=self._convert(obj), request_ids=tuple(cost.request_ids),
                               writes=cost.writes, coupons=tuple(coupons.values()))
 

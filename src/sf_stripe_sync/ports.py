@@ -74,12 +74,24 @@ class WriteBack(Protocol):
 
 @dataclass(frozen=True)
 class WriteOp:
-    """One write of a batch: ``records`` of ``sobject`` updated (each with ``Id``) or
-    inserted."""
+    """One write of a batch: ``records`` of ``sobject`` updated (each with ``Id``),
+    inserted, or upserted on the external-id field ``external_id``."""
 
-    action: Literal["update", "insert"]
+    action: Literal["update", "insert", "upsert"]
     sobject: str
     records: Sequence[dict[str, Any]]
+    external_id: str = ""
+
+
+@runtime_checkable
+class Upserter(Protocol):
+    """A ``WriteBack`` that can upsert on an external-id field (insert the records no
+    record matches, update the one that does): safe to send again, whoever sent it first."""
+
+    def upsert(self, sobject: str, external_id: str,
+               records: Sequence[dict[str, Any]]) -> list[RecordResult]:
+        """One result per record, in order."""
+        ...
 
 
 @runtime_checkable

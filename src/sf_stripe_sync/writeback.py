@@ -10,10 +10,15 @@ or Account are merged into one record update. ``flush`` returns, per order id, t
 write errors of that order's records so the engine can leave the journal entry
 unfinished (it is retried on the next run) instead of losing the write.
 
-A log is never written twice: when the insert fails in a way that may have applied it
-(answer lost, retries run out) and the writer can look records up (``RecordFinder``),
-the batch's logs are looked up by order, status and idempotency key and only the
-missing ones are inserted; a resumed write-back (``verify_log``) looks first.
+A log is never written twice, whichever host writes it: each carries a unique external
+id, ``Sync_Key__c`` (the operation's idempotency key; for a failure, a key derived from
+the Order's version, the operation and the message, ``core.keys.failure_log_key``), and
+a writer that can upsert (``Upserter``, the Salesforce one) upserts the logs on it: a
+second host, a rerun or a retry of a lost answer updates the one record. Without
+upsert, when the insert fails in a way that may have applied it (answer lost, retries
+run out) and the writer can look records up (``RecordFinder``), the batch's logs are
+looked up by order, status and idempotency key and only the missing ones are inserted;
+a resumed write-back (``verify_log``) looks first.
 
 Loop guard: an order's own fields are only written when they change (a failed order
 that fails the same way again is not rewritten), so the write-back does not keep
@@ -28,10 +33,18 @@ from datetime import datetime
 from typing import Any
 
 from sf_stripe_sync.core.dates import iso_z
+from sf_stripe_sync.core.keys import failure_log_key
 from sf_stripe_sync.core.rules import FieldMap
 from sf_stripe_sync.crashpoints import crashpoint
 from sf_stripe_sync.errors import TransientError
-from sf_stripe_sync.ports import BatchWriteBack, RecordFinder, RecordResult, WriteBack, WriteOp
+from sf_stripe_sync.ports import (
+    BatchWriteBack,
+    RecordFinder,
+    RecordResult,
+    Upserter,
+    WriteBack,
+    WriteOp,
+)
 
 STATUS_SYNCED = "Synced"
 STATUS_CANCELED = "Canceled"
@@ -97,7 +110,8 @@ class WriteBackBatch:
         if log:
             if verify_log:
                 self._verify.add(len(self._logs))
-            self._log(order_id, operation, "Success", message, idempotency_key, request_ids)
+            self._log(order_id, operation, "Success", message, idempotency_key, request_ids,
+                      idempotency_key or failure_log_key(order_id, "", operation, "", message))
 
     def add_failure(
         self,
@@ -117,7 +131,9 @@ class WriteBackBatch:
         self._update(order_id, "Order", order_id, {
             f.sync_status: STATUS_ERROR, f.sync_error: short, f.last_synced_at: iso_z(self.now),
         })
-        self._log(order_id, operation, "Failed", message, idempotency_key, request_ids)
+        version = str(order.get("SystemModstamp") or order.get("LastModifiedDate") or "")
+        sync_key = failure_log_key(order_id, version, operation, idempotency_key or "", message)
+        self._log(order_id, operation, "Failed", message, idempotency_key, request_ids, sync_key)
         return True
 
     def _log(
@@ -128,16 +144,24 @@ class WriteBackBatch:
         message: str,
         idempotency_key: str | None,
         request_ids: tuple[str, ...],
+        sync_key: str,
     ) -> None:
         f = self.fields
-        self._logs.append((order_id, {
+        row = {
             f.sync_log_order: order_id,
             f.sync_log_operation: operation,
             f.sync_log_status: status,
             f.sync_log_message: _clip(message, LOG_MESSAGE_LIMIT),
             f.sync_log_idempotency_key: idempotency_key,
             f.sync_log_request_id: ",".join(request_ids)[:255] or None,
-        }))
+            f.sync_log_sync_key: sync_key,
+        }
+        for index, (_, earlier) in enumerate(self._logs):
+            if earlier[f.sync_log_sync_key] == sync_key:
+                # One operation, one log (an upsert may not name one key twice).
+                self._logs[index] = (order_id, row)
+                return
+        self._logs.append((order_id, row))
 
     def flush(self, writer: WriteBack) -> dict[str, list[str]]:
         """Send everything; returns ``{order_id: [problems]}`` for orders not fully written."""
@@ -151,26 +175,29 @@ class WriteBackBatch:
         return dict(problems)
 
     def _flush_together(self, writer: WriteBack, problems: dict[str, list[str]]) -> bool:
-        """Updates and log inserts in one ``write_many`` (one composite call a page).
-        False when the writer cannot batch, or when the answer was lost with logs in it:
-        the caller then writes apart, looking those logs up first (the updates are safe
-        to repeat)."""
+        """Updates and log upserts (or inserts) in one ``write_many`` (one composite call a
+        page). False when the writer cannot batch, or when the answer was lost with logs
+        in it: the caller then writes apart, upserting again or looking inserted logs up
+        first (the updates are safe to repeat)."""
         if not isinstance(writer, BatchWriteBack):
             return False
         updates = self._update_batches()
-        pending = self._logs_to_insert(writer)
+        upsert = isinstance(writer, Upserter)
+        pending = list(range(len(self._logs))) if upsert else self._logs_to_insert(writer)
         ops = [WriteOp("update", sobject, records) for sobject, records in updates]
         if pending:
-            ops.append(WriteOp("insert", self.fields.sync_log_object,
-                               [self._logs[i][1] for i in pending]))
+            ops.append(WriteOp("upsert" if upsert else "insert", self.fields.sync_log_object,
+                               [self._logs[i][1] for i in pending],
+                               self.fields.sync_log_sync_key if upsert else ""))
         if not ops:
             return True
         try:
             results = writer.write_many(ops)
         except TransientError:
-            if not pending or not isinstance(writer, RecordFinder):
+            if not pending or not (upsert or isinstance(writer, RecordFinder)):
                 raise
-            self._verify.update(pending)
+            if not upsert:  # an upsert is safe to send again as it is
+                self._verify.update(pending)
             return False
         crashpoint("mid_writeback")
         for (sobject, records), outcome in zip(updates, results, strict=False):
@@ -184,7 +211,11 @@ class WriteBackBatch:
             results = writer.update(sobject, records)
             self._collect(problems, sobject, records, results)
         crashpoint("mid_writeback")
-        if self._logs:
+        if self._logs and isinstance(writer, Upserter):
+            results = writer.upsert(self.fields.sync_log_object, self.fields.sync_log_sync_key,
+                                    [row for _, row in self._logs])
+            self._note_log_failures(problems, list(range(len(self._logs))), results)
+        elif self._logs:
             self._insert_logs(writer, problems)
 
     def _insert_logs(self, writer: WriteBack, problems: dict[str, list[str]]) -> None:

@@ -34,3 +34,10 @@ def child_key(op_key: str, slot: str) -> str:
 def customer_key(account: str, account_id: str) -> str:
     """One Stripe customer per Salesforce Account and Stripe account, whatever the plan."""
     return f"{KEY_PREFIX}-customer-{_digest(account, 'customer', account_id)}"
+
+
+def failure_log_key(order_id: str, version: str, operation: str, op_key: str,
+                    message: str) -> str:
+    """The ``Sync_Key__c`` of a failure's Sync_Log: the same failure of the same version of
+    an Order (its ``SystemModstamp``) is one log, whichever host reports it."""
+    return f"{KEY_PREFIX}-failed-{_digest(order_id, version, operation, op_key, message)}"

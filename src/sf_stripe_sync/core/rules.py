@@ -46,6 +46,9 @@ class FieldMap(BaseModel):
     sync_log_message: str = "Message__c"
     sync_log_idempotency_key: str = "Idempotency_Key__c"
     sync_log_request_id: str = "Stripe_Request_Id__c"
+    sync_log_sync_key: str = "Sync_Key__c"
+    """Unique external id of a Sync_Log__c: one record per operation, whichever host
+    writes it (upserted on this field)."""
 
 
 class SyncRules(BaseModel):

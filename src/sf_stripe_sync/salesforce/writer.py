@@ -2,7 +2,9 @@
 ``ports.BatchWriteBack`` through the Composite API (``composite``).
 
 Theory of operation: records go out 200 a collection (Salesforce's collection limit)
-with ``allOrNone: false``, PATCH for updates and POST for inserts. ``update`` and
+with ``allOrNone: false``, PATCH for updates, POST for inserts, and PATCH on
+``composite/sobjects/<type>/<external id field>`` for upserts (API 46.0+; each result
+says ``created``). An upsert is safe to send again, so its lost answer is retried. ``update`` and
 ``insert`` send one collection per call. ``write_many`` packs the collections of
 several writes (a page's Account, Contract and Order updates and its Sync_Log__c
 inserts) into ``POST composite`` calls, five collections a call (Salesforce allows 25
@@ -56,6 +58,8 @@ COLLECTION_LIMIT = 200
 COLLECTIONS_PER_COMPOSITE = 5
 """Salesforce: 25 subrequests a composite call, at most 5 sObject Collections/queries."""
 LOCK_CODE = "UNABLE_TO_LOCK_ROW"
+UPSERT = "UPSERT"
+"""The internal name of an upsert (sent as PATCH on the external-id path)."""
 _NUMBER_TAG = f"decimal-{uuid.uuid4().hex}:"
 """Marks a Decimal during encoding; random so no real string value can look like it."""
 _NUMBER_MARK = "\u0000" + _NUMBER_TAG
@@ -70,6 +74,7 @@ class _Piece:
     method: str
     sobject: str
     indexes: list[int]
+    external_id: str = ""
 
 
 class SalesforceWriteBack:
@@ -94,17 +99,26 @@ class SalesforceWriteBack:
         """POST new records; one result per record, in order."""
         return self._write("POST", sobject, records)
 
+    def upsert(self, sobject: str, external_id: str,
+               records: Sequence[dict[str, Any]]) -> list[RecordResult]:
+        """Upsert records on the external-id field; one result per record, in order."""
+        check_identifier(external_id, "field")
+        return self._write(UPSERT, sobject, records, external_id)
+
     def write_many(self, ops: Sequence[WriteOp]) -> list[list[RecordResult]]:
         """Apply ``ops`` in order through composite calls (5 collections each); per op,
         one result per record, in order."""
         results: list[list[RecordResult | None]] = []
         pieces: list[_Piece] = []
         for number, op in enumerate(ops):
-            method = "PATCH" if op.action == "update" else "POST"
+            method = {"update": "PATCH", "insert": "POST", "upsert": UPSERT}[op.action]
             check_identifier(op.sobject, "sObject")
+            if op.action == "upsert":
+                check_identifier(op.external_id, "field")
             slots, sendable = _local_checks(method, op.records)
             results.append(slots)
-            pieces += [_Piece(number, method, op.sobject, sendable[start:start + self.batch_size])
+            pieces += [_Piece(number, method, op.sobject, sendable[start:start + self.batch_size],
+                              op.external_id)
                        for start in range(0, len(sendable), self.batch_size)]
         attempt = 1
         while pieces:
@@ -145,13 +159,14 @@ class SalesforceWriteBack:
     # ------------------------------------------------------------------ internals
 
     def _write(
-        self, method: str, sobject: str, records: Sequence[dict[str, Any]]
+        self, method: str, sobject: str, records: Sequence[dict[str, Any]],
+        external_id: str = "",
     ) -> list[RecordResult]:
         check_identifier(sobject, "sObject")
         results, sendable = _local_checks(method, records)
         for start in range(0, len(sendable), self.batch_size):
             self._write_chunk(method, sobject, records, sendable[start : start + self.batch_size],
-                              results)
+                              results, external_id)
         return [r if r is not None else RecordResult(id=None, success=False) for r in results]
 
     def _write_chunk(
@@ -161,11 +176,12 @@ class SalesforceWriteBack:
         records: Sequence[dict[str, Any]],
         chunk: list[int],
         results: list[RecordResult | None],
+        external_id: str = "",
     ) -> None:
         pending = chunk
         attempt = 1
         while pending:
-            answer = self._send(method, sobject, [records[i] for i in pending])
+            answer = self._send(method, sobject, [records[i] for i in pending], external_id)
             retry_later: list[int] = []
             may_retry = attempt < self.lock_retry.attempts
             for index, outcome in zip(pending, answer, strict=True):
@@ -184,20 +200,22 @@ class SalesforceWriteBack:
     ) -> list[dict[str, Any]]:
         """One composite call holding ``group``; the subrequests' answers, in order."""
         version = getattr(self.conn.client, "sf_version", None) or "60.0"
-        url = f"/services/data/v{version}/composite/sobjects"
         references = [f"write{number}" for number in range(len(group))]
         body = encode_json({
             "allOrNone": False,
             "collateSubrequests": False,
             "compositeRequest": [
-                {"method": piece.method, "url": url, "referenceId": reference,
+                {"method": _http_method(piece.method),
+                 "url": f"/services/data/v{version}/"
+                        + _collection_path(piece.sobject, piece.external_id),
+                 "referenceId": reference,
                  "body": _collection_body(piece.sobject,
                                           [ops[piece.op].records[i] for i in piece.indexes])}
                 for piece, reference in zip(group, references, strict=True)
             ],
         })
         answer = self.conn.rest("POST", "composite", body=body,
-                                retry_ambiguous=all(p.method == "PATCH" for p in group))
+                                retry_ambiguous=all(p.method != "POST" for p in group))
         found = answer.get("compositeResponse") if isinstance(answer, dict) else None
         by_reference = {str(a.get("referenceId")): a for a in found or []
                         if isinstance(a, dict)}
@@ -208,11 +226,12 @@ class SalesforceWriteBack:
         return [by_reference[reference] for reference in references]
 
     def _send(
-        self, method: str, sobject: str, batch: list[dict[str, Any]]
+        self, method: str, sobject: str, batch: list[dict[str, Any]], external_id: str = ""
     ) -> list[dict[str, Any]]:
         body = encode_json(_collection_body(sobject, batch))
         answer = self.conn.rest(
-            method, "composite/sobjects", body=body, retry_ambiguous=(method == "PATCH")
+            _http_method(method), _collection_path(sobject, external_id), body=body,
+            retry_ambiguous=(method != "POST")
         )
         if not isinstance(answer, list) or len(answer) != len(batch):
             got = len(answer) if isinstance(answer, list) else type(answer).__name__
@@ -221,6 +240,15 @@ class SalesforceWriteBack:
                 f"{got} results"
             )
         return [a if isinstance(a, dict) else {} for a in answer]
+
+
+def _http_method(method: str) -> str:
+    return "PATCH" if method == UPSERT else method
+
+
+def _collection_path(sobject: str, external_id: str) -> str:
+    """``composite/sobjects``, or ``composite/sobjects/<type>/<field>`` for an upsert."""
+    return f"composite/sobjects/{sobject}/{external_id}" if external_id else "composite/sobjects"
 
 
 def _collection_body(sobject: str, batch: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -182,8 +182,14 @@ def _project_custom_fields(fm: FieldMap) -> dict[str, list[tuple[str, str, str]]
             (fm.sync_log_message, "textarea", ""),
             (fm.sync_log_idempotency_key, "string", ""),
             (fm.sync_log_request_id, "string", ""),
+            (fm.sync_log_sync_key, "string", ""),
         ],
     }
+
+
+def _external_ids(fm: FieldMap) -> set[tuple[str, str]]:
+    """(sObject, field) of the project's unique external-id fields."""
+    return {(fm.sync_log_object.lower(), fm.sync_log_sync_key.lower())}
 
 
 @dataclass
@@ -193,6 +199,8 @@ class FieldSpec:
     reference_to: str = ""
     updateable: bool = True
     createable: bool = True
+    external_id: bool = False
+    unique: bool = False
 
     @property
     def custom(self) -> bool:
@@ -217,6 +225,8 @@ class FieldSpec:
             "updateable": self.updateable,
             "createable": self.createable,
             "custom": self.custom,
+            "externalId": self.external_id,
+            "unique": self.unique,
             "referenceTo": [self.reference_to] if self.reference_to else [],
             "relationshipName": self.relationship_name,
         }
@@ -289,7 +299,8 @@ class OrgSchema:
             ):
                 obj.add(FieldSpec(fname, ftype, target, upd, crt))
             for fname, ftype, target in custom_fields.get(obj.name, ()):
-                obj.add(FieldSpec(fname, ftype, target))
+                keyed = (obj.name.lower(), fname.lower()) in _external_ids(fm)
+                obj.add(FieldSpec(fname, ftype, target, external_id=keyed, unique=keyed))
             records = snapshot.get(obj.name, [])
             seen_names: dict[str, None] = {}
             for record in records:

@@ -166,6 +166,8 @@ class OrgApi:
             return self._sobjects(method, base_path, parts[1:], body, request)
         if parts == ["composite", "sobjects"] and method in ("POST", "PATCH"):
             return self._collection("insert" if method == "POST" else "update", body)
+        if parts[:2] == ["composite", "sobjects"] and len(parts) == 4 and method == "PATCH":
+            return self._upsert(parts[2], parts[3], body)
         if parts == ["composite"] and method == "POST":
             return composite.run_composite(
                 body, lambda sub, sub_parts, sub_body: self._route(sub, base_path, sub_parts,
@@ -262,6 +264,27 @@ class OrgApi:
         results = self.writer.collection("insert" if mode == "insert" else "update",
                                          records, all_or_none)
         return json_response(200, results)
+
+    def _upsert(self, sobject: str, external: str, body: Any) -> OrgResponse:
+        """sObject Collections upsert on an external-id field (API 46.0 and later)."""
+        obj = self.schema.find(sobject)
+        if obj is None:
+            return sf_error(404, "NOT_FOUND", _NOT_FOUND)
+        spec = obj.field(external)
+        if spec is None or not spec.external_id:
+            return sf_error(400, "INVALID_FIELD",
+                            f"Field name provided, {external} is not an External ID or "
+                            f"indexed field for {obj.name}")
+        if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+            return sf_error(400, "JSON_PARSER_ERROR",
+                            "The request body must be an object with a records list")
+        records = body["records"]
+        if len(records) > MAX_COLLECTION_SIZE:
+            return sf_error(400, "EXCEEDED_ID_LIMIT",
+                            "record limit reached. cannot submit more than 200 records into "
+                            "this call")
+        return json_response(200, self.writer.upsert_collection(
+            obj, spec.name, records, bool(body.get("allOrNone", False))))
 
     # -- control endpoints (not API calls) --------------------------------------------
     def _control(self, request: OrgRequest, path: str) -> OrgResponse:

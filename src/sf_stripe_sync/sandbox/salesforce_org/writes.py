@@ -1,12 +1,17 @@
 """Inserts and updates, single and in sObject collections, checked like Salesforce does.
 
 Theory of operation: every write is *prepared* first (type known, Id valid and present,
-every field known and writable, values of the right shape, record not locked by an
-injected fault) and only then *applied*. A composite call prepares all its records
-before applying any, so ``allOrNone`` needs no rollback: when one record fails and
-allOrNone is true, the others are reported ALL_OR_NONE_OPERATION_ROLLED_BACK and
-nothing is written. Datetime values are stored in Salesforce's own format
-(``...T10:00:00.000+0000``) whatever offset the client sent, as a real org does.
+every field known and writable, values of the right shape, a unique field's value not
+held by another record, record not locked by an injected fault) and only then *applied*.
+An upsert (``upsert_collection``, Salesforce's ``PATCH composite/sobjects/<type>/<field>``)
+names an external-id field; each record is matched on that field's value: no record holds
+it, it is inserted (``created: true``); one does, it is updated (``created: false``); the
+same value twice in one request fails both records with ``DUPLICATE_VALUE``. A
+composite call prepares all its records before applying any, so ``allOrNone`` needs no
+rollback: when one record fails and allOrNone is true, the others are reported
+ALL_OR_NONE_OPERATION_ROLLED_BACK and nothing is written. Datetime values are stored in
+Salesforce's own format (``...T10:00:00.000+0000``) whatever offset the client sent, as
+a real org does.
 """
 
 from __future__ import annotations
@@ -103,6 +108,8 @@ class RecordWriter:
                 ["Id"]))
             return prepared
         prepared.values = self._checked_values(obj, mode, values, prepared.errors)
+        if not prepared.errors:
+            prepared.errors += self._unique_clashes(obj, prepared)
         if not prepared.errors and self.faults.record_locked(prepared.record_id):
             prepared.errors.append(write_error(
                 "UNABLE_TO_LOCK_ROW",
@@ -136,6 +143,66 @@ class RecordWriter:
                     f"{spec.name}: value not of required type: {value}", [spec.name]))
         return checked
 
+    def _unique_clashes(self, obj: ObjectSpec, prepared: Prepared) -> list[dict[str, Any]]:
+        """A unique field may not take a value another record of the object holds."""
+        clashes = []
+        for name, value in prepared.values.items():
+            spec = obj.field(name)
+            if spec is None or not spec.unique or value in (None, ""):
+                continue
+            holder = self.find_by(obj, spec.name, str(value))
+            if holder is not None and holder["Id"] != prepared.record_id:
+                clashes.append(write_error(
+                    "DUPLICATE_VALUE", f"duplicate value found: {spec.name} duplicates value "
+                    f"on record with id: {holder['Id']}", [spec.name]))
+        return clashes
+
+    def find_by(self, obj: ObjectSpec, field_name: str, value: str) -> dict[str, Any] | None:
+        """The record of ``obj`` whose ``field_name`` holds ``value`` (external ids match
+        without regard to case, as Salesforce's default external ids do)."""
+        wanted = value.lower()
+        for record in self.store.rows(obj.name):
+            held = record.get(field_name)
+            if isinstance(held, str) and held.lower() == wanted:
+                return record
+        return None
+
+    def upsert_collection(self, obj: ObjectSpec, external: str, records: list[Any],
+                          all_or_none: bool) -> list[dict[str, Any]]:
+        """Insert or update each record by its value of the external-id field ``external``;
+        results carry ``created``."""
+        keys = [_as_str(body.get(external)) if isinstance(body, Mapping) else None
+                for body in records]
+        repeated = {k.lower() for k in keys if k and sum(
+            1 for other in keys if other and other.lower() == k.lower()) > 1}
+        prepared: list[Prepared] = []
+        for body, key in zip(records, keys, strict=True):
+            if not key:
+                failed = Prepared("insert")
+                failed.errors.append(write_error(
+                    "MISSING_ARGUMENT", f"{external} not specified", [external]))
+                prepared.append(failed)
+            elif key.lower() in repeated:
+                failed = Prepared("insert")
+                failed.errors.append(write_error(
+                    "DUPLICATE_VALUE", f"Duplicate external id specified: {key}", [external]))
+                prepared.append(failed)
+            else:
+                holder = self.find_by(obj, external, key)
+                mode: Mode = "insert" if holder is None else "update"
+                prepared.append(self.prepare(mode, None, body,
+                                             holder["Id"] if holder is not None else None))
+        failed_any = any(p.errors for p in prepared)
+        results: list[dict[str, Any]] = []
+        for p in prepared:
+            if p.errors or (failed_any and all_or_none):
+                results.append({"id": p.record_id, "success": False, "created": False,
+                                "errors": p.errors or [dict(ROLLED_BACK)]})
+            else:
+                results.append({"id": self.apply(p), "success": True, "errors": [],
+                                "created": p.mode == "insert"})
+        return results
+
     def apply(self, prepared: Prepared) -> str:
         assert prepared.obj is not None and not prepared.errors
         if prepared.mode == "insert":
@@ -148,6 +215,7 @@ class RecordWriter:
     def collection(self, mode: Mode, records: list[Any], all_or_none: bool
                    ) -> list[dict[str, Any]]:
         prepared = [self.prepare(mode, None, body) for body in records]
+        _refuse_repeated_unique_values(prepared)
         failed = any(p.errors for p in prepared)
         results: list[dict[str, Any]] = []
         for p in prepared:
@@ -160,6 +228,23 @@ class RecordWriter:
             else:
                 results.append({"id": self.apply(p), "success": True, "errors": []})
         return results
+
+
+def _refuse_repeated_unique_values(prepared: list[Prepared]) -> None:
+    """Two records of one request may not give a unique field the same value."""
+    seen: dict[tuple[str, str], Prepared] = {}
+    for p in prepared:
+        if p.errors or p.obj is None:
+            continue
+        for name, value in p.values.items():
+            spec = p.obj.field(name)
+            if spec is None or not spec.unique or not isinstance(value, str) or not value:
+                continue
+            first = seen.setdefault((spec.name, value.lower()), p)
+            if first is not p:
+                p.errors.append(write_error(
+                    "DUPLICATE_VALUE", f"duplicate value found: {spec.name} duplicates value "
+                    "on another record of this request", [spec.name]))
 
 
 def _as_str(value: Any) -> str | None:

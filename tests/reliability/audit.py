@@ -61,12 +61,13 @@ def audit(found: Census, oracle: Census, valid_orders: Iterable[str]) -> Audit:
 
 def _log_losses(found: Census, oracle: Census) -> list[str]:
     """Every operation the journal says was sent and written back has its Success log,
-    and every contract a clean run logs is logged (by whichever of its orders did it)."""
+    and every contract a clean run logs is logged (by whichever of its orders did it).
+    An operation's key is the contract's, so its one log names whichever order of the
+    contract wrote it last."""
     losses = []
-    logged = {(order[:15], key) for order, status, key in found.log_keys()
-              if status == "Success"}
+    logged = {key for _order, status, key in found.log_keys() if status == "Success"}
     for order, key in found.operations:
-        if (order[:15], key) not in logged:
+        if key not in logged:
             losses.append(f"no Success Sync_Log for {order}'s operation {key}")
     contract_of = {oid[:15]: o.get("ContractId") or oid for oid, o in found.orders.items()}
     wanted = {contract_of[o[:15]] for o, status, _ in oracle.log_keys() if status == "Success"}

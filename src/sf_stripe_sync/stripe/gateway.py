@@ -19,7 +19,7 @@ forgets keys after about a day, and another host may hold another state store,
 creates one, every time.
 
 Stripe's answers, per gateway (one gateway lives one run): a customer's schedules are
-listed once and the list kept (``_ScheduleLists``); schedules this gateway creates,
+listed once and the list kept (``lists.ScheduleLists``); schedules this gateway creates,
 updates or cancels are put into it, so a later contract of the same customer costs no
 request. A customer this gateway created itself (a fresh create, not an idempotent
 replay of another host's create) is known to have no schedules: its list starts empty.
@@ -81,6 +81,7 @@ from sf_stripe_sync.stripe.convert import (
     schedule_from_stripe,
 )
 from sf_stripe_sync.stripe.errors import translate_stripe_error
+from sf_stripe_sync.stripe.lists import ScheduleLists, replayed
 from sf_stripe_sync.stripe.retry import RetryPolicy
 
 __all__ = ["GatewayStats", "RemoteSchedule", "ScheduleResult", "StripeGateway"]
@@ -144,56 +145,6 @@ def coupon_id_for(account: str, plan: OrderPlan, slot: str,
     return "sfss_" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-class _ScheduleLists:
-    """Each customer's schedules (ours only, raw) as Stripe last listed them to this gateway,
-    kept up to date with what this gateway wrote since."""
-
-    def __init__(self) -> None:
-        self._lists: dict[str, list[dict[str, Any]]] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._lock = threading.Lock()
-
-    def get(self, customer_id: str, load: Callable[[str], list[dict[str, Any]]], *,
-            fresh: bool = False) -> list[dict[str, Any]]:
-        """The customer's list, ``load``ed once (again when ``fresh``); one load at a time
-        per customer, so parallel contracts of one customer cost one listing."""
-        with self._lock:
-            customer_lock = self._locks.setdefault(customer_id, threading.Lock())
-        with customer_lock:
-            with self._lock:
-                known = None if fresh else self._lists.get(customer_id)
-            if known is None:
-                known = load(customer_id)
-                with self._lock:
-                    self._lists[customer_id] = known
-            with self._lock:
-                return list(self._lists[customer_id])
-
-    def start_empty(self, customer_id: str) -> None:
-        """A customer this gateway just created has no schedules."""
-        with self._lock:
-            self._lists.setdefault(customer_id, [])
-
-    def put(self, raw: dict[str, Any]) -> None:
-        """A schedule this gateway wrote: replaces its old copy, or goes first (newest)."""
-        customer = raw.get("customer")
-        customer_id = customer.get("id") if isinstance(customer, dict) else customer
-        with self._lock:
-            listed = self._lists.get(str(customer_id))
-            if listed is None:
-                return
-            others = [r for r in listed if r.get("id") != raw.get("id")]
-            self._lists[str(customer_id)] = [raw, *others]
-
-
-def _replayed(obj: object) -> bool:
-    """Whether Stripe answered with a saved response (``Idempotent-Replayed: true``)."""
-    response = getattr(obj, "last_response", None)
-    headers = getattr(response, "headers", None) or {}
-    return any(k.lower() == "idempotent-replayed" and str(v).lower() == "true"
-               for k, v in dict(headers).items())
-
-
 def _request_id(obj: object) -> str | None:
     response = getattr(obj, "last_response", None)
     request_id = getattr(response, "request_id", None)
@@ -220,7 +171,7 @@ class StripeGateway:
         self._customers: dict[str, str] = {}
         self._customer_locks: dict[str, threading.Lock] = {}
         self._customers_lock = threading.Lock()
-        self._schedules = _ScheduleLists()
+        self._schedules = ScheduleLists()
         self.account_name = account_name
         self.proration_behavior = build.proration_behavior(proration_behavior)
         self.list_page_size = list_page_size
@@ -319,7 +270,7 @@ class StripeGateway:
             raise TransientError(
                 f"the Stripe customer of Account {account_id} is being created elsewhere; "
                 "it will be picked up on the next run", request_id=exc.request_id) from exc
-        if not _replayed(customer):
+        if not replayed(customer):
             # Made by this very request: it cannot have schedules yet.
             self._schedules.start_empty(customer.id)
         return customer.id, True
@@ -400,9 +351,12 @@ class StripeGateway:
                 # An earlier try of this very operation made it, and Stripe has forgotten
                 # the key since (or another order of the contract sent it with its own
                 # metadata): the id derives from the desired state, so it is the same coupon.
-                coupon = self._call(
-                    "coupons.retrieve", "read",
-                    partial(self._client.v1.coupons.retrieve, coupon_params["id"]))
+                try:
+                    coupon = self._call(
+                        "coupons.retrieve", "read",
+                        partial(self._client.v1.coupons.retrieve, coupon_params["id"]))
+                except TerminalError:
+                    raise exc from None  # not this discount's coupon: the refusal stands
             coupons[slot.slot] = coupon.id
         return coupons
 

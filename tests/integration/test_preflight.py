@@ -164,6 +164,19 @@ def test_a_field_of_the_wrong_type_names_the_type_it_should_be(
     assert problem["expected"] == "DateTime" and "date field" in problem["message"]
 
 
+def test_a_sync_key_that_is_not_a_unique_external_id_is_a_problem(
+        org: LocalOrg, emulator: StripeEmulator, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    spec = org.schema.find("Sync_Log__c")
+    field = spec.field("Sync_Key__c") if spec is not None else None
+    assert field is not None
+    field.external_id = field.unique = False
+    code, report = _check_json(_targets(org, emulator, tmp_path), capsys)
+    (problem,) = [f for f in report["findings"] if f["status"] == "problem"]
+    assert code == 2 and problem["subject"] == "Sync_Log__c.Sync_Key__c"
+    assert problem["expected"] == "Text(255, External ID, Unique)"
+
+
 def test_a_broken_config_file_is_reported_as_the_one_problem(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "bad.toml"

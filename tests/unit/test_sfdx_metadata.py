@@ -97,6 +97,7 @@ def test_every_configured_field_ships_with_its_type_and_size(
             assert (xml.precision, xml.scale) == (req.precision, req.scale), key
         assert xml.reference_to == req.reference_to, key
         assert set(req.picklist) <= set(xml.values), f"{key}: picklist lacks values"
+        assert xml.external_id == req.external_id, f"{key}: external id differs"
 
 
 def test_sfdx_ships_no_field_the_configuration_does_not_name(
@@ -110,6 +111,7 @@ def test_every_custom_field_of_the_local_org_ships_with_the_same_type(
     assert set(described) == set(shipped), "the local org and sfdx/ differ"
     for key, field in described.items():
         assert field["type"] == DESCRIBE_TYPE[shipped[key].type], key
+        assert field["externalId"] == shipped[key].external_id, key
         targets = field["referenceTo"]
         assert targets == ([shipped[key].reference_to] if shipped[key].reference_to else []), key
 

@@ -139,6 +139,10 @@ def _compare(report: PreflightReport, req: FieldRequirement, field: Mapping[str,
         add(FIELDS_AREA, f"{subject} holds {length} characters, fewer than the engine "
             f"writes", subject=subject, expected=req.expected)
         return
+    if req.external_id and not (field.get("externalId") and field.get("unique")):
+        add(FIELDS_AREA, f"{subject} is not a unique External ID (Sync_Log records are "
+            "upserted on it, one per operation)", subject=subject, expected=req.expected)
+        return
     flag = {"update": "updateable", "create": "createable"}.get(req.access)
     if flag is not None and not field.get(flag, True):
         add(FIELDS_AREA, f"{subject} is not {flag} for this user (check field-level "

@@ -53,6 +53,8 @@ class FieldRequirement:
     picklist: tuple[str, ...] = ()
     precision: int | None = None
     scale: int | None = None
+    external_id: bool = False
+    """Must be a unique External ID (upserts match on it)."""
 
     @property
     def expected(self) -> str:
@@ -62,7 +64,8 @@ class FieldRequirement:
         if self.sfdx_type == "LongTextArea":
             return f"LongTextArea({LONG_TEXT_LENGTH})"
         if self.length is not None and self.sfdx_type == "Text":
-            return f"Text({self.length})"
+            unique = ", External ID, Unique" if self.external_id else ""
+            return f"Text({self.length}{unique})"
         if self.precision is not None:
             return f"{self.sfdx_type}({self.precision},{self.scale or 0})"
         return self.sfdx_type
@@ -106,6 +109,8 @@ def _sync_log(settings: Settings) -> list[FieldRequirement]:
                          "LongTextArea", "create", length=32000),
         _text(log, f.sync_log_idempotency_key, "fields.sync_log_idempotency_key", "create"),
         _text(log, f.sync_log_request_id, "fields.sync_log_request_id", "create"),
+        FieldRequirement(log, f.sync_log_sync_key, "fields.sync_log_sync_key", TEXT, "Text",
+                         "create", length=255, external_id=True),
     ]
 
 

@@ -144,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json", "html"), default="table")
     p.add_argument("--output", "-o", type=Path, default=None, help="write to FILE, not stdout")
     p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD", help="what 'now' is")
+    p.add_argument("--stripe-emulator-url", default=None, metavar="URL",
+                   help="read the schedules from a Stripe emulator served at URL (drift)")
+    p.add_argument("--read-stripe", action="store_true",
+                   help="read the schedules from the configured Stripe accounts (drift); "
+                        "nothing is written")
 
     p = sub.add_parser("sync", help="sync changed orders (or the given ones) to Stripe")
     _common(p)

@@ -3,15 +3,17 @@
 Theory of operation: ``run_preview`` is the dry-run path a person uses before anything is
 billed. It loads settings, opens the order source (a snapshot file, or the Salesforce
 org through ``salesforce.source.open_source``), reads the clock once to default
-``--as-of`` to today (00:00 UTC; the core never reads the clock), plans every asked order
-with the same pure planner a real sync uses, and renders the plans as a table, the
-preview JSON, or a self-contained HTML page, to stdout or ``--output``.
+``--as-of`` to today (00:00 UTC; the core never reads the clock), plans every asked
+order through the engine's dry-run (the very planning a real sync does), and renders
+the plans as a table, the preview JSON, or a self-contained HTML page, to stdout or
+``--output``.
 
-No Stripe call is made: what is known of a schedule comes from the Order and Contract
-schedule id fields only. An order id that the source does not have is reported as an
-``invalid_record`` error for that order, not a crash. Exit code 1 when any previewed
-order has errors, else 0; bad input (missing file, bad JSON, bad ``--as-of``) is a
-``UsageError`` that the CLI turns into exit code 2.
+What is known of a schedule comes from the Order and Contract schedule id fields; with
+``--stripe-emulator-url`` or ``--read-stripe`` the schedules are also read (never
+written) from Stripe, for the applied state and the drift. An order id that the source
+does not have is reported as an ``invalid_record`` error for that order, not a crash.
+Exit code 1 when any previewed order has errors, else 0; bad input (missing file, bad
+JSON, bad ``--as-of``) is a ``UsageError`` that the CLI turns into exit code 2.
 """
 
 from __future__ import annotations
@@ -160,6 +162,23 @@ def _report_orphans(source: OrderSource) -> None:
                     item.get("Id"), item.get("OrderId"))
 
 
+def _stripe_reader(
+    args: argparse.Namespace, settings: Settings
+) -> tuple[Settings, Callable[[StripeAccountSettings], BillingGateway] | None]:
+    """The gateway the preview reads schedules through, if asked: an emulator or Stripe."""
+    url = getattr(args, "stripe_emulator_url", None)
+    if url is not None and getattr(args, "read_stripe", False):
+        raise UsageError("give --stripe-emulator-url or --read-stripe, not both")
+    from sf_stripe_sync import runtime
+
+    if url is not None:
+        runtime.loopback_address(url, "--stripe-emulator-url")
+        return runtime.emulator_gateways(settings, url)
+    if getattr(args, "read_stripe", False):
+        return settings, runtime.real_gateways(settings)
+    return settings, None
+
+
 def run_preview(args: argparse.Namespace) -> int:
     """``sf-stripe-sync preview``: show the phases orders would become; writes nothing."""
     from sf_stripe_sync.logs import configure_logging
@@ -171,9 +190,11 @@ def run_preview(args: argparse.Namespace) -> int:
     if getattr(args, "state_dir", None) is not None:
         overrides["state_dir"] = args.state_dir
     settings = load_settings(getattr(args, "config", None), **overrides)
+    settings, gateway_for = _stripe_reader(args, settings)
     source = open_preview_source(args.source, settings)
     _report_orphans(source)
-    plans, labels = preview_plans(source, list(args.order_ids or []), settings, as_of)
+    plans, labels = preview_plans(source, list(args.order_ids or []), settings, as_of,
+                                  gateway_for=gateway_for)
     fmt = getattr(args, "format", "table") or "table"
     color = fmt == "table" and getattr(args, "output", None) is None and sys.stdout.isatty()
     features = preview_features(source, plans, settings) if fmt == "json" else None

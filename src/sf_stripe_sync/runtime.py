@@ -134,7 +134,7 @@ def _pick(value: float | None, default: float) -> float:
     return default if value is None else value
 
 
-def _real_gateway(settings: Settings) -> Callable[[StripeAccountSettings], BillingGateway]:
+def real_gateways(settings: Settings) -> Callable[[StripeAccountSettings], BillingGateway]:
     from sf_stripe_sync.stripe.gateway import StripeGateway
 
     def make(account: StripeAccountSettings) -> BillingGateway:
@@ -170,7 +170,7 @@ LOCAL_ORG_SESSION_ID = "00Dlocal!session"
 """The session id a ``LocalOrg`` hands out unless it was built with another one."""
 
 
-def _loopback_address(url: str, what: str) -> tuple[str, int]:
+def loopback_address(url: str, what: str) -> tuple[str, int]:
     parts = urlsplit(url)
     if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost") or (
             parts.port is None):
@@ -180,7 +180,7 @@ def _loopback_address(url: str, what: str) -> tuple[str, int]:
 
 
 def _remote_org(url: str, settings: Settings) -> _RemoteOrg:
-    host, port = _loopback_address(url, "--salesforce-sandbox-url")
+    host, port = loopback_address(url, "--salesforce-sandbox-url")
     secret = resolve_secret(settings.salesforce.session_id_env, settings, required=False)
     session_id = secret.get_secret_value() if secret is not None else LOCAL_ORG_SESSION_ID
     return _RemoteOrg(host=host, port=port, session_id=session_id)
@@ -229,14 +229,14 @@ def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> I
             stack.callback(emulator.stop)
         emulator_url: str | None = emulator.url if emulator is not None else None
         if emulator_url is None and sandbox.stripe_url is not None:
-            _loopback_address(sandbox.stripe_url, "--stripe-emulator-url")
+            loopback_address(sandbox.stripe_url, "--stripe-emulator-url")
             emulator_url = sandbox.stripe_url
         if emulator_url is not None:
             settings, gateway_for = emulator_gateways(settings, emulator_url)
             parts.append(f"Stripe emulator at {emulator_url}")
             stripe_key = _emulator_key(settings)
         else:
-            gateway_for = _real_gateway(settings)
+            gateway_for = real_gateways(settings)
             stripe_key = _configured_key(settings)
         from sf_stripe_sync.salesforce.auth import connect
         from sf_stripe_sync.salesforce.source import SalesforceOrderSource

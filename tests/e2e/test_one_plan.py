@@ -8,11 +8,13 @@ written-back id fields plus Stripe).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sf_stripe_sync.cli import main
 from sf_stripe_sync.commands import preview_plans
 from sf_stripe_sync.core.models import OrderPlan
 from sf_stripe_sync.engine import RunOptions, RunReport
@@ -145,3 +147,22 @@ def test_keep_holds_back_a_replace_of_a_drifted_schedule(tmp_path: Path) -> None
         assert outcome.result == "skip"
         assert h.stripe_writes() == writes
         assert outcome.plan is not None and outcome.plan.drift
+
+
+def test_preview_given_the_emulator_shows_the_drift_in_its_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with running(tmp_path) as h:
+        run(h, dry_run=False)
+        edit_stripe_quantity(h, GLOBEX, 1, 7)
+        synced = tmp_path / "synced-org.json"
+        synced.write_text(json.dumps(h.org.snapshot()), encoding="utf-8")
+        code = main(["preview", GLOBEX, "--source", str(synced), "--format", "json",
+                     "--as-of", "2026-12-01", "--stripe-emulator-url", h.emulator.url,
+                     "--state-dir", str(h.state_dir)])
+    assert code == 0
+    (order,) = json.loads(capsys.readouterr().out)["orders"]
+    assert order["operation"] == "noop"
+    assert order["drift"] == [{"phase": 2, "field": "item price_A quantity",
+                               "stripe": "7", "salesforce": "1"}]
+    assert [w["code"] for w in order["warnings"]] == ["drift"]

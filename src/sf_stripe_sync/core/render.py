@@ -123,6 +123,7 @@ def plan_json(plan: OrderPlan, labels: Labels | None = None) -> dict[str, Any]:
         "currency": phases[0].properties.currency if phases else None,
         "start_now": plan.start_now,
         "fingerprint": plan.fingerprint or None,
+        "drift": [c.as_json() for c in plan.drift] if plan.drift is not None else None,
     }
     if plan.order_id in names:
         data["order_name"] = names[plan.order_id]

@@ -154,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--order", nargs="+", default=None, metavar="ORDER_ID")
     p.add_argument("--dry-run", action="store_true", help="plan and show; send nothing")
+    p.add_argument("--out", type=Path, default=None, metavar="PLAN.json",
+                   help="with --dry-run: save the whole plan (docs/plan-file.md)")
+    p.add_argument("--plan", type=Path, default=None, metavar="PLAN.json",
+                   help="apply exactly this saved plan; a stale one is refused (exit 2)")
     p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD")
     p.add_argument("--salesforce-sandbox", type=Path, default=None, metavar="SNAPSHOT",
                    help="run a local org from this snapshot instead of a real org")

@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sf_stripe_sync.config import Settings, StripeAccountSettings
+from sf_stripe_sync.core.fingerprint import fingerprint
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue
 from sf_stripe_sync.core.models import OperationKind, Order, OrderBundle, OrderPlan
 from sf_stripe_sync.core.normalize import normalize_order
@@ -311,10 +312,30 @@ class Engine:
             if batch is not None and not self._finish_interrupted(bundle, order, plan, batch,
                                                                   confirmed):
                 repair_ids(self.store, bundle, order, plan, batch)
-            return OrderOutcome(order_id, "noop", plan, schedule_id=plan.schedule_id)
+            return self._recorded(OrderOutcome(order_id, "noop", plan,
+                                               schedule_id=plan.schedule_id),
+                                  options, bundle, order, remote)
         if batch is None:
-            return OrderOutcome(order_id, plan.operation.value, plan, schedule_id=plan.schedule_id)
+            return self._recorded(OrderOutcome(order_id, plan.operation.value, plan,
+                                               schedule_id=plan.schedule_id),
+                                  options, bundle, order, remote)
+        expected = (options.expected_keys or {}).get(order_id)
+        if options.expected_keys is not None and expected != op_key_for(plan):
+            return OrderOutcome(order_id, "failed", plan, code="stale_plan",
+                                message=f"order {order_id} changed since the plan was saved: "
+                                        "not applied; plan it again")
         return self._execute(bundle, order, plan, remote, batch, confirmed)
+
+    def _recorded(self, outcome: OrderOutcome, options: RunOptions, bundle: OrderBundle,
+                  order: Order, remote: RemoteScheduleLike | None) -> OrderOutcome:
+        """The outcome with its basis and planned writes, when the run records them."""
+        if options.record_basis and outcome.plan is not None:
+            from sf_stripe_sync.plan_file import basis_for
+
+            outcome.basis, outcome.requests = basis_for(
+                self.settings, outcome.plan, order, self.reader.contract_stamps(order),
+                modstamp(bundle), remote, fingerprint(bundle))
+        return outcome
 
     def _finish_interrupted(
         self, bundle: OrderBundle, order: Order, plan: OrderPlan, batch: WriteBackBatch,
@@ -380,7 +401,8 @@ class Engine:
                 idempotency_key=op_key, request_ids=applied.request_ids,
                 message=_success_message(plan, applied))
             return OrderOutcome(order.id, plan.operation.value, plan,
-                                schedule_id=applied.schedule_id, writes=applied.writes)
+                                schedule_id=applied.schedule_id, writes=applied.writes,
+                                request_ids=applied.request_ids)
         finally:
             store.release_lease(lease_key, self.lease_owner)
 

@@ -37,6 +37,8 @@ class OrderReader:
         self._contracts: dict[str, list[Order]] = {}
         self._errors: dict[str, list[tuple[str, OrderIssue]]] = {}
         """Per contract: (order id, error) found while normalizing its orders."""
+        self._stamps: dict[str, datetime | None] = {}
+        """Per order read with its contract: its newest change stamp (``modstamp``)."""
 
     # ------------------------------------------------------------------ pages
 
@@ -80,6 +82,7 @@ class OrderReader:
         """Read the page's contracts in batched queries; held for this page only."""
         self._contracts.clear()
         self._errors.clear()
+        self._stamps.clear()
         wanted = unique(str(b.order["ContractId"]) for b in page if b.order.get("ContractId"))
         if not wanted or not isinstance(self.source, ContractPrefetch):
             return
@@ -106,10 +109,16 @@ class OrderReader:
         return [issue for order_id, issue in self._errors.get(order.contract_id, ())
                 if order_id != order.id]
 
+    def contract_stamps(self, order: Order) -> dict[str, datetime | None]:
+        """The change stamps of the contract's orders (read with ``contract_orders``)."""
+        ids = [o.id for o in self.contract_orders(order)] if order.contract_id else [order.id]
+        return {i: self._stamps.get(i) for i in ids}
+
     def _normalized(self, contract_id: str, bundles: Iterable[OrderBundle]) -> list[Order]:
         orders = []
         errors: list[tuple[str, OrderIssue]] = []
         for bundle in bundles:
+            self._stamps[bundle.order_id] = modstamp(bundle)
             normalized, issues = normalize_order(bundle, fields=self.settings.fields,
                                                  rules=self.settings.rules)
             errors += [(bundle.order_id, i) for i in issues if i.is_error]

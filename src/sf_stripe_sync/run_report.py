@@ -7,9 +7,10 @@ in ``COUNTED``; ``pending`` lists what the next run must try again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sf_stripe_sync.core.models import OrderPlan
 
@@ -29,6 +30,12 @@ class RunOptions:
     keep_plans: bool | None = None
     """Keep every plan in the report (the preview renders them). None: only for a
     dry-run; a sync keeps counts and outcomes, so its memory stays flat as the org grows."""
+    record_basis: bool = False
+    """A dry-run also records, per order, what the plan was computed from and the Stripe
+    writes it will make (``OrderOutcome.basis`` / ``requests``): a plan file's content."""
+    expected_keys: Mapping[str, str] | None = None
+    """Applying a saved plan: per order, the idempotency key its plan must still have;
+    an order whose fresh plan differs is refused (``stale_plan``), not executed."""
 
     @property
     def explicit(self) -> bool:
@@ -47,6 +54,12 @@ class OrderOutcome:
     message: str | None = None
     writes: int = 0
     transient: bool = False
+    request_ids: tuple[str, ...] = ()
+    """Stripe request ids of the writes made for the order."""
+    basis: dict[str, Any] | None = None
+    """What the plan was computed from (``RunOptions.record_basis``)."""
+    requests: list[dict[str, Any]] | None = None
+    """The Stripe writes the plan will make (``RunOptions.record_basis``)."""
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sf_stripe_sync.config import Settings, load_settings
@@ -20,8 +20,16 @@ from sf_stripe_sync.core.dates import parse_as_of
 from sf_stripe_sync.engine import RunOptions, RunReport
 from sf_stripe_sync.errors import UsageError
 from sf_stripe_sync.logs import configure_logging, progress_bar
+from sf_stripe_sync.plan_file import (
+    entry_json,
+    load_plan,
+    plan_document,
+    stale_entries,
+    to_apply,
+    write_plan,
+)
 from sf_stripe_sync.preflight.run import require_ready
-from sf_stripe_sync.runtime import SandboxOptions, open_runtime
+from sf_stripe_sync.runtime import Runtime, SandboxOptions, open_runtime
 from sf_stripe_sync.state.store import StateStore, store_path
 from sf_stripe_sync.summary import print_dry_run, print_summary
 
@@ -70,22 +78,62 @@ def _exit_code(report: RunReport) -> int:
 def run_sync(args: argparse.Namespace) -> int:
     configure_logging(args.log_format, verbose=args.verbose)
     settings = _settings(args)
-    options = RunOptions(order_ids=args.order, dry_run=args.dry_run, as_of=_as_of(args.as_of),
-                         mode="triggered" if args.order else "scheduled")
+    out: Path | None = getattr(args, "out", None)
+    saved: Path | None = getattr(args, "plan", None)
+    if out is not None and not args.dry_run:
+        raise UsageError("--out writes the plan of a dry run: add --dry-run")
+    if saved is not None and (args.dry_run or args.order or args.as_of):
+        raise UsageError("--plan applies a saved plan as it is: no --dry-run, --order "
+                         "or --as-of with it")
+    as_of = _as_of(args.as_of)
+    if out is not None and as_of is None:
+        as_of = datetime.now(UTC).replace(microsecond=0)
+    options = RunOptions(order_ids=args.order, dry_run=args.dry_run, as_of=as_of,
+                         mode="triggered" if args.order else "scheduled",
+                         record_basis=out is not None)
     with open_runtime(settings, _sandbox(args)) as rt:
         require_ready(rt)
-        from sf_stripe_sync.catalog_commands import price_resolver_for
-
-        engine = rt.engine(price_resolver=price_resolver_for(rt))
-        show_progress = not args.no_progress and args.log_format == "human"
-        with progress_bar(enabled=show_progress) as advance:
-            engine.progress = advance
-            report = engine.run(options)
+        report = _apply_saved(rt, saved) if saved is not None else _run(rt, options, args)
         if args.dry_run:
             print_dry_run(report, json_output=args.log_format == "json")
+            if out is not None:
+                assert as_of is not None
+                write_plan(plan_document(report, as_of=as_of, created_at=datetime.now(UTC)),
+                           out)
         else:
             print_summary(report, where=rt.describe, json_output=args.log_format == "json")
     return _exit_code(report)
+
+
+def _run(rt: Runtime, options: RunOptions, args: argparse.Namespace) -> RunReport:
+    from sf_stripe_sync.catalog_commands import price_resolver_for
+
+    engine = rt.engine(price_resolver=price_resolver_for(rt))
+    show_progress = not args.no_progress and args.log_format == "human"
+    with progress_bar(enabled=show_progress) as advance:
+        engine.progress = advance
+        return engine.run(options)
+
+
+def _apply_saved(rt: Runtime, path: Path) -> RunReport:
+    """``sync --plan``: refuse a stale plan whole, else execute exactly its orders."""
+    from sf_stripe_sync.catalog_commands import price_resolver_for
+
+    document = load_plan(path)
+    entries = to_apply(document)
+    as_of = parse_as_of(document["as_of"])
+    ids = [str(e["order_id"]) for e in entries]
+    fresh = rt.engine().run(RunOptions(order_ids=ids, dry_run=True, as_of=as_of,
+                                       record_basis=True, mode="plan"))
+    now = {o.order_id: entry_json(o) for o in fresh.outcomes}
+    stale = stale_entries(entries, now)
+    if stale:
+        raise UsageError(f"the plan in {path} is stale, nothing was applied: "
+                         + "; ".join(stale) + ". Run sync --dry-run --out again.")
+    keys = {str(e["order_id"]): str(e.get("idempotency_key")) for e in entries}
+    engine = rt.engine(price_resolver=price_resolver_for(rt))
+    return engine.run(RunOptions(order_ids=ids, as_of=as_of, expected_keys=keys,
+                                 mode="plan"))
 
 
 def run_cancel(args: argparse.Namespace) -> int:

@@ -1,0 +1,93 @@
+"""The Stripe write requests a plan will make, computed without sending anything.
+
+Theory of operation: a saved plan (``sync --dry-run --out``) lists, per order, the exact
+writes the executor and the gateway will send for it, built by the very functions the
+gateway sends with (``stripe.params``), under the very idempotency keys
+(``executor.op_key_for``, ``core.keys``) and with the very coupon ids
+(``gateway.coupon_id_for``). Reads (customer search, the schedule read before an
+update) are not listed: they change nothing.
+
+What a plan cannot know before it runs is said, not guessed: an order whose Account has
+no Stripe customer id yet lists the customer creation with ``"when": "no customer is
+found by search"`` and names the customer in the schedule as ``<customer of ACCOUNT>``;
+a create is listed as a create although the executor would update a schedule of the
+contract found in Stripe by then (its guard against duplicates).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sf_stripe_sync.core.keys import child_key, customer_key
+from sf_stripe_sync.core.models import OperationKind, OrderPlan
+from sf_stripe_sync.stripe import params as build
+from sf_stripe_sync.stripe.convert import RemoteSchedule
+from sf_stripe_sync.stripe.gateway import coupon_id_for
+
+Request = dict[str, Any]
+
+
+def _request(path: str, key: str, params: Any, **extra: Any) -> Request:
+    return {"method": "POST", "path": path, "idempotency_key": key,
+            "params": dict(params), **extra}
+
+
+def customer_placeholder(account_id: str | None) -> str:
+    return f"<customer of {account_id}>"
+
+
+def planned_requests(
+    plan: OrderPlan,
+    *,
+    account_name: str,
+    op_key: str,
+    current: RemoteSchedule | None,
+    proration_behavior: build.ProrationBehavior,
+    invoice_now: bool,
+    prorate: bool,
+    customer_name: str | None = None,
+) -> list[Request]:
+    """The writes ``executor.apply_plan`` will send for ``plan``, in order."""
+    if plan.operation is OperationKind.CANCEL:
+        if current is not None and current.status in ("canceled", "released", "completed"):
+            return []
+        path = f"/v1/subscription_schedules/{plan.schedule_id}/cancel"
+        return [_request(path, op_key, build.cancel_params(invoice_now=invoice_now,
+                                                           prorate=prorate))]
+    if plan.operation not in (OperationKind.CREATE, OperationKind.AMEND, OperationKind.REPLACE):
+        return []
+    requests: list[Request] = []
+    customer = plan.customer_id
+    if not customer and plan.account_id:
+        customer = customer_placeholder(plan.account_id)
+        create = build.customer_create_params(
+            account_id=plan.account_id, name=customer_name,
+            metadata={"salesforce_account_id": plan.account_id})
+        requests.append(_request("/v1/customers", customer_key(account_name, plan.account_id),
+                                 create, when="no customer is found by search"))
+    schedule = build.desired_schedule(plan)
+    path = "/v1/subscription_schedules"
+    if plan.schedule_id is None:
+        phases = list(enumerate(schedule.phases))
+    elif current is None:
+        return [*requests, _request(f"{path}/{plan.schedule_id}", op_key, {},
+                                    when="the schedule was not read: its body is unknown")]
+    elif current.fingerprint == plan.fingerprint and not plan.drift:
+        return requests  # the executor finds it applied and sends nothing
+    else:
+        phases = build.phases_to_send(plan, current)
+    coupons: dict[str, str] = {}
+    for slot in build.discount_slots(phases):
+        coupon = build.coupon_params(plan, slot)
+        coupon["id"] = coupon_id_for(account_name, plan, slot.slot, coupon)
+        coupons[slot.slot] = coupon["id"]
+        requests.append(_request("/v1/coupons", child_key(op_key, f"coupon:{slot.slot}"),
+                                 coupon))
+    if plan.schedule_id is None or current is None:
+        body = build.create_params(plan, customer_id=customer or "", coupons=coupons)
+        requests.append(_request(path, op_key, body))
+    else:
+        body_update = build.update_params(plan, current=current, coupons=coupons,
+                                          proration_behavior=proration_behavior)
+        requests.append(_request(f"{path}/{plan.schedule_id}", op_key, body_update))
+    return requests

@@ -43,6 +43,7 @@ HANDLERS: dict[str, str] = {
     "portal-link": "sf_stripe_sync.catalog_commands:run_portal_link",
     "check": "sf_stripe_sync.check_commands:run_check",
     "serve": "sf_stripe_sync.serve_commands:run_serve",
+    "demo": "sf_stripe_sync.demo_commands:run_demo",
 }
 
 
@@ -114,7 +115,7 @@ def _catalog_commands(sub: Any) -> None:
 
 
 def _ops_commands(sub: Any) -> None:
-    """Commands for running it in an org: ``check``, ``serve``."""
+    """Commands for running it in an org: ``check``, ``serve``; and ``demo``."""
     p = sub.add_parser("check", help="preflight: config, secrets, Stripe key and account, "
                        "Salesforce login, fields and objects; writes nothing")
     _catalog_target(p)
@@ -127,6 +128,10 @@ def _ops_commands(sub: Any) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (0.0.0.0 in a container)")
     p.add_argument("--port", type=int, default=8080)
+    p = sub.add_parser("demo", help="sync the bundled demo org to the local Stripe emulator "
+                       "(no credentials; works from any directory)")
+    _common(p)
+    p.add_argument("--no-progress", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:

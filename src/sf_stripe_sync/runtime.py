@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import requests
 from pydantic import SecretStr
 
+from sf_stripe_sync.bundled_files import DEMO_CATALOG, bundled_path
 from sf_stripe_sync.config import Settings, StripeAccountSettings, resolve_secret
 from sf_stripe_sync.core.models import OrderBundle
 from sf_stripe_sync.engine import Engine
@@ -33,7 +34,6 @@ from sf_stripe_sync.state.store import StateStore, store_path
 from sf_stripe_sync.stripe.retry import RetryPolicy as StripeRetryPolicy
 
 DEMO_STRIPE_KEY = "sk_test_local_emulator"
-DEFAULT_CATALOG = Path("fixtures/demo-stripe-catalog.json")
 ORG_STATE_FILE = "sandbox-org.json"
 STRIPE_STATE_FILE = "sandbox-stripe.json"
 
@@ -222,7 +222,7 @@ def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> I
             from sf_stripe_sync.sandbox.stripe_emulator import StripeEmulator
 
             stripe_state = settings.state_dir / STRIPE_STATE_FILE
-            seed_path = sandbox.stripe_seed or DEFAULT_CATALOG
+            seed_path = sandbox.stripe_seed or bundled_path(DEMO_CATALOG)
             seed = None if stripe_state.exists() else _load_json(seed_path, "Stripe seed")
             emulator = StripeEmulator(seed=seed, state_file=stripe_state)
             emulator.start(host="127.0.0.1", port=0)

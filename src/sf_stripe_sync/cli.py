@@ -208,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=12112)
     p.add_argument("--batch-size", type=int, default=2000)
+    p.add_argument("--tls", action="store_true",
+                   help="serve HTTPS with a certificate from a CA made on the spot")
+    p.add_argument("--ca-dir", type=Path, default=None, metavar="DIR",
+                   help="with --tls, write the CA certificate (local-org-ca.pem) here")
     p.add_argument("--latency-ms", type=float, default=0.0)
     _catalog_commands(sub)
     _ops_commands(sub)

@@ -10,6 +10,9 @@ same knobs exist over HTTP under ``/_org/`` for out-of-process use.
 ``instance_url`` is the https form (``https://127.0.0.1:<port>``) that simple-salesforce
 expects; pass ``requests_session()`` as its ``session=`` so those URLs reach the org's
 plain-HTTP listener (see ``transport``). ``base_url`` is the plain ``http://`` address.
+With ``tls=True`` the org serves real HTTPS instead, with a certificate from its own
+CA (``tls``; ``ca_path`` is the CA's PEM): any client reaches ``instance_url`` directly
+with ``session.verify = org.ca_path``, as it would a real org.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from sf_stripe_sync.sandbox.salesforce_org.faults import FaultInjector, OrgFault
 from sf_stripe_sync.sandbox.salesforce_org.messages import OrgRequest, OrgResponse
 from sf_stripe_sync.sandbox.salesforce_org.rest import OrgApi
 from sf_stripe_sync.sandbox.salesforce_org.store import OrgClock, OrgStore
+from sf_stripe_sync.sandbox.salesforce_org.tls import OrgTls
 from sf_stripe_sync.sandbox.salesforce_org.transport import local_org_session
 
 Snapshot = Mapping[str, list[dict[str, Any]]]
@@ -66,6 +70,8 @@ class LocalOrg:
         session_id: str = "00Dlocal!session",
         username: str | None = None,
         password: str | None = None,
+        tls: bool = False,
+        ca_dir: Path | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -80,6 +86,7 @@ class LocalOrg:
         self._port = 0
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self.tls = OrgTls(ca_dir) if tls else None
         self.api = OrgApi(
             schema=self.schema,
             store=self.store,
@@ -98,7 +105,7 @@ class LocalOrg:
 
         if self._server is not None:
             raise RuntimeError("the local org is already running")
-        self._server = OrgHttpServer((host, port), self)
+        self._server = OrgHttpServer((host, port), self, self.tls)
         self._host, self._port = host, int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -144,7 +151,13 @@ class LocalOrg:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self._host}:{self._port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{self._host}:{self._port}"
+
+    @property
+    def ca_path(self) -> Path | None:
+        """The PEM certificate of the org's own CA (None when serving plain HTTP)."""
+        return self.tls.ca_path if self.tls is not None else None
 
     @property
     def session_id(self) -> str:
@@ -153,7 +166,7 @@ class LocalOrg:
     def requests_session(self) -> requests.Session:
         if self._server is None:
             raise RuntimeError("start the local org before asking for a session")
-        return local_org_session(self._host, self._port)
+        return local_org_session(self._host, self._port, ca_path=self.ca_path)
 
     # -- test knobs ---------------------------------------------------------------------
     def handle(self, request: OrgRequest) -> OrgResponse:

@@ -36,6 +36,7 @@ from sf_stripe_sync.sandbox.salesforce_org import composite
 from sf_stripe_sync.sandbox.salesforce_org.auth import Authenticator, SessionRegistry, bearer_token
 from sf_stripe_sync.sandbox.salesforce_org.describe import OrgSchema
 from sf_stripe_sync.sandbox.salesforce_org.faults import FaultInjector, OrgFaults
+from sf_stripe_sync.sandbox.salesforce_org.ids import is_valid_id, malformed_id_message
 from sf_stripe_sync.sandbox.salesforce_org.messages import (
     OrgRequest,
     OrgResponse,
@@ -223,6 +224,8 @@ class OrgApi:
         if len(rest) != 2:
             return sf_error(404, "NOT_FOUND", _NOT_FOUND)
         record_id = rest[1]
+        if not is_valid_id(record_id):
+            return sf_error(400, "MALFORMED_ID", malformed_id_message(obj.name, record_id))
         record = self.store.get(record_id)
         if record is None or self.store.sobject_of(record_id) != obj.name:
             return sf_error(404, "NOT_FOUND", _NOT_FOUND)

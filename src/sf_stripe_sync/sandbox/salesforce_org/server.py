@@ -5,6 +5,9 @@ keep-alive) turns each request into an ``OrgRequest``, hands it to the org and w
 ``OrgResponse`` back. Request logging is off: request lines and headers can carry
 session ids, which must not end up in logs.
 
+With ``tls`` (``sandbox salesforce --tls``) each accepted connection is wrapped in TLS
+with a certificate from the org's own CA (``tls``) before the handler reads it.
+
 ``run_cli`` serves a snapshot file until Ctrl-C, printing the address and a session id.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import socket
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler
@@ -22,6 +26,7 @@ from sf_stripe_sync.errors import UsageError
 from sf_stripe_sync.sandbox.http import SandboxHttpServer
 from sf_stripe_sync.sandbox.salesforce_org.faults import OrgFaults
 from sf_stripe_sync.sandbox.salesforce_org.messages import OrgRequest, sf_error
+from sf_stripe_sync.sandbox.salesforce_org.tls import OrgTls
 
 if TYPE_CHECKING:
     from sf_stripe_sync.sandbox.salesforce_org.org import LocalOrg
@@ -29,9 +34,20 @@ if TYPE_CHECKING:
 
 class OrgHttpServer(SandboxHttpServer):
 
-    def __init__(self, address: tuple[str, int], org: LocalOrg) -> None:
+    def __init__(self, address: tuple[str, int], org: LocalOrg,
+                 tls: OrgTls | None = None) -> None:
         self.org = org
+        self.tls = tls
         super().__init__(address, _OrgRequestHandler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Runs in the connection's own thread: the TLS handshake happens here."""
+        if self.tls is not None:
+            try:
+                request = self.tls.wrap(request)
+            except (ssl.SSLError, OSError):
+                return  # a client that does not trust the CA hangs up mid-handshake
+        super().finish_request(request, client_address)
 
 
 class _OrgRequestHandler(BaseHTTPRequestHandler):
@@ -81,7 +97,8 @@ def run_cli(args: argparse.Namespace) -> int:
     from sf_stripe_sync.sandbox.salesforce_org.org import LocalOrg
 
     try:
-        org = LocalOrg(args.snapshot, batch_size=args.batch_size)
+        org = LocalOrg(args.snapshot, batch_size=args.batch_size, tls=args.tls,
+                       ca_dir=args.ca_dir)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     if args.latency_ms:
@@ -91,8 +108,11 @@ def run_cli(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
     print(f"Local Salesforce org serving {org.base_url}", flush=True)
-    print(f"Instance URL (simple-salesforce, via LocalOrg.requests_session()): "
-          f"{org.instance_url}", flush=True)
+    if org.ca_path is not None:
+        print(f"Certificate authority (trust it to verify the org): {org.ca_path}", flush=True)
+    else:
+        print(f"Instance URL (simple-salesforce, via LocalOrg.requests_session()): "
+              f"{org.instance_url}", flush=True)
     print(f"Session id: {org.session_id}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     stopped = threading.Event()

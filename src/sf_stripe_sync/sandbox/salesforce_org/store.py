@@ -20,27 +20,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sf_stripe_sync.sandbox.salesforce_org.describe import ID_PATTERN, ObjectSpec, OrgSchema
+from sf_stripe_sync.sandbox.salesforce_org.ids import id_key, is_valid_id, to_18
 
-_CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+__all__ = ["OrgStore", "id_key", "to_18"]
+
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-def to_18(id15: str) -> str:
-    """Salesforce's case-safe 18-character form of a 15-character id."""
-    suffix = ""
-    for chunk in range(3):
-        bits = 0
-        for pos, char in enumerate(id15[chunk * 5 : chunk * 5 + 5]):
-            if "A" <= char <= "Z":
-                bits |= 1 << pos
-        suffix += _CHECKSUM_ALPHABET[bits]
-    return id15 + suffix
-
-
-def id_key(record_id: str) -> str:
-    """The 15-character key an id is stored under (ids compare on their first 15)."""
-    return record_id[:15]
-
 
 # Salesforce derives the read-only StatusCode (the status *category*) from Status.
 _STATUS_CATEGORIES: dict[str, frozenset[str]] = {
@@ -106,6 +90,9 @@ class OrgStore:
             for raw in records:
                 record = {k: copy.deepcopy(v) for k, v in raw.items() if k != "attributes"}
                 rid = record.get("Id")
+                if isinstance(rid, str) and ID_PATTERN.match(rid) and not is_valid_id(rid):
+                    raise ValueError(f"{name} {rid}: the last three characters of an "
+                                     "18-character id must encode the case of the first 15")
                 if not (isinstance(rid, str) and ID_PATTERN.match(rid)):
                     rid = self.new_id(obj)
                 elif len(rid) == 15:

@@ -23,11 +23,11 @@ from typing import Any, Literal
 
 from sf_stripe_sync.sandbox.salesforce_org.describe import (
     DATETIME_PATTERN,
-    ID_PATTERN,
     ObjectSpec,
     OrgSchema,
 )
 from sf_stripe_sync.sandbox.salesforce_org.faults import FaultInjector
+from sf_stripe_sync.sandbox.salesforce_org.ids import is_valid_id, malformed_id_message
 from sf_stripe_sync.sandbox.salesforce_org.soql.ast import SoqlError
 from sf_stripe_sync.sandbox.salesforce_org.soql.parser import parse_datetime_literal
 from sf_stripe_sync.sandbox.salesforce_org.soql.values import NUMBER_TYPES
@@ -88,10 +88,9 @@ class RecordWriter:
                 return prepared
             values.pop("Id", None)
             prepared.record_id = record_id
-            if not ID_PATTERN.match(record_id) or not record_id.startswith(obj.key_prefix):
+            if not is_valid_id(record_id) or not record_id.startswith(obj.key_prefix):
                 prepared.errors.append(write_error(
-                    "MALFORMED_ID", f"{obj.name} ID: id value of incorrect type: {record_id}",
-                    ["Id"]))
+                    "MALFORMED_ID", malformed_id_message(obj.name, record_id), ["Id"]))
                 return prepared
             record = self.store.get(record_id)
             if record is None:
@@ -138,6 +137,11 @@ class RecordWriter:
             try:
                 checked[spec.name] = _coerce(spec.type, value)
             except ValueError:
+                if spec.type in ("id", "reference"):
+                    errors.append(write_error(
+                        "MALFORMED_ID", f"{spec.name}: id value of incorrect type: {value}",
+                        [spec.name]))
+                    continue
                 errors.append(write_error(
                     "INVALID_TYPE_ON_FIELD_IN_RECORD",
                     f"{spec.name}: value not of required type: {value}", [spec.name]))
@@ -273,7 +277,7 @@ def _coerce(field_type: str, value: Any) -> Any:
             return format_datetime(parse_datetime_literal(text))
         except SoqlError as exc:
             raise ValueError(value) from exc
-    is_id = isinstance(value, str) and ID_PATTERN.match(value) is not None
+    is_id = is_valid_id(value)
     if field_type in ("id", "reference") and not is_id:
         raise ValueError(value)
     if field_type in ("string", "picklist", "multipicklist", "textarea") and not isinstance(

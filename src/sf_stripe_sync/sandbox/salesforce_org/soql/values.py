@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sf_stripe_sync.sandbox.salesforce_org.describe import ID_PATTERN
+from sf_stripe_sync.sandbox.salesforce_org.ids import is_valid_id
 from sf_stripe_sync.sandbox.salesforce_org.soql.ast import SoqlError, Value
 from sf_stripe_sync.sandbox.salesforce_org.soql.parser import (
     parse_date_literal,
@@ -55,7 +55,7 @@ def check_literal(field_name: str, field_type: str, literal: Value) -> None:
     if literal.kind == "null" or expected is None or literal.kind in expected:
         if field_type in ID_TYPES and literal.kind == "string":
             text = str(literal.value)
-            if not ID_PATTERN.match(text):
+            if not is_valid_id(text):
                 raise SoqlError("INVALID_QUERY_FILTER_OPERATOR", f"\ninvalid ID field: {text}")
         return
     quoted = "should be enclosed in quotes" if literal.kind != "string" else (

@@ -171,10 +171,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stripe-emulator-seed", type=Path, default=None, metavar="FILE")
     _running_sandboxes(p)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="json: the run's results as one document (docs/json-output.md)")
 
     p = sub.add_parser("cancel", help="cancel an order's Stripe subscription schedule")
     _common(p)
     p.add_argument("order_id", metavar="ORDER_ID")
+    p.add_argument("--dry-run", action="store_true", help="show the cancel; send nothing")
+    p.add_argument("--yes", "-y", action="store_true",
+                   help="do not ask for confirmation on a terminal")
+    p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--salesforce-sandbox", type=Path, default=None, metavar="SNAPSHOT")
     p.add_argument("--stripe-emulator", action="store_true")
     p.add_argument("--stripe-emulator-seed", type=Path, default=None, metavar="FILE")

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from sf_stripe_sync.config import Settings, load_settings
 from sf_stripe_sync.core.dates import parse_as_of
+from sf_stripe_sync.core.render import preview_document
+from sf_stripe_sync.core.rules import SyncRules
 from sf_stripe_sync.engine import RunOptions, RunReport
 from sf_stripe_sync.errors import UsageError
 from sf_stripe_sync.logs import configure_logging, progress_bar
@@ -29,6 +31,7 @@ from sf_stripe_sync.plan_file import (
     write_plan,
 )
 from sf_stripe_sync.preflight.run import require_ready
+from sf_stripe_sync.run_results import RUN_RESULTS_FILE, run_document, write_run_results
 from sf_stripe_sync.runtime import Runtime, SandboxOptions, open_runtime
 from sf_stripe_sync.state.store import StateStore, store_path
 from sf_stripe_sync.summary import print_dry_run, print_summary
@@ -94,15 +97,27 @@ def run_sync(args: argparse.Namespace) -> int:
     with open_runtime(settings, _sandbox(args)) as rt:
         require_ready(rt)
         report = _apply_saved(rt, saved) if saved is not None else _run(rt, options, args)
-        if args.dry_run:
-            print_dry_run(report, json_output=args.log_format == "json")
-            if out is not None:
-                assert as_of is not None
-                write_plan(plan_document(report, as_of=as_of, created_at=datetime.now(UTC)),
-                           out)
-        else:
-            print_summary(report, where=rt.describe, json_output=args.log_format == "json")
+        if out is not None:
+            assert as_of is not None
+            write_plan(plan_document(report, as_of=as_of, created_at=datetime.now(UTC)), out)
+        _show(report, rt, args, command="sync")
     return _exit_code(report)
+
+
+def _show(report: RunReport, rt: Runtime, args: argparse.Namespace, *, command: str) -> None:
+    """Write ``run_results.json``, then print the summary (or the run as JSON)."""
+    document = run_document(report, command=command, finished_at=datetime.now(UTC),
+                            where=rt.describe)
+    write_run_results(document, rt.settings.state_dir)
+    if getattr(args, "format", "table") == "json":
+        if report.dry_run:
+            document["plans"] = preview_document(report.plans, report.labels)["orders"]
+        json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    elif report.dry_run:
+        print_dry_run(report, json_output=args.log_format == "json")
+    else:
+        print_summary(report, where=rt.describe, json_output=args.log_format == "json")
 
 
 def _run(rt: Runtime, options: RunOptions, args: argparse.Namespace) -> RunReport:
@@ -141,9 +156,33 @@ def run_cancel(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with open_runtime(settings, _sandbox(args)) as rt:
         require_ready(rt)
+        asked = RunOptions(cancel_ids=[args.order_id], mode="cancel", dry_run=True)
+        if args.dry_run or not (args.yes or not sys.stdin.isatty()):
+            planned = rt.engine().run(asked)
+            if args.dry_run:
+                _show(planned, rt, args, command="cancel")
+                return _exit_code(planned)
+            if not _confirmed(planned, args.order_id, rt.settings.rules):
+                print("cancel: nothing done", file=sys.stderr)
+                return EXIT_OK
         report = rt.engine().run(RunOptions(cancel_ids=[args.order_id], mode="cancel"))
-        print_summary(report, where=rt.describe, json_output=args.log_format == "json")
+        _show(report, rt, args, command="cancel")
     return _exit_code(report)
+
+
+def _confirmed(planned: RunReport, order_id: str, rules: SyncRules) -> bool:
+    """Ask on the terminal before cancelling (``--yes`` or no terminal: not asked)."""
+    plan = planned.outcomes[0].plan if planned.outcomes else None
+    if plan is None or plan.operation.value != "cancel":
+        return True  # nothing to cancel, or an error: the run reports it
+    prompt = (f"Cancel Stripe schedule {plan.schedule_id} of order {order_id} "
+              f"(Stripe account {plan.stripe_account}, invoice_now={rules.invoice_now}, "
+              f"prorate={rules.prorate})? [y/N] ")
+    try:
+        answer = input(prompt)
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -157,6 +196,12 @@ def run_status(args: argparse.Namespace) -> int:
         document = store.status_document()
     finally:
         store.close()
+    results = settings.state_dir / RUN_RESULTS_FILE
+    if results.exists():
+        try:
+            document["last_run_results"] = json.loads(results.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            document["last_run_results"] = None
     if args.format == "json":
         json.dump(document, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")

@@ -137,3 +137,17 @@ def test_every_endpoint_the_emulator_serves_has_its_limits_table() -> None:
     missing = [f"{r.method} {_sample_path(r.pattern)}" for r in ROUTES
                if r.method != "DELETE" and tree_for(r.method, _sample_path(r.pattern)) is None]
     assert missing == []
+
+
+def test_metadata_keys_are_counted_on_the_object_after_an_update(
+    client: stripe.StripeClient,
+) -> None:
+    created = client.v1.customers.create(params={"metadata": {f"a{i}": "v" for i in range(30)}})
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.customers.update(created.id,
+                                   params={"metadata": {f"b{i}": "v" for i in range(21)}})
+    assert info.value.param == "metadata"
+    assert "you've set 51" in str(info.value.user_message)
+    removing = {f"a{i}": "" for i in range(21)} | {f"b{i}": "v" for i in range(21)}
+    updated = client.v1.customers.update(created.id, params={"metadata": removing})
+    assert len(updated.metadata.to_dict()) == 30

@@ -7,7 +7,8 @@ those it may serve later, is covered without hand-written rules). A string longe
 its ``maxLength`` is refused the way Stripe refuses it: 400 ``invalid_request_error``,
 ``Invalid string: <abbreviated value>; must be at most N characters``, ``param`` the
 full bracket path. Every hash named ``metadata``, wherever it sits, follows Stripe's
-documented metadata rules: at most 50 keys, keys at most 40 characters and without
+documented metadata rules: at most 50 keys (the request's here; the object's after a
+merge in ``resources.common.apply_metadata``), keys at most 40 characters and without
 square brackets, values at most 500 characters (``param`` the metadata's path).
 ``check_idempotency_key`` enforces the 1-255 character key length. All of these are
 parameter-validation failures: they are never saved under an idempotency key.
@@ -62,9 +63,10 @@ def _too_long(value: str, limit: int, path: str) -> None:
 
 def check_metadata(metadata: dict[str, Any], path: str) -> None:
     """Stripe's metadata rules (https://docs.stripe.com/api/metadata)."""
-    if len(metadata) > METADATA_MAX_KEYS:
+    setting = [key for key, value in metadata.items() if value != ""]  # "" unsets a key
+    if len(setting) > METADATA_MAX_KEYS:
         raise invalid(f"Metadata can have up to {METADATA_MAX_KEYS} keys, but you've set "
-                      f"{len(metadata)}.", param=path)
+                      f"{len(setting)}.", param=path)
     for key, value in metadata.items():
         if len(key) > METADATA_KEY_MAX or "[" in key or "]" in key:
             raise invalid(f"Invalid key: {key} must be a string under {METADATA_KEY_MAX} "

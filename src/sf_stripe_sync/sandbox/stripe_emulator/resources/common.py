@@ -87,8 +87,9 @@ def apply_metadata(current: dict[str, str] | None, value: Any) -> dict[str, str]
             result.pop(key, None)
         else:
             result[key] = str(item)
-    if len(result) > 50:
-        raise invalid("Invalid metadata: you can specify up to 50 keys", param="metadata")
+    if len(result) > 50:  # counted on the object as it would be after the update
+        raise invalid(f"Metadata can have up to 50 keys, but you've set {len(result)}.",
+                      param="metadata")
     return result
 
 

@@ -24,6 +24,7 @@ from sf_stripe_sync.catalog.settings import CatalogSettings, PortalSettings
 from sf_stripe_sync.core.rules import FieldMap, SyncRules
 from sf_stripe_sync.errors import ConfigError
 from sf_stripe_sync.serve.settings import ServeSettings
+from sf_stripe_sync.state.settings import StateSettings
 
 DEFAULT_CONFIG_NAME = "sf-stripe-sync.toml"
 SALESFORCE_API_VERSION = "65.0"
@@ -104,6 +105,8 @@ class Settings(BaseSettings):
     fields: FieldMap = Field(default_factory=FieldMap)
     rules: SyncRules = Field(default_factory=SyncRules)
     state_dir: Path = Path(".sf-stripe-sync")
+    state: StateSettings = Field(default_factory=StateSettings)
+    """``state.url = "postgresql://..."``: a store shared by many hosts (``state.settings``)."""
     secrets_file: Path | None = None
     page_size: int = 200
     watermark_overlap_seconds: int = 300

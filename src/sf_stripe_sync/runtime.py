@@ -30,7 +30,7 @@ from sf_stripe_sync.engine import Engine
 from sf_stripe_sync.errors import UsageError
 from sf_stripe_sync.ports import BillingGateway, OrderSource, WriteBack
 from sf_stripe_sync.salesforce.retry import RetryPolicy as SalesforceRetryPolicy
-from sf_stripe_sync.state.store import StateStore, store_path
+from sf_stripe_sync.state.store import StateStore, open_store
 from sf_stripe_sync.stripe.retry import RetryPolicy as StripeRetryPolicy
 
 DEMO_STRIPE_KEY = "sk_test_local_emulator"
@@ -191,7 +191,7 @@ def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> I
     sandbox = sandbox or SandboxOptions()
     with ExitStack() as stack:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-        store = StateStore.open(store_path(settings.state_dir))
+        store = open_store(settings.state, settings.state_dir)
         stack.callback(store.close)
         parts: list[str] = []
         session = None

@@ -33,7 +33,7 @@ from sf_stripe_sync.plan_file import (
 from sf_stripe_sync.preflight.run import require_ready
 from sf_stripe_sync.run_results import RUN_RESULTS_FILE, run_document, write_run_results
 from sf_stripe_sync.runtime import Runtime, SandboxOptions, open_runtime
-from sf_stripe_sync.state.store import StateStore, store_path
+from sf_stripe_sync.state.store import open_store, store_path
 from sf_stripe_sync.summary import print_dry_run, print_summary
 
 EXIT_OK = 0
@@ -188,10 +188,10 @@ def _confirmed(planned: RunReport, order_id: str, rules: SyncRules) -> bool:
 def run_status(args: argparse.Namespace) -> int:
     settings = _settings(args)
     path = store_path(settings.state_dir)
-    if not path.exists():
+    if settings.state.url is None and not path.exists():
         raise UsageError(f"no state store at {path}: nothing has been synced with this "
                          "--state-dir yet")
-    store = StateStore.open(path)
+    store = open_store(settings.state, settings.state_dir)
     try:
         document = store.status_document()
     finally:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +12,7 @@ import pytest
 from sf_stripe_sync.errors import IdempotencyConflict, TerminalError
 from sf_stripe_sync.state.errors import IllegalTransition, StateUsageError
 from sf_stripe_sync.state.store import JournalEntry, JournalState, StateStore
+from tests.backends import StoreSpec
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 P, S, C, W, F = (JournalState.PLANNED, JournalState.SENT, JournalState.CONFIRMED,
@@ -37,10 +36,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> Iterator[StateStore]:
-    opened = StateStore.open(tmp_path / "store.db", clock=clock)
-    yield opened
-    opened.close()
+def store(store_spec: StoreSpec, clock: Clock) -> StateStore:
+    return store_spec.open(clock=clock)
 
 
 def _begin(store: StateStore, key: str = "sfss-create-1", **changes: Any) -> JournalEntry:
@@ -253,12 +250,13 @@ def test_unfinished_lists_planned_sent_and_confirmed_oldest_first(store: StateSt
     assert [e.id for e in store.journal_unfinished()] == [planned.id, sent.id, confirmed.id]
 
 
-def test_a_sent_entry_survives_a_crash_and_is_resumed_with_its_key(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    crashed = StateStore.open(path)
+def test_a_sent_entry_survives_a_crash_and_is_resumed_with_its_key(
+    store_spec: StoreSpec,
+) -> None:
+    crashed = store_spec.open()
     entry = _walk(crashed, _begin(crashed, "sfss-create-abc"), S)
     crashed.close()
-    with StateStore.open(path) as reopened:
+    with store_spec.open() as reopened:
         [unfinished] = reopened.journal_unfinished()
         assert (unfinished.id, unfinished.state, unfinished.idempotency_key) == (
             entry.id, S, "sfss-create-abc")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from sf_stripe_sync.state.errors import StateUsageError
 from sf_stripe_sync.state.store import StateStore
+from tests.backends import StoreSpec
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 TTL = 60.0
@@ -19,10 +18,8 @@ KEYS_PER_CONTEST = 40
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    opened = StateStore.open(tmp_path / "store.db")
-    yield opened
-    opened.close()
+def store(store_spec: StoreSpec) -> StateStore:
+    return store_spec.open()
 
 
 def test_a_free_lease_is_taken(store: StateStore) -> None:
@@ -115,9 +112,9 @@ def test_threads_contending_for_one_lease_have_one_winner(store: StateStore) -> 
     assert store.lease_holder("801A", T0) == winners[0]
 
 
-def _contend_in_process(path: str, owner: str, barrier: object, results: object) -> None:
+def _contend_in_process(spec: StoreSpec, owner: str, barrier: object, results: object) -> None:
     """Child process: try every key once, report the keys won."""
-    store = StateStore.open(Path(path))
+    store = spec.open()
     try:
         barrier.wait(timeout=30)  # type: ignore[attr-defined]
         won = [f"order-{i}" for i in range(KEYS_PER_CONTEST)
@@ -127,9 +124,8 @@ def _contend_in_process(path: str, owner: str, barrier: object, results: object)
         store.close()
 
 
-def test_processes_contending_for_leases_never_both_win(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    with StateStore.open(path) as setup:
+def test_processes_contending_for_leases_never_both_win(store_spec: StoreSpec) -> None:
+    with store_spec.open() as setup:
         # Half the keys start out held by a run that crashed: stale at contest time.
         for i in range(0, KEYS_PER_CONTEST, 2):
             assert setup.acquire_lease(f"order-{i}", "crashed-run", TTL, T0)
@@ -138,7 +134,8 @@ def test_processes_contending_for_leases_never_both_win(tmp_path: Path) -> None:
     results = context.Queue()
     owners = ("proc-a", "proc-b", "proc-c")
     processes = [context.Process(target=_contend_in_process,
-                                 args=(str(path), owner, barrier, results))
+                                 args=(StoreSpec(store_spec.backend, store_spec.target), owner,
+                                       barrier, results))
                  for owner in owners]
     for process in processes:
         process.start()
@@ -151,9 +148,24 @@ def test_processes_contending_for_leases_never_both_win(tmp_path: Path) -> None:
                 process.kill()
     assert all(p.exitcode == 0 for p in processes)
     later = T0 + timedelta(seconds=TTL)
-    with StateStore.open(path) as check:
+    with store_spec.open() as check:
         for i in range(KEYS_PER_CONTEST):
             key = f"order-{i}"
             claimants = [owner for owner in owners if key in won[owner]]
             assert len(claimants) == 1, (key, claimants)
             assert check.lease_holder(key, later) == claimants[0]
+
+
+def test_renewing_all_of_an_owners_leases_keeps_them_past_their_first_expiry(
+    store: StateStore,
+) -> None:
+    for key in ("contract:a", "contract:b", "run:r"):
+        assert store.acquire_lease(key, "run-a", TTL, T0)
+    assert store.acquire_lease("contract:c", "run-b", TTL, T0)
+    beat = T0 + timedelta(seconds=TTL - 1)
+    assert store.renew_leases("run-a", TTL, beat) == 3
+    after_first_ttl = T0 + timedelta(seconds=TTL + 1)
+    assert store.lease_holder("contract:a", after_first_ttl) == "run-a"
+    assert store.lease_holder("contract:c", after_first_ttl) is None
+    assert not store.acquire_lease("contract:b", "run-b", TTL, after_first_ttl)
+    assert store.renew_leases("run-nobody", TTL, beat) == 0

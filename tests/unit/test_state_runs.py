@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from sf_stripe_sync.state.errors import StateUsageError
 from sf_stripe_sync.state.store import FailedOrder, JournalState, StateStore
+from tests.backends import StoreSpec
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    opened = StateStore.open(tmp_path / "store.db", clock=lambda: T0)
-    yield opened
-    opened.close()
+def store(store_spec: StoreSpec) -> StateStore:
+    return store_spec.open(clock=lambda: T0)
 
 
 def _run(store: StateStore, run_id: str, *, failed: tuple[FailedOrder, ...] = (),

@@ -15,12 +15,19 @@ from sf_stripe_sync.errors import ConfigError, TransientError
 from sf_stripe_sync.state.errors import StateStoreBusy, StateStoreError, StateUsageError
 from sf_stripe_sync.state.migrations import MIGRATIONS, SCHEMA_VERSION, migrate
 from sf_stripe_sync.state.store import STATE_FILE_NAME, ContractState, StateStore
+from tests.backends import StoreSpec
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
+def store(store_spec: StoreSpec) -> StateStore:
+    """Conformance: every test taking ``store`` runs on SQLite and on PostgreSQL."""
+    return store_spec.open(clock=lambda: T0)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[StateStore]:
     opened = StateStore.open(tmp_path / "state" / "store.db", clock=lambda: T0)
     yield opened
     opened.close()
@@ -46,8 +53,8 @@ def test_open_on_a_directory_uses_the_state_file_inside_it(tmp_path: Path) -> No
     assert (tmp_path / STATE_FILE_NAME).is_file()
 
 
-def test_store_uses_wal_journal_mode(store: StateStore) -> None:
-    with _raw(store.path) as conn:
+def test_store_uses_wal_journal_mode(sqlite_store: StateStore) -> None:
+    with _raw(sqlite_store.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -55,12 +62,11 @@ def test_new_store_is_at_the_latest_schema_version(store: StateStore) -> None:
     assert store.schema_version() == SCHEMA_VERSION == len(MIGRATIONS)
 
 
-def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    with StateStore.open(path) as store:
+def test_reopening_keeps_data_and_does_not_migrate_again(store_spec: StoreSpec) -> None:
+    with store_spec.open() as store:
         store.put_id("default", "customer", "001A", "cus_1")
     for _ in range(2):
-        with StateStore.open(path) as store:
+        with store_spec.open() as store:
             assert store.schema_version() == SCHEMA_VERSION
             assert store.get_stripe_id("default", "customer", "001A") == "cus_1"
 
@@ -135,8 +141,8 @@ def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
         StateStore.open(path)
 
 
-def test_using_a_closed_store_is_a_usage_error(tmp_path: Path) -> None:
-    store = StateStore.open(tmp_path / "store.db")
+def test_using_a_closed_store_is_a_usage_error(store_spec: StoreSpec) -> None:
+    store = store_spec.open()
     store.close()
     with pytest.raises(StateUsageError, match="closed"):
         store.get_watermark("orders")
@@ -299,3 +305,37 @@ def test_unknown_contract_is_none_and_accounts_do_not_mix(store: StateStore) -> 
 def test_contract_state_with_a_naive_timestamp_is_refused(store: StateStore) -> None:
     with pytest.raises(ValueError):  # pydantic refuses it before the store sees it
         _contract(updated_at=datetime(2025, 1, 1))
+
+
+# --------------------------------------------------------------------- rate slots
+
+
+def test_rate_slots_space_requests_one_interval_apart_from_any_thread(
+    store: StateStore,
+) -> None:
+    interval = 100.0  # a slow rate: the seconds the calls themselves take do not matter
+    waits: list[float] = []
+    lock = threading.Lock()
+
+    def take() -> None:
+        wait = store.reserve_rate_slot("acct-a", 1 / interval)
+        with lock:
+            waits.append(wait)
+
+    threads = [threading.Thread(target=take) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    ordered = sorted(waits)
+    assert ordered[0] == 0.0
+    for k, wait in enumerate(ordered):
+        assert k * interval - 10 <= wait <= k * interval, ordered
+    # another account has its own slots
+    assert store.reserve_rate_slot("acct-b", 1 / interval) == 0.0
+
+
+def test_a_burst_lets_that_many_requests_go_at_once(store: StateStore) -> None:
+    waits = [store.reserve_rate_slot("acct-a", 0.01, burst=3) for _ in range(4)]
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    assert 90 <= waits[3] <= 100

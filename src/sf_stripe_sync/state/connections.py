@@ -29,6 +29,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sf_stripe_sync.state.errors import StateStoreBusy, StateStoreError, StateUsageError
+from sf_stripe_sync.state.sql import SQLITE, Dialect
 
 DEFAULT_BUSY_TIMEOUT_SECONDS = 10.0
 
@@ -55,6 +56,14 @@ class ConnectionPool:
         self._open: list[sqlite3.Connection] = []
         self._pid = os.getpid()
         self._closed = False
+
+    @property
+    def dialect(self) -> Dialect:
+        return SQLITE
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
 
     def connection(self) -> sqlite3.Connection:
         if self._closed:
@@ -97,6 +106,12 @@ class ConnectionPool:
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction holding SQLite's write lock from its first statement."""
         with self._transaction("BEGIN IMMEDIATE") as conn:
+            yield conn
+
+    @contextmanager
+    def atomic(self) -> Iterator[sqlite3.Connection]:
+        """SQLite has one write lock: the same as ``write``."""
+        with self.write() as conn:
             yield conn
 
     @contextmanager

@@ -7,6 +7,8 @@ Theory of operation: the store meets three kinds of trouble.
 * A caller breaking the store's rules (an illegal journal transition, a naive datetime,
   an unknown run, an unknown id kind): ``StateUsageError``, a ``TerminalError``. These
   are bugs in the caller, not problems in the data, and are never retried.
+* The database server cannot be reached (PostgreSQL down, connection lost):
+  ``StateStoreUnavailable``, transient too.
 * The database itself is unusable (corrupt, unreadable, not a database): ``StateStoreError``.
 
 A schema newer than this code understands is the operator's problem (they ran an older
@@ -20,6 +22,10 @@ from sf_stripe_sync.errors import TerminalError, TransientError
 
 class StateStoreBusy(TransientError):
     """The store stayed locked by another writer past the busy timeout."""
+
+
+class StateStoreUnavailable(TransientError):
+    """The shared (PostgreSQL) store could not be reached; a later attempt may succeed."""
 
 
 class StateStoreError(TerminalError):

@@ -21,7 +21,6 @@ These functions run inside a transaction the store opened (``ConnectionPool.writ
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -43,6 +42,7 @@ from sf_stripe_sync.state.records import (
     JournalState,
     check_transition,
 )
+from sf_stripe_sync.state.sql import Connection
 
 _COLUMNS = (
     "id, run_id, order_id, contract_key, account, operation, fingerprint, idempotency_key, "
@@ -52,7 +52,7 @@ _COLUMNS = (
 _UNFINISHED_SQL = ", ".join(f"'{s.value}'" for s in sorted(UNFINISHED_STATES))
 
 
-def _entry(row: sqlite3.Row | tuple[Any, ...]) -> JournalEntry:
+def _entry(row: Sequence[Any]) -> JournalEntry:
     return JournalEntry(
         id=row[0], run_id=row[1], order_id=row[2], contract_key=row[3], account=row[4],
         operation=row[5], fingerprint=row[6], idempotency_key=row[7],
@@ -63,7 +63,7 @@ def _entry(row: sqlite3.Row | tuple[Any, ...]) -> JournalEntry:
     )
 
 
-def get(conn: sqlite3.Connection, entry_id: int) -> JournalEntry:
+def get(conn: Connection, entry_id: int) -> JournalEntry:
     row = conn.execute(f"SELECT {_COLUMNS} FROM journal WHERE id = ?", (entry_id,)).fetchone()
     if row is None:
         raise StateUsageError(f"no journal entry {entry_id}")
@@ -87,7 +87,7 @@ def _check_same_operation(existing: JournalEntry, wanted: Mapping[str, str]) -> 
 
 
 def begin(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     run_id: str,
     order_id: str,
@@ -122,20 +122,20 @@ def begin(
                 (JournalState.PLANNED.value, run_id, order_id, new_payload, stamp, latest.id),
             )
             return get(conn, latest.id)
-    cursor = conn.execute(
+    row = conn.execute(
         "INSERT INTO journal (run_id, order_id, contract_key, account, operation, "
         "fingerprint, idempotency_key, state, payload, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (run_id, order_id, contract_key, account, operation, fingerprint, idempotency_key,
          JournalState.PLANNED.value, encode_payload(payload), stamp, stamp),
-    )
-    if cursor.lastrowid is None:
+    ).fetchone()
+    if row is None:
         raise StateStoreError("journal insert returned no row id")
-    return get(conn, cursor.lastrowid)
+    return get(conn, int(row[0]))
 
 
 def mark(
-    conn: sqlite3.Connection,
+    conn: Connection,
     entry_id: int,
     state: JournalState,
     *,
@@ -171,21 +171,21 @@ def mark(
     return updated
 
 
-def unfinished(conn: sqlite3.Connection) -> list[JournalEntry]:
+def unfinished(conn: Connection) -> list[JournalEntry]:
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM journal WHERE state IN ({_UNFINISHED_SQL}) ORDER BY id"
     ).fetchall()
     return [_entry(r) for r in rows]
 
 
-def for_order(conn: sqlite3.Connection, order_id: str) -> list[JournalEntry]:
+def for_order(conn: Connection, order_id: str) -> list[JournalEntry]:
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM journal WHERE order_id = ? ORDER BY id", (order_id,)
     ).fetchall()
     return [_entry(r) for r in rows]
 
 
-def recent(conn: sqlite3.Connection, limit: int) -> list[JournalEntry]:
+def recent(conn: Connection, limit: int) -> list[JournalEntry]:
     if limit < 0:
         raise StateUsageError(f"limit must not be negative, got {limit}")
     rows = conn.execute(
@@ -194,7 +194,7 @@ def recent(conn: sqlite3.Connection, limit: int) -> list[JournalEntry]:
     return [_entry(r) for r in rows]
 
 
-def state_counts(conn: sqlite3.Connection) -> dict[str, int]:
+def state_counts(conn: Connection) -> dict[str, int]:
     counts = {state.value: 0 for state in JournalState}
     for state, count in conn.execute("SELECT state, COUNT(*) FROM journal GROUP BY state"):
         counts[str(state)] = int(count)

@@ -1,11 +1,13 @@
 """Per-order leases, so two runs at once never work on the same order.
 
 Theory of operation: a lease is one row (key, owner, acquired_at, expires_at). Taking
-one happens inside a ``BEGIN IMMEDIATE`` transaction, so across threads and processes
-exactly one contender sees the row free and writes its name. A lease that has passed
+one happens inside a write transaction (SQLite's ``BEGIN IMMEDIATE``, the store's
+advisory lock on Postgres), so across threads, processes and hosts exactly one
+contender sees the row free and writes its name. A lease that has passed
 ``expires_at`` is stale (its holder crashed or stalled) and the next contender takes it
 over. The holder keeps a lease alive with ``renew`` while it works and gives it back
-with ``release``; taking a lease one already holds simply extends it. Time is passed
+with ``release``; taking a lease one already holds simply extends it. ``renew_all`` is a
+holder's heartbeat: every lease it holds, extended in one statement. Time is passed
 in (``now``) like everywhere else, so tests need no clock.
 
 Keys are opaque: an order id, or a contract key prefixed by the caller.
@@ -14,11 +16,11 @@ Keys are opaque: an order id, or a contract key prefixed by the caller.
 from __future__ import annotations
 
 import math
-import sqlite3
 from datetime import datetime, timedelta
 
 from sf_stripe_sync.state.codec import decode_dt, encode_dt
 from sf_stripe_sync.state.errors import StateUsageError
+from sf_stripe_sync.state.sql import Connection
 
 
 def _expiry(now: datetime, ttl_seconds: float) -> str:
@@ -34,7 +36,7 @@ def _check(key: str, owner: str) -> None:
 
 
 def acquire(
-    conn: sqlite3.Connection, key: str, owner: str, ttl_seconds: float, now: datetime
+    conn: Connection, key: str, owner: str, ttl_seconds: float, now: datetime
 ) -> bool:
     _check(key, owner)
     expires_at = _expiry(now, ttl_seconds)
@@ -57,7 +59,7 @@ def acquire(
 
 
 def renew(
-    conn: sqlite3.Connection, key: str, owner: str, ttl_seconds: float, now: datetime
+    conn: Connection, key: str, owner: str, ttl_seconds: float, now: datetime
 ) -> bool:
     """Extend a lease ``owner`` still holds; False when it is gone or someone took it over.
 
@@ -72,20 +74,28 @@ def renew(
     return cursor.rowcount == 1
 
 
-def release(conn: sqlite3.Connection, key: str, owner: str) -> None:
+def renew_all(conn: Connection, owner: str, ttl_seconds: float, now: datetime) -> int:
+    """Extend every lease ``owner`` still holds (its heartbeat); how many it holds."""
+    _check("*", owner)
+    expires_at = _expiry(now, ttl_seconds)
+    cursor = conn.execute("UPDATE leases SET expires_at = ? WHERE owner = ?", (expires_at, owner))
+    return max(0, cursor.rowcount)
+
+
+def release(conn: Connection, key: str, owner: str) -> None:
     """Give a lease back; releasing a lease one does not hold changes nothing."""
     _check(key, owner)
     conn.execute("DELETE FROM leases WHERE key = ? AND owner = ?", (key, owner))
 
 
-def holder(conn: sqlite3.Connection, key: str, now: datetime) -> str | None:
+def holder(conn: Connection, key: str, now: datetime) -> str | None:
     row = conn.execute("SELECT owner, expires_at FROM leases WHERE key = ?", (key,)).fetchone()
     if row is None or decode_dt(str(row[1])) <= now:
         return None
     return str(row[0])
 
 
-def active_count(conn: sqlite3.Connection, now: datetime) -> int:
+def active_count(conn: Connection, now: datetime) -> int:
     row = conn.execute(
         "SELECT COUNT(*) FROM leases WHERE expires_at > ?", (encode_dt(now, "now"),)
     ).fetchone()

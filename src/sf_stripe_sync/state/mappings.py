@@ -14,25 +14,25 @@ Theory of operation: three small keyed tables, each read and written whole-row.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from sf_stripe_sync.state.codec import decode_dt, decode_json, encode_dt, encode_json
 from sf_stripe_sync.state.errors import StateUsageError
 from sf_stripe_sync.state.records import ID_KINDS, ContractState
+from sf_stripe_sync.state.sql import Connection
 
 
-def get_watermark(conn: sqlite3.Connection, source: str) -> datetime | None:
+def get_watermark(conn: Connection, source: str) -> datetime | None:
     row = conn.execute("SELECT value FROM watermarks WHERE source = ?", (source,)).fetchone()
     return decode_dt(str(row[0])) if row is not None else None
 
 
-def all_watermarks(conn: sqlite3.Connection) -> dict[str, datetime]:
+def all_watermarks(conn: Connection) -> dict[str, datetime]:
     rows = conn.execute("SELECT source, value FROM watermarks ORDER BY source").fetchall()
     return {str(r[0]): decode_dt(str(r[1])) for r in rows}
 
 
-def set_watermark(conn: sqlite3.Connection, source: str, value: datetime, now: datetime) -> None:
+def set_watermark(conn: Connection, source: str, value: datetime, now: datetime) -> None:
     if not source:
         raise StateUsageError("a watermark needs a non-empty source")
     conn.execute(
@@ -48,7 +48,7 @@ def _check_kind(kind: str) -> None:
         raise StateUsageError(f"unknown id kind {kind!r}; expected one of {list(ID_KINDS)}")
 
 
-def put_id(conn: sqlite3.Connection, account: str, kind: str, salesforce_id: str,
+def put_id(conn: Connection, account: str, kind: str, salesforce_id: str,
            stripe_id: str, now: datetime) -> None:
     _check_kind(kind)
     if not (account and salesforce_id and stripe_id):
@@ -62,7 +62,7 @@ def put_id(conn: sqlite3.Connection, account: str, kind: str, salesforce_id: str
     )
 
 
-def get_stripe_id(conn: sqlite3.Connection, account: str, kind: str,
+def get_stripe_id(conn: Connection, account: str, kind: str,
                   salesforce_id: str) -> str | None:
     _check_kind(kind)
     row = conn.execute(
@@ -72,7 +72,7 @@ def get_stripe_id(conn: sqlite3.Connection, account: str, kind: str,
     return str(row[0]) if row is not None else None
 
 
-def get_salesforce_id(conn: sqlite3.Connection, account: str, kind: str,
+def get_salesforce_id(conn: Connection, account: str, kind: str,
                       stripe_id: str) -> str | None:
     _check_kind(kind)
     row = conn.execute(
@@ -87,7 +87,7 @@ _CONTRACT_COLUMNS = ("account, contract_key, schedule_id, customer_id, applied_f
                      "applied_order_ids, status, updated_at")
 
 
-def get_contract(conn: sqlite3.Connection, account: str,
+def get_contract(conn: Connection, account: str,
                  contract_key: str) -> ContractState | None:
     row = conn.execute(
         f"SELECT {_CONTRACT_COLUMNS} FROM contracts WHERE account = ? AND contract_key = ?",
@@ -102,7 +102,7 @@ def get_contract(conn: sqlite3.Connection, account: str,
     )
 
 
-def put_contract(conn: sqlite3.Connection, state: ContractState) -> None:
+def put_contract(conn: Connection, state: ContractState) -> None:
     if not (state.account and state.contract_key):
         raise StateUsageError("a contract state needs a non-empty account and contract_key")
     conn.execute(
@@ -118,7 +118,7 @@ def put_contract(conn: sqlite3.Connection, state: ContractState) -> None:
     )
 
 
-def contract_status_counts(conn: sqlite3.Connection) -> dict[str, int]:
+def contract_status_counts(conn: Connection) -> dict[str, int]:
     counts = {"active": 0, "canceled": 0}
     for status, count in conn.execute("SELECT status, COUNT(*) FROM contracts GROUP BY status"):
         counts[str(status)] = int(count)

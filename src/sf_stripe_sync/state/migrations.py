@@ -1,7 +1,9 @@
 """Versioned schema migrations, applied in order, each inside one write transaction.
 
 Theory of operation: the schema version lives in SQLite's ``PRAGMA user_version``
-(0 for a brand-new file). ``MIGRATIONS[n]`` takes the schema from version ``n`` to
+(0 for a brand-new file), or in Postgres in a one-row table (``sql.Dialect``). One list of
+steps serves both databases: the few phrases that differ are tokens the dialect renders
+(``{AUTO_ID}``, ``{ID_MAP_ROWID}``). ``MIGRATIONS[n]`` takes the schema from version ``n`` to
 ``n + 1``; ``migrate`` takes the write lock (``BEGIN IMMEDIATE``), re-reads the version
 under the lock (another process may have migrated meanwhile), applies the missing steps
 and sets the new version in the same transaction, so a crash leaves either the old or
@@ -10,16 +12,18 @@ A store whose version is newer than ``SCHEMA_VERSION`` was written by a newer re
 this code refuses it with a ``ConfigError`` rather than guess at its layout.
 
 Steps are lists of single statements (not ``executescript``, which would commit
-behind the transaction's back). Append new steps; never edit a released one.
+behind the transaction's back). Append new steps; never edit a released one (what it
+renders to in SQLite must stay byte for byte the same). ``apply_steps`` is the part both
+databases share; ``migrate`` wraps it in SQLite's write transaction, ``pg`` in its own.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
 from sf_stripe_sync.errors import ConfigError
+from sf_stripe_sync.state.sql import SQLITE, Connection, Dialect
 
 _V1: tuple[str, ...] = (
     """CREATE TABLE watermarks (
@@ -33,7 +37,7 @@ _V1: tuple[str, ...] = (
         salesforce_id TEXT NOT NULL,
         stripe_id TEXT NOT NULL,
         updated_at TEXT NOT NULL,
-        PRIMARY KEY (account, kind, salesforce_id)
+        PRIMARY KEY (account, kind, salesforce_id){ID_MAP_ROWID}
     )""",
     "CREATE INDEX id_map_by_stripe_id ON id_map (account, kind, stripe_id, updated_at)",
     """CREATE TABLE contracts (
@@ -48,7 +52,7 @@ _V1: tuple[str, ...] = (
         PRIMARY KEY (account, contract_key)
     )""",
     """CREATE TABLE journal (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id {AUTO_ID},
         run_id TEXT NOT NULL,
         order_id TEXT NOT NULL,
         contract_key TEXT NOT NULL,
@@ -80,7 +84,7 @@ _V1: tuple[str, ...] = (
         expires_at TEXT NOT NULL
     )""",
     """CREATE TABLE runs (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq {AUTO_ID},
         run_id TEXT NOT NULL UNIQUE,
         mode TEXT NOT NULL,
         started_at TEXT NOT NULL,
@@ -100,16 +104,25 @@ _V1: tuple[str, ...] = (
     )""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+_V2: tuple[str, ...] = (
+    # One row per Stripe account: the instant (epoch seconds, the database's own clock)
+    # its next request slot is due. Every process sharing the store paces on it
+    # (``rates``), so an account's rate limit holds across hosts and workers.
+    """CREATE TABLE rate_slots (
+        account TEXT PRIMARY KEY,
+        due DOUBLE PRECISION NOT NULL
+    )""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def schema_version(conn: sqlite3.Connection) -> int:
-    row = conn.execute("PRAGMA user_version").fetchone()
-    return int(row[0])
+def schema_version(conn: Connection, dialect: Dialect = SQLITE) -> int:
+    return dialect.schema_version(conn)
 
 
-def refuse_newer(version: int, path: Path, latest: int = SCHEMA_VERSION) -> None:
+def refuse_newer(version: int, path: Path | str, latest: int = SCHEMA_VERSION) -> None:
     if version > latest:
         raise ConfigError(
             f"state store {path} has schema version {version}, newer than this release "
@@ -118,24 +131,32 @@ def refuse_newer(version: int, path: Path, latest: int = SCHEMA_VERSION) -> None
         )
 
 
-def migrate(
-    conn: sqlite3.Connection, path: Path, steps: Sequence[Sequence[str]] = MIGRATIONS
+def apply_steps(
+    conn: Connection, where: Path | str, steps: Sequence[Sequence[str]], dialect: Dialect
 ) -> int:
-    """Bring the schema up to ``len(steps)``; returns the version found before.
+    """Inside the caller's write transaction: apply the missing steps, set the version."""
+    latest = len(steps)
+    found = dialect.schema_version(conn)
+    refuse_newer(found, where, latest)
+    for step in steps[found:]:
+        for statement in step:
+            conn.execute(dialect.render(statement))
+    if found != latest:
+        dialect.set_schema_version(conn, latest)
+    return found
+
+
+def migrate(
+    conn: Connection, path: Path | str, steps: Sequence[Sequence[str]] = MIGRATIONS
+) -> int:
+    """Bring a SQLite schema up to ``len(steps)``; returns the version found before.
 
     ``conn`` must be in autocommit mode (``isolation_level=None``).
     """
-    latest = len(steps)
-    refuse_newer(schema_version(conn), path, latest)  # fail fast, before taking the lock
+    refuse_newer(schema_version(conn), path, len(steps))  # fail fast, before the lock
     conn.execute("BEGIN IMMEDIATE")
     try:
-        found = schema_version(conn)
-        refuse_newer(found, path, latest)
-        for step in steps[found:]:
-            for statement in step:
-                conn.execute(statement)
-        if found != latest:
-            conn.execute(f"PRAGMA user_version = {latest:d}")
+        found = apply_steps(conn, path, steps, SQLITE)
     except BaseException:
         conn.execute("ROLLBACK")
         raise

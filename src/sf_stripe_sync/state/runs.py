@@ -14,7 +14,6 @@ among the orders it synced (``succeeded_orders``, which also covers noops).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -27,12 +26,13 @@ from sf_stripe_sync.state.codec import (
 )
 from sf_stripe_sync.state.errors import StateUsageError
 from sf_stripe_sync.state.records import FailedOrder, RunSummary
+from sf_stripe_sync.state.sql import Connection
 
 _COLUMNS = ("run_id, mode, started_at, finished_at, counts, stripe_writes, salesforce_calls, "
             "failed_orders")
 
 
-def start(conn: sqlite3.Connection, run_id: str, *, mode: str, started_at: datetime) -> None:
+def start(conn: Connection, run_id: str, *, mode: str, started_at: datetime) -> None:
     if not run_id or not mode:
         raise StateUsageError("a run needs a non-empty run_id and mode")
     if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
@@ -52,7 +52,7 @@ def _check_counts(counts: Mapping[str, int], **totals: int) -> dict[str, int]:
 
 
 def finish(
-    conn: sqlite3.Connection,
+    conn: Connection,
     run_id: str,
     *,
     finished_at: datetime,
@@ -96,19 +96,19 @@ def _summary(row: tuple[object, ...]) -> RunSummary:
     )
 
 
-def last(conn: sqlite3.Connection) -> RunSummary | None:
+def last(conn: Connection) -> RunSummary | None:
     """The run started most recently (finished or not)."""
     row = conn.execute(f"SELECT {_COLUMNS} FROM runs ORDER BY seq DESC LIMIT 1").fetchone()
     return _summary(row) if row is not None else None
 
 
-def get(conn: sqlite3.Connection, run_id: str) -> RunSummary | None:
+def get(conn: Connection, run_id: str) -> RunSummary | None:
     row = conn.execute(f"SELECT {_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
     return _summary(row) if row is not None else None
 
 
 def record_failure(
-    conn: sqlite3.Connection, order_id: str, *, code: str, message: str,
+    conn: Connection, order_id: str, *, code: str, message: str,
     run_id: str | None, now: datetime,
 ) -> None:
     conn.execute(
@@ -119,11 +119,11 @@ def record_failure(
     )
 
 
-def clear_failure(conn: sqlite3.Connection, order_id: str) -> None:
+def clear_failure(conn: Connection, order_id: str) -> None:
     conn.execute("DELETE FROM order_failures WHERE order_id = ?", (order_id,))
 
 
-def failed_orders(conn: sqlite3.Connection) -> list[FailedOrder]:
+def failed_orders(conn: Connection) -> list[FailedOrder]:
     rows = conn.execute(
         "SELECT order_id, code, message FROM order_failures ORDER BY failed_at, order_id"
     ).fetchall()

@@ -1,11 +1,14 @@
-"""The state store: what the engine remembers between runs, in one SQLite file.
+"""The state store: what the engine remembers between runs, in SQLite or PostgreSQL.
 
-Theory of operation: ``StateStore.open`` creates the directory and the file, switches
-it to WAL and brings the schema up to date (``migrations``). Every method then runs in
-its own short transaction on the calling thread's connection (``connections``): writes
-take the write lock up front (``BEGIN IMMEDIATE``) and wait up to the busy timeout for
-another process, reads see one consistent snapshot. The store is therefore safe to
-share between the engine's threads and between processes running at the same time.
+Theory of operation: ``StateStore.open`` creates the directory and the SQLite file,
+switches it to WAL and brings the schema up to date (``migrations``);
+``StateStore.open_url`` does the same on a PostgreSQL database shared by many hosts
+(``pg``), and ``open_store`` picks one from the settings (``state.url``, else the state
+dir). Every method then runs in its own short transaction (``sql.Database``): writes
+take the store's write lock up front (SQLite's ``BEGIN IMMEDIATE``, a Postgres advisory
+lock) and wait up to the busy timeout for another writer, reads see one consistent
+snapshot. The store is therefore safe to share between the engine's threads, processes
+and (on Postgres) hosts running at the same time, with the same semantics on both.
 
 What it holds (DESIGN 1): watermarks per source; the Salesforce <-> Stripe id map per
 Stripe account; what each contract's schedule has applied; the operation journal
@@ -32,15 +35,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sf_stripe_sync.state import journal, leases, mappings, runs
+from sf_stripe_sync.state import journal, leases, mappings, rates, runs
 from sf_stripe_sync.state.codec import iso_z
 from sf_stripe_sync.state.connections import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
     ConnectionPool,
     translate,
 )
-from sf_stripe_sync.state.errors import StateStoreError
-from sf_stripe_sync.state.migrations import migrate, schema_version
+from sf_stripe_sync.state.errors import StateStoreError, StateUsageError
+from sf_stripe_sync.state.migrations import MIGRATIONS, apply_steps, migrate
 from sf_stripe_sync.state.records import (
     ContractState,
     FailedOrder,
@@ -48,6 +51,8 @@ from sf_stripe_sync.state.records import (
     JournalState,
     RunSummary,
 )
+from sf_stripe_sync.state.settings import StateSettings
+from sf_stripe_sync.state.sql import Database
 
 __all__ = [
     "STATE_FILE_NAME",
@@ -57,6 +62,7 @@ __all__ = [
     "JournalState",
     "RunSummary",
     "StateStore",
+    "open_store",
     "store_path",
 ]
 
@@ -73,11 +79,22 @@ def store_path(state_dir: Path) -> Path:
     return state_dir / STATE_FILE_NAME
 
 
-class StateStore:
-    """Watermarks, id map, contract state, journal, leases and runs over one SQLite file."""
+def open_store(state: StateSettings, state_dir: Path, *, clock: Clock | None = None
+               ) -> StateStore:
+    """The store the settings name: ``state.url`` when set, else the file in ``state_dir``."""
+    if state.url:
+        return StateStore.open_url(state.url, clock=clock, busy_timeout=state.busy_timeout_seconds,
+                                   pool_size=state.pool_size)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return StateStore.open(store_path(state_dir), clock=clock,
+                           busy_timeout=state.busy_timeout_seconds)
 
-    def __init__(self, pool: ConnectionPool, clock: Clock) -> None:
-        self._pool = pool
+
+class StateStore:
+    """Watermarks, id map, contract state, journal, leases and runs over one database."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._pool = db
         self._clock = clock
 
     @classmethod
@@ -116,8 +133,49 @@ class StateStore:
                 raise
         return cls(pool, clock or _utc_now)
 
+    @classmethod
+    def open_url(
+        cls,
+        url: str,
+        *,
+        clock: Clock | None = None,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
+        pool_size: int | None = None,
+        connect_timeout: float = 10.0,
+    ) -> StateStore:
+        """Open (migrating as needed) the PostgreSQL store at ``url`` (``postgresql://``).
+
+        Raises ``StateStoreUnavailable`` (transient) when the server cannot be reached
+        within ``connect_timeout`` seconds."""
+        from sf_stripe_sync.state.pg import DEFAULT_POOL_SIZE, PgDatabase, is_postgres_url
+
+        if not is_postgres_url(url):
+            raise StateUsageError("state.url must be a postgresql:// URL")
+        db = PgDatabase(url, busy_timeout=busy_timeout, connect_timeout=connect_timeout,
+                        pool_size=pool_size or DEFAULT_POOL_SIZE)
+        try:
+            with db.write() as conn:
+                apply_steps(conn, db.location, MIGRATIONS, db.dialect)
+        except BaseException:
+            db.close()
+            raise
+        return cls(db, clock or _utc_now)
+
+    @property
+    def location(self) -> str:
+        """The SQLite file, or the Postgres URL with its password redacted."""
+        return self._pool.location
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._pool.dialect.name
+
     @property
     def path(self) -> Path:
+        """The SQLite file; a Postgres store has none (see ``location``)."""
+        if not isinstance(self._pool, ConnectionPool):
+            raise StateUsageError("a PostgreSQL state store has no file; use location")
         return self._pool.path
 
     def close(self) -> None:
@@ -132,7 +190,7 @@ class StateStore:
 
     def schema_version(self) -> int:
         with self._pool.read() as conn:
-            return schema_version(conn)
+            return self._pool.dialect.schema_version(conn)
 
     # ------------------------------------------------------------------ watermarks
 
@@ -255,9 +313,21 @@ class StateStore:
         with self._pool.write() as conn:
             leases.release(conn, key, owner)
 
+    def renew_leases(self, owner: str, ttl_seconds: float, now: datetime) -> int:
+        """Heartbeat: extend every lease ``owner`` holds in one statement; how many."""
+        with self._pool.write() as conn:
+            return leases.renew_all(conn, owner, ttl_seconds, now)
+
     def lease_holder(self, key: str, now: datetime) -> str | None:
         with self._pool.read() as conn:
             return leases.holder(conn, key, now)
+
+    # ------------------------------------------------------------------ rate slots
+
+    def reserve_rate_slot(self, account: str, rate: float, burst: float = 1.0) -> float:
+        """Reserve the account's next request slot (``rates``); the seconds to wait."""
+        with self._pool.atomic() as conn:
+            return rates.reserve(conn, self._pool.dialect, account, rate, burst)
 
     # ------------------------------------------------------------------ runs
 
@@ -309,9 +379,9 @@ class StateStore:
             journal_counts = journal.state_counts(conn)
             contracts = mappings.contract_status_counts(conn)
             active_leases = leases.active_count(conn, at)
-            version = schema_version(conn)
+            version = self._pool.dialect.schema_version(conn)
         return {
-            "state_file": str(self.path),
+            "state_file": self.location,
             "schema_version": version,
             "last_run": last.as_json() if last is not None else None,
             "watermark": iso_z(min(marks.values())) if marks else None,

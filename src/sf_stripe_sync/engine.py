@@ -18,11 +18,13 @@ are resumed: their orders are read again and re-planned; an unchanged plan yield
 same idempotency key (Stripe replays) and the executor's guards find work that already
 landed, so nothing is made twice; a confirmed entry whose write-back was lost is written
 back (its Sync_Log looked up first) unless the run that confirmed it is still alive (its
-run lease). A contract lease held by a process that died on this host is taken over at
-once, and the contract's state is re-read after taking the lease, so a plan another run
-applied meanwhile is a noop. The watermark only moves past orders fully processed: an
-order that failed for a transient reason keeps the watermark behind it so the next run
-picks it up again. ``crashpoints`` marks the step boundaries the reliability suite kills.
+run lease, kept alive by the run's heartbeat). A contract lease whose holder stopped
+beating is taken over after its TTL (at once on SQLite when the holder was a process of
+this host that died; ``run_leases``), and the contract's state is re-read after taking
+the lease, so a plan another run applied meanwhile is a noop. The watermark only moves
+past orders fully processed: an order that failed for a transient reason keeps the
+watermark behind it so the next run picks it up again. ``crashpoints`` marks the step
+boundaries the reliability suite kills.
 
 Collaborators: ``reading`` (pages, watermark, contract prefetch), ``executor`` (one plan
 to Stripe, with its guards), ``run_leases``, ``failures`` (how a failed order is
@@ -55,7 +57,7 @@ from sf_stripe_sync.ports import BillingGateway, OrderSource, RemoteScheduleLike
 from sf_stripe_sync.reading import OrderReader, is_missing, modstamp
 from sf_stripe_sync.resume import finish_interrupted, repair_ids
 from sf_stripe_sync.run_leases import (
-    RUN_LEASE_TTL_SECONDS,
+    LeaseKeeper,
     contract_lease,
     lease_owner,
     run_lease,
@@ -98,7 +100,8 @@ class Engine:
         self._salesforce_calls = salesforce_calls
         self.owner = f"run-{uuid.uuid4().hex[:12]}"
         self.lease_owner = lease_owner(self.owner)
-        """Who holds this run's leases: a killed run's leases are taken over at once."""
+        """Who holds this run's leases: they live while it beats (``LeaseKeeper``)."""
+        self.lease_ttl = settings.state.lease_ttl_seconds
         self.reader = OrderReader(settings, source, source_name)
         self.planner = Planner(settings, self.reader, store,
                                self._gateway if gateway_for is not None else None)
@@ -108,13 +111,17 @@ class Engine:
     # ------------------------------------------------------------------ entry
 
     def run(self, options: RunOptions) -> RunReport:
+        keeper: LeaseKeeper | None = None
+        if self.store is not None and not options.dry_run:
+            keeper = LeaseKeeper(self.store, self.lease_owner, self.lease_ttl, self.clock)
         try:
-            return self._run(options)
+            return self._run(options, keeper)
         finally:
-            if self.store is not None and not options.dry_run:
+            if keeper is not None and self.store is not None:
+                keeper.stop()
                 self.store.release_lease(run_lease(self.owner), self.lease_owner)
 
-    def _run(self, options: RunOptions) -> RunReport:
+    def _run(self, options: RunOptions, keeper: LeaseKeeper | None = None) -> RunReport:
         now = self.clock()
         as_of = options.as_of or now
         report = RunReport(run_id=self.owner, dry_run=options.dry_run)
@@ -127,8 +134,9 @@ class Engine:
         if store is not None:
             store.run_start(report.run_id, mode=options.mode, started_at=now)
             # Held while this run lives: its confirmed operations are its own to write back.
-            store.acquire_lease(run_lease(self.owner), self.lease_owner,
-                                RUN_LEASE_TTL_SECONDS, now)
+            store.acquire_lease(run_lease(self.owner), self.lease_owner, self.lease_ttl, now)
+            if keeper is not None:
+                keeper.start()  # heartbeat: every lease of this run stays alive with it
             resumed = sorted({e.order_id for e in store.journal_unfinished()})
         max_seen: datetime | None = None
         first_pending: datetime | None = None
@@ -358,7 +366,7 @@ class Engine:
         store = self._require_store()
         account = self.settings.stripe_account(plan.stripe_account)
         lease_key = contract_lease(account.name, plan.contract_key)
-        if not take_lease(store, lease_key, self.lease_owner, self.clock):
+        if not take_lease(store, lease_key, self.lease_owner, self.clock, self.lease_ttl):
             return OrderOutcome(order.id, "skip", plan, transient=True,
                                 message="another run is working on this contract")
         try:

@@ -2,10 +2,16 @@
 
 Theory of operation: a run holds a lease on each contract while it applies a plan to it
 (``contract:<account>:<key>``), and one on itself for as long as it lives
-(``run:<run id>``), so its confirmed operations are left to it to write back. A lease
-holder is named ``run-<id>@<host>:<pid>``: when the holder is a process of this host that
-no longer exists (a killed run), its lease is taken over at once instead of blocking the
-contract until the TTL runs out. Holders on other hosts are trusted until their TTL.
+(``run:<run id>``), so its confirmed operations are left to it to write back. Every
+lease lasts ``state.lease_ttl_seconds``; while the run lives a ``LeaseKeeper`` thread
+renews all of its leases every third of that (one statement: its heartbeat). A run that
+dies anywhere (killed, host lost, network cut) stops beating, and its leases expire one
+TTL later at most; any run on any host then takes them over.
+
+On the SQLite store (one host) a holder is also recognised by name,
+``run-<id>@<host>:<pid>``: when it is a process of this host that no longer exists, its
+lease is taken over at once instead of after the TTL. On PostgreSQL, shared by many
+hosts, there are no pid checks: only the heartbeat and the TTL count.
 """
 
 from __future__ import annotations
@@ -13,17 +19,18 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from datetime import datetime
 
 from sf_stripe_sync import observe
+from sf_stripe_sync.errors import SyncError
 from sf_stripe_sync.state.store import StateStore
 
 log = logging.getLogger("sf_stripe_sync.engine")
 
-LEASE_TTL_SECONDS = 300.0
-RUN_LEASE_TTL_SECONDS = 6 * 3600.0
-"""A run's own lease: while held by a live process, its confirmed work is left to it."""
+LEASE_TTL_SECONDS = 60.0
+"""The default of ``state.lease_ttl_seconds``: how long a lease outlives its last beat."""
 
 
 def lease_owner(run_id: str) -> str:
@@ -56,22 +63,64 @@ def holder_is_gone(holder: str) -> bool:
     return False
 
 
+def _dead_here(store: StateStore, holder: str) -> bool:
+    """Pid checks only on the single-host SQLite store; Postgres trusts the TTL alone."""
+    return store.backend == "sqlite" and holder_is_gone(holder)
+
+
 def run_alive(store: StateStore, run_id: str, now: datetime) -> bool:
-    """Whether another run is still at work (its run lease held by a live process)."""
+    """Whether another run is still at work (its run lease held and beating)."""
     holder = store.lease_holder(run_lease(run_id), now)
-    return holder is not None and not holder_is_gone(holder)
+    return holder is not None and not _dead_here(store, holder)
 
 
-def take_lease(store: StateStore, key: str, owner: str, clock: Callable[[], datetime]) -> bool:
-    """Take a contract's lease; one held by a process that died on this host is
-    released first instead of blocking the contract until it expires."""
-    if store.acquire_lease(key, owner, LEASE_TTL_SECONDS, clock()):
+def take_lease(store: StateStore, key: str, owner: str, clock: Callable[[], datetime],
+               ttl_seconds: float = LEASE_TTL_SECONDS) -> bool:
+    """Take a contract's lease; on SQLite one held by a process that died on this host
+    is released first instead of blocking the contract until it expires."""
+    if store.acquire_lease(key, owner, ttl_seconds, clock()):
         return True
     observe.lease_wait()
     holder = store.lease_holder(key, clock())
-    if holder is None or not holder_is_gone(holder):
-        return holder is None and store.acquire_lease(key, owner, LEASE_TTL_SECONDS, clock())
+    if holder is None or not _dead_here(store, holder):
+        return holder is None and store.acquire_lease(key, owner, ttl_seconds, clock())
     log.warning("contract lease %s was held by %s, which is no longer running; taking it over",
                 key, holder)
     store.release_lease(key, holder)
-    return store.acquire_lease(key, owner, LEASE_TTL_SECONDS, clock())
+    return store.acquire_lease(key, owner, ttl_seconds, clock())
+
+
+class LeaseKeeper:
+    """The heartbeat: renews every lease ``owner`` holds, every third of the TTL."""
+
+    def __init__(self, store: StateStore, owner: str, ttl_seconds: float,
+                 clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.owner = owner
+        self.ttl_seconds = ttl_seconds
+        self.clock = clock
+        self.beats = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> LeaseKeeper:
+        self._thread = threading.Thread(target=self._loop, name=f"leases-{self.owner}",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.ttl_seconds / 3):
+            self.beat()
+
+    def beat(self) -> None:
+        try:
+            self.store.renew_leases(self.owner, self.ttl_seconds, self.clock())
+            self.beats += 1
+        except SyncError as exc:  # the next beat tries again; the TTL leaves room for two
+            log.warning("could not renew the leases of %s: %s", self.owner, exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)

@@ -44,6 +44,7 @@ HANDLERS: dict[str, str] = {
     "check": "sf_stripe_sync.check_commands:run_check",
     "serve": "sf_stripe_sync.serve_commands:run_serve",
     "demo": "sf_stripe_sync.demo_commands:run_demo",
+    "worker": "sf_stripe_sync.queue.commands:run_worker_command",
 }
 
 
@@ -173,6 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--format", choices=("table", "json"), default="table",
                    help="json: the run's results as one document (docs/json-output.md)")
+    p.add_argument("--enqueue", action="store_true",
+                   help="queue one job per contract for the workers (state.url) instead "
+                   "of syncing here")
+
+    p = sub.add_parser("worker", help="run sync jobs from the shared task queue (state.url)")
+    _common(p)
+    p.add_argument("--name", default=None, help="this worker's name in logs and the queue")
+    p.add_argument("--until-empty", action="store_true",
+                   help="stop once the queue is empty instead of waiting for more jobs")
+    _running_sandboxes(p)
 
     p = sub.add_parser("cancel", help="cancel an order's Stripe subscription schedule")
     _common(p)

@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sf_stripe_sync.catalog.settings import CatalogSettings, PortalSettings
 from sf_stripe_sync.core.rules import FieldMap, SyncRules
 from sf_stripe_sync.errors import ConfigError
+from sf_stripe_sync.queue.settings import QueueSettings
 from sf_stripe_sync.serve.settings import ServeSettings
 from sf_stripe_sync.state.settings import StateSettings
 
@@ -107,6 +108,8 @@ class Settings(BaseSettings):
     state_dir: Path = Path(".sf-stripe-sync")
     state: StateSettings = Field(default_factory=StateSettings)
     """``state.url = "postgresql://..."``: a store shared by many hosts (``state.settings``)."""
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    """The task queue the ``worker`` command serves (``queue.settings``)."""
     secrets_file: Path | None = None
     page_size: int = 200
     watermark_overlap_seconds: int = 300

@@ -137,7 +137,8 @@ class Engine:
             store.acquire_lease(run_lease(self.owner), self.lease_owner, self.lease_ttl, now)
             if keeper is not None:
                 keeper.start()  # heartbeat: every lease of this run stays alive with it
-            resumed = sorted({e.order_id for e in store.journal_unfinished()})
+            if options.resume_unfinished:
+                resumed = sorted({e.order_id for e in store.journal_unfinished()})
         max_seen: datetime | None = None
         first_pending: datetime | None = None
         for page in self.reader.pages(options, resumed, store):

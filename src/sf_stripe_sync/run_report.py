@@ -27,6 +27,9 @@ class RunOptions:
     dry_run: bool = False
     as_of: datetime | None = None
     mode: str = "scheduled"
+    resume_unfinished: bool = True
+    """Also re-read the orders of unfinished journal entries (a queue job does not: those
+    belong to their own contracts' jobs, which the scheduled intake queues)."""
     keep_plans: bool | None = None
     """Keep every plan in the report (the preview renders them). None: only for a
     dry-run; a sync keeps counts and outcomes, so its memory stays flat as the org grows."""

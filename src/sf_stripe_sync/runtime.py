@@ -134,15 +134,19 @@ def _pick(value: float | None, default: float) -> float:
     return default if value is None else value
 
 
-def real_gateways(settings: Settings) -> Callable[[StripeAccountSettings], BillingGateway]:
-    from sf_stripe_sync.stripe.gateway import StripeGateway
+def real_gateways(settings: Settings, store: StateStore | None = None
+                  ) -> Callable[[StripeAccountSettings], BillingGateway]:
+    from sf_stripe_sync.shared_ratelimit import share_if_possible
+    from sf_stripe_sync.stripe.gateway import StripeGateway, limiter_for
 
     def make(account: StripeAccountSettings) -> BillingGateway:
         key = resolve_secret(account.api_key_env, settings)
         assert key is not None
+        limiter = share_if_possible(store, limiter_for(account, key), account.name,
+                                    account.connected_account)
         gateway: BillingGateway = StripeGateway.from_settings(
             account, key, proration_behavior=settings.rules.proration_behavior,
-            retry=_stripe_retry(settings))
+            retry=_stripe_retry(settings), limiter=limiter)
         return gateway
 
     return make
@@ -232,11 +236,11 @@ def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> I
             loopback_address(sandbox.stripe_url, "--stripe-emulator-url")
             emulator_url = sandbox.stripe_url
         if emulator_url is not None:
-            settings, gateway_for = emulator_gateways(settings, emulator_url)
+            settings, gateway_for = emulator_gateways(settings, emulator_url, store)
             parts.append(f"Stripe emulator at {emulator_url}")
             stripe_key = _emulator_key(settings)
         else:
-            gateway_for = real_gateways(settings)
+            gateway_for = real_gateways(settings, store)
             stripe_key = _configured_key(settings)
         from sf_stripe_sync.salesforce.auth import connect
         from sf_stripe_sync.salesforce.source import SalesforceOrderSource
@@ -267,16 +271,18 @@ def _emulator_key(settings: Settings) -> Callable[[StripeAccountSettings], Secre
 
 
 def emulator_gateways(
-    settings: Settings, url: str
+    settings: Settings, url: str, store: StateStore | None = None
 ) -> tuple[Settings, Callable[[StripeAccountSettings], BillingGateway]]:
     """Settings whose Stripe accounts all point at the emulator at ``url``, and the
-    gateway factory for them."""
+    gateway factory for them (paced in the store when it is shared)."""
     accounts = tuple(a.model_copy(update={"api_base": url}) for a in settings.stripe_accounts)
     settings = settings.model_copy(update={"stripe_accounts": accounts})
-    return settings, _emulator_gateway(settings)
+    return settings, _emulator_gateway(settings, store)
 
 
-def _emulator_gateway(settings: Settings) -> Callable[[StripeAccountSettings], BillingGateway]:
+def _emulator_gateway(settings: Settings, store: StateStore | None = None
+                      ) -> Callable[[StripeAccountSettings], BillingGateway]:
+    from sf_stripe_sync.shared_ratelimit import share_if_possible
     from sf_stripe_sync.stripe.gateway import StripeGateway, emulator_limiter
 
     def make(account: StripeAccountSettings) -> BillingGateway:
@@ -286,7 +292,9 @@ def _emulator_gateway(settings: Settings) -> Callable[[StripeAccountSettings], B
         gateway: BillingGateway = StripeGateway.from_settings(
             account, key or SecretStr(DEMO_STRIPE_KEY),
             proration_behavior=settings.rules.proration_behavior,
-            retry=_stripe_retry(settings), limiter=emulator_limiter(account))
+            retry=_stripe_retry(settings),
+            limiter=share_if_possible(store, emulator_limiter(account), account.name,
+                                      account.connected_account))
         return gateway
 
     return make

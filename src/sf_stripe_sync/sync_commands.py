@@ -81,6 +81,10 @@ def _exit_code(report: RunReport) -> int:
 def run_sync(args: argparse.Namespace) -> int:
     configure_logging(args.log_format, verbose=args.verbose)
     settings = _settings(args)
+    if getattr(args, "enqueue", False):
+        from sf_stripe_sync.queue.commands import run_enqueue
+
+        return run_enqueue(args, settings, _sandbox(args))
     out: Path | None = getattr(args, "out", None)
     saved: Path | None = getattr(args, "plan", None)
     if out is not None and not args.dry_run:

@@ -1,0 +1,121 @@
+"""The task queue in one process: intake per contract, durable triggers, a worker's run.
+
+PostgreSQL only (the queue lives in the shared store's database); skipped without a
+test server, except under CI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from sf_stripe_sync.config import Settings, load_settings
+from sf_stripe_sync.queue import intake
+from sf_stripe_sync.queue.app import (
+    ROUTE_ORDERS,
+    SYNC_CONTRACT,
+    contract_lock,
+    enqueue_orders,
+    ensure_schema,
+    make_app,
+)
+from sf_stripe_sync.queue.worker import run_worker
+from sf_stripe_sync.runtime import SandboxOptions, open_runtime
+from sf_stripe_sync.state.store import StateStore
+from tests.backends import StoreSpec
+from tests.reliability.generate import generate_org
+from tests.reliability.rig import NO_WAITS, Rig, running
+
+pytestmark = pytest.mark.integration
+
+SNAPSHOT = generate_org(7, contracts=4)
+NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    with running(tmp_path / "state", SNAPSHOT) as made:
+        yield made
+
+
+def _settings(rig: Rig, spec: StoreSpec) -> Settings:
+    return load_settings(None, state_dir=rig.state_dir, retry=NO_WAITS,
+                         state={"url": spec.target},
+                         queue={"heartbeat_seconds": 0.5, "poll_seconds": 0.2,
+                                "retry_wait_seconds": 0})
+
+
+def _sandbox(rig: Rig) -> SandboxOptions:
+    return SandboxOptions(org=rig.org, emulator=rig.emulator)
+
+
+def _jobs(spec: StoreSpec) -> list[dict[str, Any]]:
+    with psycopg.connect(spec.target) as conn:
+        rows = conn.execute(
+            "SELECT task_name, lock, args, status::text FROM procrastinate_jobs ORDER BY id"
+        ).fetchall()
+    return [{"task": t, "lock": lock, "args": args, "status": s} for t, lock, args, s in rows]
+
+
+def test_the_scheduled_intake_queues_one_job_per_contract_and_moves_the_watermark(
+    rig: Rig, pg_spec: StoreSpec,
+) -> None:
+    settings = _settings(rig, pg_spec)
+    ensure_schema(settings)
+    app = make_app(settings)
+    with open_runtime(settings, _sandbox(rig)) as rt, app.open():
+        read, queued = intake.enqueue_changed(app, settings, rt.source, rt.store, NOW)
+        again = intake.enqueue_changed(app, settings, rt.source, rt.store, NOW)
+        watermark = rt.store.get_watermark(intake.SOURCE_NAME)
+    jobs = _jobs(pg_spec)
+    contracts = {c["Id"] for c in SNAPSHOT["Contract"]}
+    assert read == len(SNAPSHOT["Order"])
+    assert queued == len(contracts) == len(jobs)
+    assert again[1] == 0  # the same work is queued once (queueing locks)
+    assert {j["task"] for j in jobs} == {SYNC_CONTRACT}
+    assert {j["lock"] for j in jobs} == {contract_lock("default", c) for c in contracts}
+    for job in jobs:
+        contract = job["args"]["contract_key"]
+        wanted = {o["Id"] for o in SNAPSHOT["Order"] if o["ContractId"] == contract}
+        assert set(job["args"]["order_ids"]) == wanted
+    assert watermark is not None
+
+
+def test_a_trigger_is_queued_durably_without_reading_salesforce(
+    rig: Rig, pg_spec: StoreSpec,
+) -> None:
+    settings = _settings(rig, pg_spec)
+    calls_before = rig.org.api_calls
+    order_ids = [o["Id"] for o in SNAPSHOT["Order"][:2]]
+    job_id = enqueue_orders(settings, order_ids)
+    [job] = _jobs(pg_spec)
+    assert job_id > 0
+    assert (job["task"], job["args"], job["status"]) == (
+        ROUTE_ORDERS, {"order_ids": order_ids}, "todo")
+    assert rig.org.api_calls == calls_before
+
+
+def test_a_worker_routes_triggered_orders_and_syncs_each_contract_once(
+    rig: Rig, pg_spec: StoreSpec,
+) -> None:
+    settings = _settings(rig, pg_spec)
+    order_ids = [o["Id"] for o in SNAPSHOT["Order"]]
+    for order_id in order_ids:  # one trigger per order: several jobs per contract
+        enqueue_orders(settings, [order_id])
+    run_worker(settings, _sandbox(rig), name="only", wait=False)
+
+    jobs = _jobs(pg_spec)
+    assert {j["status"] for j in jobs} == {"succeeded"}
+    assert len([j for j in jobs if j["task"] == ROUTE_ORDERS]) == len(order_ids)
+    schedules = rig.emulator.objects("subscription_schedule")
+    keys = [s["metadata"].get("salesforce_contract_key") for s in schedules]
+    assert sorted(keys) == sorted(c["Id"] for c in SNAPSHOT["Contract"])
+    synced = {o["Id"]: o.get("Stripe_Sync_Status__c") for o in rig.org.records("Order")}
+    assert set(synced.values()) == {"Synced"}
+    with StateStore.open_url(pg_spec.target) as store:
+        assert store.journal_unfinished() == []

@@ -3,7 +3,8 @@
 Theory of operation: ``run_serve`` loads settings and opens the runtime exactly as
 ``sync`` does (real systems, or the sandbox flags), runs the preflight (a server that
 is not ready refuses to start, exit 2, so it never writes a configuration fault into
-an Order), opens the trigger queue in the state directory, starts the ``SyncRunner``
+an Order), opens the trigger queue (in the state directory; on a shared PostgreSQL
+store, the workers' task queue: ``queue.triggers``), starts the ``SyncRunner``
 thread, registers the metrics with ``observe`` and serves the Starlette app with uvicorn
 on ``--host``/``--port`` until SIGINT/SIGTERM; then the runner finishes its current
 batch and everything closes. Ids still queued are synced on the next start.
@@ -20,6 +21,7 @@ from sf_stripe_sync.config import resolve_secret
 from sf_stripe_sync.engine import RunOptions
 from sf_stripe_sync.logs import configure_logging
 from sf_stripe_sync.preflight.run import require_ready
+from sf_stripe_sync.queue.triggers import open_trigger_queue
 from sf_stripe_sync.run_report import RunReport
 from sf_stripe_sync.runtime import Runtime, open_runtime
 from sf_stripe_sync.serve.app import Endpoint, build_app
@@ -27,7 +29,6 @@ from sf_stripe_sync.serve.metrics import SyncMetrics
 from sf_stripe_sync.serve.runner import RunBatch, SyncRunner
 from sf_stripe_sync.sync_commands import _sandbox as sandbox_options
 from sf_stripe_sync.sync_commands import _settings as command_settings
-from sf_stripe_sync.triggers import SqliteTriggerQueue
 
 EXIT_OK = 0
 log = logging.getLogger(__name__)
@@ -53,7 +54,8 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = command_settings(args)
     with open_runtime(settings, sandbox_options(args)) as rt:
         require_ready(rt)
-        queue = SqliteTriggerQueue.in_state_dir(rt.settings.state_dir)
+        # On a shared store (state.url) the triggers go to the workers' task queue.
+        queue = open_trigger_queue(rt.settings)
         metrics = SyncMetrics(queue.depth)
         runner = SyncRunner(queue, _run_batch(rt), batch_size=settings.serve.batch_size,
                             poll_seconds=settings.serve.poll_seconds,

@@ -119,3 +119,26 @@ def test_a_worker_routes_triggered_orders_and_syncs_each_contract_once(
     assert set(synced.values()) == {"Synced"}
     with StateStore.open_url(pg_spec.target) as store:
         assert store.journal_unfinished() == []
+
+
+def test_the_trigger_endpoint_hands_its_orders_to_the_workers_on_a_shared_store(
+    rig: Rig, pg_spec: StoreSpec,
+) -> None:
+    from sf_stripe_sync.queue.triggers import TaskQueueTriggers, open_trigger_queue
+    from sf_stripe_sync.triggers import SqliteTriggerQueue
+
+    local = open_trigger_queue(load_settings(None, state_dir=rig.state_dir))
+    assert isinstance(local, SqliteTriggerQueue)
+    local.close()
+    queue = open_trigger_queue(_settings(rig, pg_spec))
+    assert isinstance(queue, TaskQueueTriggers)
+    try:
+        queue.ping()
+        order_id = SNAPSHOT["Order"][0]["Id"]
+        assert queue.enqueue([order_id, order_id, ""], source="outbound") == [order_id]
+        assert queue.depth() == 1
+        assert queue.claim(50) is None  # the workers take it, not the endpoint's runner
+    finally:
+        queue.close()
+    [job] = _jobs(pg_spec)
+    assert (job["task"], job["args"]) == (ROUTE_ORDERS, {"order_ids": [order_id]})

@@ -2,10 +2,13 @@
 
 Theory of operation (DESIGN 2, Idempotency): the key of an operation is a function of
 the Stripe account, the operation kind, the Salesforce record it acts for, and the
-plan's fingerprint. The same plan always yields the same key (Stripe replays the saved
-response instead of acting twice); a changed plan yields a new key. Keys of the objects
-an operation makes on the side (coupons, the customer) derive from the operation key
-and a stable *slot* name, so they are idempotent per operation too. Keys are hashed to
+plan's fingerprint. For schedule operations that record is the contract (one schedule
+per contract), never the order that triggered the run, so two hosts planning the same
+contract send the same key. The same plan always yields the same key (Stripe replays
+the saved response instead of acting twice); a changed plan yields a new key. Keys of
+the objects an operation makes on the side (coupons) derive from the operation key and
+a stable *slot* name, so they are idempotent per operation too; a customer's key is the
+Account's. A key doubles as the ``Sync_Key__c`` of the operation's Sync_Log. Keys are hashed to
 stay under Stripe's 255-character limit and to keep record ids out of Stripe's logs.
 """
 

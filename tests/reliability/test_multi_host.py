@@ -121,6 +121,29 @@ def test_a_lost_store_and_expired_keys_make_no_second_schedule(
         assert duplicates(found) == []
 
 
+def test_a_store_lost_after_a_lost_write_back_makes_no_second_schedule_once_keys_expire(
+        tmp_path: Path, figures: Figures) -> None:
+    with running(tmp_path / "state") as rig:
+        rig.org.set_faults(OrgFaults(unavailable_rate=1.0, only=("write",)))
+        with pytest.raises(SyncError, match="503"):
+            rig.sync()  # every schedule made in Stripe, no id written to Salesforce
+        rig.org.clear_faults()
+        assert len(rig.census().schedules) == DEMO_SCHEDULES
+        shutil.rmtree(rig.state_dir)
+        in_service(rig)  # any run: the new store has a run and no journal
+        rig.emulator.advance(DEFAULT_TTL_SECONDS + 3600)
+
+        rig.converge()
+
+        found = rig.census()
+        figures.add_rig(rig)
+        figures.duplicates += len(duplicates(found))
+        assert len(found.schedules) == DEMO_SCHEDULES
+        assert duplicates(found) == []
+        assert all(o.get("Stripe_Subscription_Schedule_Id__c")
+                   for o in found.orders.values() if o.get("Stripe_Sync_Status__c") == "Synced")
+
+
 def synced(oracle: Census) -> list[str]:
     """The orders a clean run syncs (the demo's failing and draft orders left out)."""
     return [oid for oid, o in oracle.orders.items() if o.get("Stripe_Sync_Status__c") == "Synced"]

@@ -19,6 +19,7 @@ from typing import Any
 from sf_stripe_sync import __version__
 from sf_stripe_sync.errors import ConfigError, SyncError, UsageError
 
+PROG = "sf-stripe-sync"
 EXIT_OK = 0
 EXIT_ORDERS_FAILED = 1
 EXIT_USAGE = 2
@@ -50,7 +51,10 @@ HANDLERS: dict[str, str] = {
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
+        # ``main`` prints "sf-stripe-sync: error: ..." once; name only the subcommand here.
+        command = self.prog.removeprefix(PROG).strip()
+        hint = f" (see {self.prog} --help)"
+        raise UsageError(f"{command}: {message}{hint}" if command else f"{message}{hint}")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -137,7 +141,7 @@ def _ops_commands(sub: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="sf-stripe-sync",
+        prog=PROG,
         description="Turn activated Salesforce Orders into Stripe subscription schedules.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

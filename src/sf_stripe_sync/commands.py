@@ -22,6 +22,7 @@ import argparse
 import io
 import json
 import logging
+import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -135,11 +136,16 @@ def render_preview(
     from rich.console import Console
 
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=color, no_color=not color, width=120,
+    console = Console(file=buffer, force_terminal=color, no_color=not color, width=output_width(),
                       color_system="standard" if color else None, emoji=False,
                       highlight=False)
     render_table(plans, console, labels)
     return buffer.getvalue()
+
+
+def output_width() -> int:
+    """The terminal's width (``COLUMNS`` first); 100 when there is no terminal."""
+    return max(60, shutil.get_terminal_size((100, 24)).columns)
 
 
 def _write_output(text: str, output: Path | None) -> None:

@@ -1,6 +1,7 @@
 """Logging (human or JSON lines), secret redaction, and the progress bar.
 
-Theory of operation: ``configure_logging`` installs one stderr handler. Human format is
+Theory of operation: ``configure_logging`` installs one stderr handler (INFO and up;
+on a terminal in human format WARNING and up unless ``-v``, which shows DEBUG). Human format is
 ``time level logger: message``; ``--log-format json`` writes one JSON object a line for
 log shippers. Every record passes ``RedactSecrets`` first, which masks anything shaped
 like a Stripe secret/restricted key, a Salesforce session id or a bearer token: the
@@ -71,7 +72,10 @@ def configure_logging(log_format: str = "human", *, verbose: bool = False) -> No
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    # On a terminal a person reads the summary: INFO lines only with -v. Elsewhere (cron,
+    # files, log shippers) INFO stays, as the record of what was sent.
+    quiet = log_format != "json" and sys.stderr.isatty()
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
     for noisy in ("urllib3", "stripe", "simple_salesforce", "requests"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -22,7 +22,9 @@ from sf_stripe_sync.run_report import COUNTED
 
 
 def _console() -> Console:
-    return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    from sf_stripe_sync.commands import output_width
+
+    return Console(file=sys.stdout, highlight=False, soft_wrap=False, width=output_width())
 
 
 def report_document(report: RunReport) -> dict[str, Any]:
@@ -62,7 +64,7 @@ def print_dry_run(report: RunReport, *, json_output: bool) -> None:
         sys.stdout.write("\n")
         return
     console = _console()
-    render_table(report.plans, console)
+    render_table(report.plans, console, report.labels)
     console.print(f"[bold]dry run[/bold] (nothing sent): {_counts_line(report.counts)}")
 
 

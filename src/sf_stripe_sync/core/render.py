@@ -169,6 +169,13 @@ def item_text(item: PhaseItem, labels: Labels) -> str:
     return f"{item.price}{name} x {item.quantity}{extra}"
 
 
+def billing_text(collection_method: str, days_until_due: int | None) -> str:
+    """``charge_automatically`` / ``send_invoice`` in words short enough for 80 columns."""
+    if collection_method == "send_invoice":
+        return f"invoice, {days_until_due} days" if days_until_due is not None else "invoice"
+    return "automatic" if collection_method == "charge_automatically" else collection_method
+
+
 def operation_counts(plans: Sequence[OrderPlan]) -> dict[str, int]:
     counts = Counter(p.operation.value for p in plans)
     return dict(sorted(counts.items()))
@@ -186,22 +193,21 @@ def render_table(
     names = labels or {}
     for plan in plans:
         table = Table(show_header=True, header_style="bold", expand=False)
-        for column in ("#", "start", "end", "items x qty", "discount", "billing"):
-            table.add_column(column)
         phases = plan.schedule.phases if plan.schedule is not None else ()
+        # The discount column only when a phase has one: 80 columns stay readable.
+        discounts = any(p.properties.discount is not None for p in phases)
+        columns = ("#", "start", "end", "items x qty", *(("discount",) if discounts else ()),
+                   "billing")
+        for column in columns:
+            table.add_column(column, no_wrap=column in ("#", "start", "end"))
         for index, phase in enumerate(phases, start=1):
             props = phase.properties
-            billing: str = props.collection_method
-            if props.days_until_due is not None:
-                billing += f" ({props.days_until_due} days)"
-            table.add_row(
-                Text(str(index)),
-                Text(when_text(phase.start)),
-                Text(when_text(phase.end)),
-                Text("\n".join(item_text(i, names) for i in phase.items)),
-                Text(discount_text(props.discount)),
-                Text(billing),
-            )
+            cells = [Text(str(index)), Text(when_text(phase.start)), Text(when_text(phase.end)),
+                     Text("\n".join(item_text(i, names) for i in phase.items))]
+            if discounts:
+                cells.append(Text(discount_text(props.discount)))
+            cells.append(Text(billing_text(props.collection_method, props.days_until_due)))
+            table.add_row(*cells)
         lines: list[Any] = [table] if phases else [Text("no phases", style="dim")]
         for issue in plan.errors:
             lines.append(Text(f"error {issue.code.value}: {issue.message}"

@@ -126,7 +126,17 @@ def entry_for(price: str, quantity: int, discount: Discount | None,
 
 
 def show(value: object) -> str:
-    return repr(value.as_json()) if isinstance(value, Discount) else repr(value)
+    """A property value as a person reads it: ``none`` for an empty one, no Python quotes."""
+    if value is None:
+        return "none"
+    if isinstance(value, Discount):
+        data = value.as_json()
+        if "percent_off" in data:
+            return f"{data['percent_off']}% off"
+        if "amount_off" in data:
+            return f"{data['amount_off']} {(data.get('currency') or '').upper()} minor units off"
+        return f"coupon {data['coupon']}"
+    return str(value)
 
 
 @dataclass(slots=True)

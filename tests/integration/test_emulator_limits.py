@@ -151,3 +151,13 @@ def test_metadata_keys_are_counted_on_the_object_after_an_update(
     removing = {f"a{i}": "" for i in range(21)} | {f"b{i}": "v" for i in range(21)}
     updated = client.v1.customers.update(created.id, params={"metadata": removing})
     assert len(updated.metadata.to_dict()) == 30
+
+
+def test_a_string_the_table_does_not_know_gets_stripes_common_5000(
+    client: stripe.StripeClient,
+) -> None:
+    assert tree_for("POST", "/v1/customers") is not None
+    assert "business_name" not in (tree_for("POST", "/v1/customers") or {})
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.customers.create(params={"business_name": "b" * 5001})
+    assert info.value.param == "business_name"

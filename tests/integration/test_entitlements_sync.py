@@ -121,3 +121,18 @@ def test_the_entitlements_command_refuses_an_account_without_customer(
 
     assert main(["entitlements", no_customer, *env.sandbox_args()]) == 1
     assert "no Stripe customer" in capsys.readouterr().err
+
+
+def test_a_feature_key_longer_than_stripe_allows_fails_its_product_before_any_write(
+    env: CatalogEnv,
+) -> None:
+    long_key = "k" * 81
+    env.salesforce().Product2.update(PRODUCT_A, {FEATURES_FIELD: f"sso;{long_key}"})
+    env.emulator.clear_requests()
+
+    report = _sync(env, [PRODUCT_A])
+
+    assert len(report.errors) == 1 and long_key in report.errors[0]
+    assert "at most 80" in report.errors[0]
+    writes = [r for r in env.emulator.requests() if r["method"] in ("POST", "DELETE")]
+    assert writes == []

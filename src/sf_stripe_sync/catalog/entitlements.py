@@ -30,11 +30,12 @@ from stripe.params import ProductFeatureListParams
 from stripe.params.entitlements import FeatureListParams
 
 from sf_stripe_sync.catalog.features import FeatureLookup
-from sf_stripe_sync.catalog.mapping import feature_name, features_of
+from sf_stripe_sync.catalog.mapping import CatalogDataError, feature_name, features_of
 from sf_stripe_sync.catalog.push import STOPPING, CatalogPush
 from sf_stripe_sync.catalog.stripe_api import StripeCalls, as_dict
 from sf_stripe_sync.config import Settings
 from sf_stripe_sync.core.keys import operation_key
+from sf_stripe_sync.core.limits import FEATURE_LOOKUP_KEY_MAX
 from sf_stripe_sync.core.models import OrderBundle, OrderPlan
 from sf_stripe_sync.errors import TerminalError
 
@@ -131,6 +132,11 @@ class EntitlementSync:
 
     def sync_product(self, product: Mapping[str, Any]) -> None:
         wanted = features_of(product, self.settings.catalog.features_field)
+        too_long = [k for k in wanted if len(k) > FEATURE_LOOKUP_KEY_MAX]
+        if too_long:  # refused before anything is written for this product
+            raise CatalogDataError(
+                f"Product2 {product.get('Id')}: feature {too_long[0]!r} is {len(too_long[0])} "
+                f"characters; Stripe's lookup_key holds at most {FEATURE_LOOKUP_KEY_MAX}")
         product_id = self.push.ensure_product(dict(product))
         attached = self._attached(product_id)
         have: dict[str, dict[str, Any]] = {}

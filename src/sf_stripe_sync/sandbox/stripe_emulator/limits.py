@@ -10,7 +10,9 @@ full bracket path. Every hash named ``metadata``, wherever it sits, follows Stri
 documented metadata rules: at most 50 keys (the request's here; the object's after a
 merge in ``resources.common.apply_metadata``), keys at most 40 characters and without
 square brackets, values at most 500 characters (``param`` the metadata's path).
-``check_idempotency_key`` enforces the 1-255 character key length. All of these are
+A string the table does not know (a parameter newer than the spec it was generated
+from) gets the spec's common 5000. ``check_idempotency_key`` enforces the 1-255
+character key length. All of these are
 parameter-validation failures: they are never saved under an idempotency key.
 """
 
@@ -27,6 +29,9 @@ METADATA_MAX_KEYS = 50
 METADATA_KEY_MAX = 40
 METADATA_VALUE_MAX = 500
 IDEMPOTENCY_KEY_MAX = 255
+DEFAULT_STRING_MAX = 5000
+"""The spec's ``maxLength`` of almost every string; used for parameters newer than the
+table (a stricter limit of theirs is then not enforced)."""
 
 
 @functools.cache
@@ -90,8 +95,8 @@ def _walk(value: Any, tree: Any, path: str) -> None:
         child = tree.get("*") if isinstance(tree, dict) else None
         for index, item in enumerate(value):
             _walk(item, child, _join(path, index))
-    elif isinstance(value, str) and isinstance(tree, int):
-        _too_long(value, tree, path)
+    elif isinstance(value, str):
+        _too_long(value, tree if isinstance(tree, int) else DEFAULT_STRING_MAX, path)
 
 
 def check_limits(method: str, path: str, params: dict[str, Any]) -> None:

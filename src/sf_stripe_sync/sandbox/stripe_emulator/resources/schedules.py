@@ -89,9 +89,14 @@ def refresh(ctx: Context, schedule: JSON) -> JSON:
         events.record(ended, f"subscription_schedule.{schedule['status']}", schedule)
         return schedule
     current = next(p for p in phases if p["start_date"] <= now < p["end_date"])
+    previous = {"status": schedule["status"], "current_phase": schedule["current_phase"]}
     schedule["status"] = "active"
     schedule["current_phase"] = {"start_date": current["start_date"],
                                  "end_date": current["end_date"]}
+    changed = {k: v for k, v in previous.items() if schedule[k] != v}
+    if changed:  # it started, or moved to its next phase
+        events.record(at(ctx, current["start_date"]), "subscription_schedule.updated",
+                      schedule, changed)
     return schedule
 
 

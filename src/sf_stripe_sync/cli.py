@@ -42,6 +42,10 @@ HANDLERS: dict[str, str] = {
     "catalog portals": "sf_stripe_sync.catalog_commands:run_portals",
     "entitlements": "sf_stripe_sync.catalog_commands:run_entitlements",
     "portal-link": "sf_stripe_sync.catalog_commands:run_portal_link",
+    "billing pull": "sf_stripe_sync.billing_commands:run_pull",
+    "billing webhook": "sf_stripe_sync.billing_commands:run_webhook",
+    "billing serve-webhooks": "sf_stripe_sync.billing_commands:run_serve_webhooks",
+    "billing status": "sf_stripe_sync.billing_commands:run_status",
     "check": "sf_stripe_sync.check_commands:run_check",
     "serve": "sf_stripe_sync.serve_commands:run_serve",
     "demo": "sf_stripe_sync.demo_commands:run_demo",
@@ -119,14 +123,35 @@ def _catalog_commands(sub: Any) -> None:
     p.add_argument("--return-url", default=None, metavar="URL")
 
 
+def _billing_commands(sub: Any) -> None:
+    billing = sub.add_parser("billing", help="Stripe's billing state back in Salesforce")
+    billing_sub = billing.add_subparsers(dest="billing", required=True, parser_class=_Parser)
+    p = billing_sub.add_parser("pull", help="invoice, subscription and schedule events since "
+                               "the cursor -> Salesforce")
+    _catalog_target(p)
+    p = billing_sub.add_parser("webhook", help="apply one signed billing webhook delivery")
+    _catalog_target(p)
+    p.add_argument("--payload", type=Path, required=True, metavar="FILE")
+    p.add_argument("--signature", required=True, metavar="STRIPE_SIGNATURE")
+    p.add_argument("--tolerance", type=int, default=None, metavar="SECONDS",
+                   help="maximum age of the signature; 0 accepts any age (replays)")
+    p = billing_sub.add_parser("serve-webhooks", help="receive billing webhook deliveries")
+    _catalog_target(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=12114)
+    p = billing_sub.add_parser("status", help="an Account's subscriptions and last invoices")
+    _catalog_target(p)
+    p.add_argument("account_id", metavar="ACCOUNT_ID")
+
+
 def _ops_commands(sub: Any) -> None:
     """Commands for running it in an org: ``check``, ``serve``; and ``demo``."""
     p = sub.add_parser("check", help="preflight: config, secrets, Stripe key and account, "
                        "Salesforce login, fields and objects; writes nothing")
     _catalog_target(p)
-    p.add_argument("--scope", choices=("sync", "catalog"), default="sync",
-                   help="judge fields for sync only (catalog fields warn), or for the "
-                   "catalog commands too")
+    p.add_argument("--scope", choices=("sync", "catalog", "billing"), default="sync",
+                   help="judge fields for sync only (catalog and billing fields warn), or "
+                   "for the catalog or billing commands too")
     p = sub.add_parser("serve", help="the trigger endpoint Salesforce calls, with health "
                        "and metrics; syncs what it accepts in the background")
     _catalog_target(p)
@@ -235,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --tls, write the CA certificate (local-org-ca.pem) here")
     p.add_argument("--latency-ms", type=float, default=0.0)
     _catalog_commands(sub)
+    _billing_commands(sub)
     _ops_commands(sub)
     return parser
 
@@ -249,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         name = args.command
-        if args.command in ("sandbox", "catalog"):
+        if args.command in ("sandbox", "catalog", "billing"):
             name = f"{args.command} {getattr(args, args.command)}"
         return _handler(name)(args)
     except (UsageError, ConfigError) as exc:

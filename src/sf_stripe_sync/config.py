@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from sf_stripe_sync.billing_state.settings import BillingStateSettings
 from sf_stripe_sync.catalog.settings import CatalogSettings, PortalSettings
 from sf_stripe_sync.core.rules import FieldMap, SyncRules
 from sf_stripe_sync.errors import ConfigError
@@ -122,6 +123,8 @@ class Settings(BaseSettings):
     """Customer portal configurations per role (``portal-link``)."""
     serve: ServeSettings = Field(default_factory=ServeSettings)
     """The trigger endpoint (``serve``): secret variable, replay window, org id, batches."""
+    billing_state: BillingStateSettings = Field(default_factory=BillingStateSettings)
+    """Where Stripe's billing state lands in Salesforce (``billing pull``, ``billing status``)."""
 
     @model_validator(mode="after")
     def _default_account_exists(self) -> Settings:

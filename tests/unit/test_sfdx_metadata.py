@@ -25,7 +25,7 @@ DESCRIBE_TYPE = {
     "Text": "string", "LongTextArea": "textarea", "Picklist": "picklist",
     "MultiselectPicklist": "multipicklist", "Number": "double", "Currency": "currency",
     "Percent": "percent", "DateTime": "datetime", "Date": "date", "Lookup": "reference",
-    "Checkbox": "boolean",
+    "Checkbox": "boolean", "Url": "url",
 }
 
 

@@ -114,7 +114,7 @@ def describe_all(conn: SalesforceConnection, sobjects: Iterable[str]) -> tuple[D
 
 def _severity(req: FieldRequirement, scope: Scope) -> str:
     """How a missing field counts under the scope being checked."""
-    if req.scope == "catalog" and scope != "catalog":
+    if req.scope != "sync" and scope != req.scope:
         return "warning"
     return "problem" if req.required else "warning"
 

@@ -5,7 +5,7 @@ renamed field is checked under its configured name), each custom field the engin
 reads or writes: the sObject, the API name, the setting that names it, the describe
 types it may have (``kinds``), the SFDX type and length shipped in ``sfdx/`` for the
 default name (``sfdx_type``, ``length``), what the engine does with it (``access``:
-read, update, create) and who needs it (``scope``: ``sync`` or ``catalog``).
+read, update, create) and who needs it (``scope``: ``sync``, ``catalog`` or ``billing``).
 ``required`` is False for the fields the reader leaves out when the org lacks them.
 
 This one table feeds ``sf-stripe-sync check`` (compared with the org's describe) and the
@@ -21,7 +21,7 @@ from typing import Literal
 from sf_stripe_sync.config import Settings
 
 Access = Literal["read", "update", "create"]
-Scope = Literal["sync", "catalog"]
+Scope = Literal["sync", "catalog", "billing"]
 
 TEXT = frozenset({"string"})
 LONG_TEXT = frozenset({"textarea", "string"})
@@ -157,7 +157,79 @@ def requirements(settings: Settings) -> list[FieldRequirement]:
         for sobject in ("Contract", "Account"):
             found.append(_text(sobject, f.default_payment_method,
                                "fields.default_payment_method", required=False))
-    return found + _catalog(settings)
+    return found + _catalog(settings) + _billing_state(settings)
+
+
+SCHEDULE_STATUSES = ("not_started", "active", "completed", "released", "canceled")
+SUBSCRIPTION_STATUSES = ("incomplete", "incomplete_expired", "trialing", "active",
+                         "past_due", "canceled", "unpaid", "paused")
+INVOICE_STATUSES = ("draft", "open", "paid", "uncollectible", "void")
+DATETIME = frozenset({"datetime"})
+AMOUNT = frozenset({"double", "currency"})
+
+
+def _billing_state(settings: Settings) -> list[FieldRequirement]:
+    """Where ``billing pull`` writes: state on Contract and Order, one record per invoice."""
+    b = settings.billing_state
+    found: list[FieldRequirement] = []
+    for sobject in ("Contract", "Order"):
+        found += [
+            FieldRequirement(sobject, b.schedule_status, "billing_state.schedule_status",
+                             PICKLIST, "Picklist", "update", "billing",
+                             picklist=SCHEDULE_STATUSES),
+            FieldRequirement(sobject, b.subscription_id, "billing_state.subscription_id", TEXT,
+                             "Text", "update", "billing", length=255),
+            FieldRequirement(sobject, b.subscription_status,
+                             "billing_state.subscription_status", PICKLIST, "Picklist",
+                             "update", "billing", picklist=SUBSCRIPTION_STATUSES),
+            *[FieldRequirement(sobject, name, f"billing_state.{setting}", DATETIME,
+                               "DateTime", "update", "billing")
+              for setting, name in (("phase_start", b.phase_start), ("phase_end", b.phase_end),
+                                    ("next_invoice_date", b.next_invoice_date))],
+        ]
+    return found + _invoice_fields(settings)
+
+
+def _invoice_fields(settings: Settings) -> list[FieldRequirement]:
+    b = settings.billing_state
+    inv = b.invoice_object
+
+    def text(setting: str, name: str, length: int = 255) -> FieldRequirement:
+        return FieldRequirement(inv, name, f"billing_state.{setting}", TEXT, "Text", "create",
+                                "billing", length=length)
+
+    def lookup(setting: str, name: str, target: str) -> FieldRequirement:
+        return FieldRequirement(inv, name, f"billing_state.{setting}",
+                                frozenset({"reference"}), "Lookup", "create", "billing",
+                                reference_to=target)
+
+    def amount(setting: str, name: str) -> FieldRequirement:
+        return FieldRequirement(inv, name, f"billing_state.{setting}", AMOUNT, "Number",
+                                "create", "billing", precision=18, scale=3)
+
+    def moment(setting: str, name: str) -> FieldRequirement:
+        return FieldRequirement(inv, name, f"billing_state.{setting}", DATETIME, "DateTime",
+                                "create", "billing")
+
+    return [
+        text("invoice_id", b.invoice_id), text("invoice_number", b.invoice_number, 80),
+        FieldRequirement(inv, b.invoice_status, "billing_state.invoice_status", PICKLIST,
+                         "Picklist", "create", "billing", picklist=INVOICE_STATUSES),
+        text("invoice_currency", b.invoice_currency, 3),
+        amount("amount_due", b.amount_due), amount("amount_paid", b.amount_paid),
+        amount("amount_remaining", b.amount_remaining),
+        moment("period_start", b.period_start), moment("period_end", b.period_end),
+        FieldRequirement(inv, b.due_date, "billing_state.due_date", frozenset({"date"}), "Date",
+                         "create", "billing"),
+        FieldRequirement(inv, b.hosted_invoice_url, "billing_state.hosted_invoice_url",
+                         frozenset({"url", "string", "textarea"}), "Url", "create", "billing"),
+        text("invoice_customer", b.invoice_customer),
+        text("invoice_subscription", b.invoice_subscription),
+        text("invoice_schedule", b.invoice_schedule),
+        lookup("invoice_account", b.invoice_account, "Account"),
+        lookup("invoice_contract", b.invoice_contract, "Contract"),
+        lookup("invoice_order", b.invoice_order, "Order"),
+    ]
 
 
 def objects(settings: Settings) -> list[str]:

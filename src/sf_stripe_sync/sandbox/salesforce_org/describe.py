@@ -6,8 +6,9 @@ from three sources, merged in this order:
 1. a fixed list of standard fields per standard object (``STANDARD_FIELDS``) plus the
    system fields every object has (Id, CreatedDate, SystemModstamp, ...);
 2. the project's custom fields (``core.rules.FieldMap`` defaults), placed on the object
-   each belongs to, and the custom object ``Sync_Log__c``, which exists even when the
-   snapshot holds none;
+   each belongs to, and the custom objects ``Sync_Log__c`` and ``Stripe_Invoice__c``
+   (with the billing state fields, ``billing_state.settings``), which exist even when
+   the snapshot holds none;
 3. every field seen in the snapshot's records, with its type inferred from the values.
 
 Relationships follow Salesforce naming: a lookup ``AccountId`` is the relationship
@@ -24,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sf_stripe_sync.billing_state.settings import BillingStateSettings
 from sf_stripe_sync.catalog.settings import CatalogSettings, PortalSettings
 from sf_stripe_sync.core.rules import FieldMap
 
@@ -189,7 +191,34 @@ def _project_custom_fields(fm: FieldMap) -> dict[str, list[tuple[str, str, str]]
 
 def _external_ids(fm: FieldMap) -> set[tuple[str, str]]:
     """(sObject, field) of the project's unique external-id fields."""
-    return {(fm.sync_log_object.lower(), fm.sync_log_sync_key.lower())}
+    bs = BillingStateSettings()
+    return {(fm.sync_log_object.lower(), fm.sync_log_sync_key.lower()),
+            (bs.invoice_object.lower(), bs.invoice_id.lower())}
+
+
+def _with_billing_state(found: dict[str, list[tuple[str, str, str]]]
+                        ) -> dict[str, list[tuple[str, str, str]]]:
+    """Add the billing state fields (Contract, Order) and the invoice object."""
+    bs = BillingStateSettings()
+    state = [(bs.schedule_status, "picklist", ""), (bs.subscription_id, "string", ""),
+             (bs.subscription_status, "picklist", ""), (bs.phase_start, "datetime", ""),
+             (bs.phase_end, "datetime", ""), (bs.next_invoice_date, "datetime", "")]
+    merged = {name: list(fields) for name, fields in found.items()}
+    for sobject in ("Contract", "Order"):
+        merged.setdefault(sobject, []).extend(state)
+    merged[bs.invoice_object] = [
+        ("Name", "string", ""), (bs.invoice_id, "string", ""),
+        (bs.invoice_number, "string", ""), (bs.invoice_status, "picklist", ""),
+        (bs.invoice_currency, "string", ""), (bs.amount_due, "double", ""),
+        (bs.amount_paid, "double", ""), (bs.amount_remaining, "double", ""),
+        (bs.period_start, "datetime", ""), (bs.period_end, "datetime", ""),
+        (bs.due_date, "date", ""), (bs.hosted_invoice_url, "url", ""),
+        (bs.invoice_customer, "string", ""), (bs.invoice_subscription, "string", ""),
+        (bs.invoice_schedule, "string", ""), (bs.invoice_account, "reference", "Account"),
+        (bs.invoice_contract, "reference", "Contract"),
+        (bs.invoice_order, "reference", "Order"),
+    ]
+    return merged
 
 
 @dataclass
@@ -287,7 +316,7 @@ class OrgSchema:
     def __init__(self, snapshot: Mapping[str, list[dict[str, Any]]]) -> None:
         self.objects: dict[str, ObjectSpec] = {}
         fm = FieldMap()
-        custom_fields = _project_custom_fields(fm)
+        custom_fields = _with_billing_state(_project_custom_fields(fm))
         names = [*STANDARD_KEY_PREFIXES, *custom_fields, *snapshot]
         for name in names:
             if name.lower() not in self.objects:

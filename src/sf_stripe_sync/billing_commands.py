@@ -1,0 +1,123 @@
+"""The billing state commands: ``billing pull``, ``billing webhook``, ``billing serve-webhooks``
+and ``billing status``.
+
+Theory of operation: as the catalog commands do (``catalog_commands``), each handler opens
+a runtime (real systems, or the in-process sandboxes with ``--salesforce-sandbox`` and
+``--stripe-emulator``), runs the preflight for the billing fields, runs one step and
+prints a summary (``--format json`` for machines). Exit codes: 0 done; 1 some records
+could not be written (the others were); 2 usage or configuration error.
+
+* ``billing pull``: Stripe's invoice, subscription and schedule events since the stored
+  cursor -> Stripe_Invoice__c records and the state fields of Contracts and Orders;
+* ``billing webhook --payload FILE --signature HEADER``: one signed delivery, the same way;
+* ``billing serve-webhooks --port N``: a loopback endpoint for deliveries, until Ctrl-C;
+* ``billing status ACCOUNT_ID``: the Account's subscriptions and last invoices in Stripe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sf_stripe_sync.billing_state.pull import BillingPull
+from sf_stripe_sync.billing_state.salesforce_side import BillingSalesforce
+from sf_stripe_sync.billing_state.status import billing_status, status_lines
+from sf_stripe_sync.catalog.context import CatalogContext, catalog_context
+from sf_stripe_sync.catalog.webhooks import WebhookEndpoint, verify_event
+from sf_stripe_sync.catalog_commands import _customer_of, _emit, _summary
+from sf_stripe_sync.config import resolve_secret
+from sf_stripe_sync.errors import ConfigError, UsageError
+from sf_stripe_sync.logs import configure_logging
+from sf_stripe_sync.preflight.run import require_ready
+from sf_stripe_sync.runtime import Runtime, open_runtime
+from sf_stripe_sync.salesforce.source import SalesforceOrderSource
+from sf_stripe_sync.salesforce.writer import SalesforceWriteBack
+from sf_stripe_sync.sync_commands import _sandbox as sandbox_options
+from sf_stripe_sync.sync_commands import _settings as command_settings
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+
+
+def make_billing_pull(rt: Runtime, ctx: CatalogContext, account: str | None) -> BillingPull:
+    if not isinstance(rt.source, SalesforceOrderSource) or not isinstance(
+            rt.writer, SalesforceWriteBack):
+        raise ConfigError("billing state needs a Salesforce connection (a real org or "
+                          "--salesforce-sandbox)")
+    salesforce = BillingSalesforce(rt.source.conn, rt.writer, fields=rt.settings.fields,
+                                   billing=rt.settings.billing_state)
+    return BillingPull(salesforce, ctx.stripe(account), rt.settings, ctx.memory)
+
+
+def _run(args: argparse.Namespace,
+         step: Callable[[Runtime, CatalogContext], int]) -> int:
+    configure_logging(args.log_format, verbose=args.verbose)
+    with open_runtime(command_settings(args), sandbox_options(args)) as rt:
+        require_ready(rt, "billing")
+        return step(rt, catalog_context(rt))
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    def step(rt: Runtime, ctx: CatalogContext) -> int:
+        report = make_billing_pull(rt, ctx, args.stripe_account).pull()
+        document = report.as_json()
+        _emit(args, document, _summary(f"billing pull ({rt.describe})", document))
+        return EXIT_SOME_FAILED if report.errors else EXIT_OK
+
+    return _run(args, step)
+
+
+def _secret(ctx: CatalogContext) -> Any:
+    secret = resolve_secret(ctx.settings.billing_state.webhook_secret_env, ctx.settings)
+    assert secret is not None
+    return secret
+
+
+def run_webhook(args: argparse.Namespace) -> int:
+    try:
+        payload = args.payload.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read webhook payload {args.payload}: {exc.strerror}") from exc
+
+    def step(rt: Runtime, ctx: CatalogContext) -> int:
+        tolerance = (args.tolerance if args.tolerance is not None
+                     else ctx.settings.catalog.webhook_tolerance_seconds)
+        event = verify_event(payload, args.signature, _secret(ctx), tolerance=tolerance)
+        pull = make_billing_pull(rt, ctx, args.stripe_account)
+        outcome = pull.apply_event(event)
+        document = {"event": event.get("id"), "type": event.get("type"), "outcome": outcome,
+                    "errors": pull.report.errors}
+        _emit(args, document, [f"webhook {event.get('type')} {event.get('id')}: {outcome}"])
+        return EXIT_SOME_FAILED if pull.report.errors else EXIT_OK
+
+    return _run(args, step)
+
+
+def run_serve_webhooks(args: argparse.Namespace) -> int:
+    def step(rt: Runtime, ctx: CatalogContext) -> int:
+        pull = make_billing_pull(rt, ctx, args.stripe_account)
+        endpoint = WebhookEndpoint(pull.apply_event, _secret(ctx),
+                                   tolerance=ctx.settings.catalog.webhook_tolerance_seconds)
+        endpoint.start(host=args.host, port=args.port)
+        print(f"listening for Stripe billing webhooks at {endpoint.url} ({rt.describe}); "
+              "Ctrl-C to stop", flush=True)
+        try:
+            threading.Event().wait()
+        finally:
+            endpoint.stop()
+        return EXIT_OK
+
+    return _run(args, step)
+
+
+def run_status(args: argparse.Namespace) -> int:
+    def step(rt: Runtime, ctx: CatalogContext) -> int:
+        customer = _customer_of(ctx, args.account_id)
+        document = billing_status(ctx.stripe(args.stripe_account), args.account_id, customer,
+                                  rt.settings.billing_state.invoices_shown)
+        _emit(args, document, status_lines(document))
+        return EXIT_OK
+
+    return _run(args, step)

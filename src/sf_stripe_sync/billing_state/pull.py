@@ -15,8 +15,10 @@ moves after it, so a crash re-applies at most one page, which changes nothing:
    schedule; a subscription known nowhere is retrieved from Stripe once), the Accounts
    by customer id, the ``Stripe_Invoice__c`` records by invoice id;
 3. only fields whose value Salesforce does not hold yet are written, all together
-   through the writer's composite batches: Contract and Order updates, invoice updates
-   by Id and new invoices. A replayed event, or a page read twice, writes nothing.
+   through the writer's composite batches: Contract and Order updates, and invoices
+   upserted on their external id ``Stripe_Invoice_Id__c`` (so two pulls racing, or a
+   pull and a webhook, still make one record per invoice). A replayed event, or a page
+   read twice, writes nothing.
 
 A webhook delivery (``apply_event``) is one event, which may arrive late or twice: its
 object is retrieved from Stripe afresh before it is applied, so an old delivery can
@@ -288,12 +290,13 @@ class BillingPull:
                 self.report.records_updated.append(f"{target.sobject} {target.id}")
             else:
                 self.report.unchanged += 1
-        new_invoices = self._invoices(folded, schedule_of, targets_for, updates)
-        outcome = self.sf.write(updates, new_invoices)
+        upserts = self._invoices(folded, schedule_of, targets_for)
+        outcome = self.sf.write(updates, upserts)
         self.report.errors += outcome.failed
 
-    def _invoices(self, folded: Folded, schedule_of: dict[str, str], targets_for: Any,
-                  updates: dict[str, list[Record]]) -> list[Record]:
+    def _invoices(self, folded: Folded, schedule_of: dict[str, str], targets_for: Any
+                  ) -> list[Record]:
+        """What to upsert on the invoice id: new invoices whole, known ones' changes."""
         bs = self.bs
         held = self.sf.invoices(sorted(folded.invoices))
         customers = {str(i.get("customer")) for i in folded.invoices.values()
@@ -323,8 +326,7 @@ class BillingPull:
                 continue
             changes = rec.differs(record, values)
             if changes:
-                updates.setdefault(bs.invoice_object, []).append(
-                    {"Id": record["Id"], **changes})
+                new.append({bs.invoice_id: invoice_id, **changes})
                 self.report.invoices_updated.append(invoice_id)
             else:
                 self.report.unchanged += 1

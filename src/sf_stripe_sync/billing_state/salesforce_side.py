@@ -7,9 +7,9 @@ Orders holding given schedule ids (the Order that created a schedule is the earl
 (a released or canceled subscription no longer names its schedule), the Accounts holding
 given customer ids and the ``Stripe_Invoice__c`` records holding given invoice ids.
 Writes go out together through the writer's ``write_many``: Contract and Order updates
-and invoice inserts/updates in one composite call (Salesforce: five collections of 200
-records a call); each record's failure is reported, not raised, so one bad record does
-not hold back the others.
+and invoice upserts on ``Stripe_Invoice_Id__c`` in one composite call (Salesforce: five
+collections of 200 records a call); each record's failure is reported, not raised, so one
+bad record does not hold back the others.
 """
 
 from __future__ import annotations
@@ -130,13 +130,15 @@ class BillingSalesforce:
 
     # ------------------------------------------------------------------ writes
 
-    def write(self, updates: dict[str, list[Record]], new_invoices: list[Record]
+    def write(self, updates: dict[str, list[Record]], invoices: list[Record]
               ) -> WriteOutcome:
-        """Contract/Order/invoice updates (each with ``Id``) and invoice inserts, batched."""
+        """Contract/Order updates (each with ``Id``) and invoices upserted on their
+        external id, in as few composite calls as the writer can."""
         ops = [WriteOp("update", sobject, records) for sobject, records in updates.items()
                if records]
-        if new_invoices:
-            ops.append(WriteOp("insert", self.bs.invoice_object, new_invoices))
+        if invoices:
+            ops.append(WriteOp("upsert", self.bs.invoice_object, invoices,
+                               external_id=self.bs.invoice_id))
         outcome = WriteOutcome()
         if not ops:
             return outcome

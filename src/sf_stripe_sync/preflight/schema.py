@@ -212,7 +212,9 @@ def _invoice_fields(settings: Settings) -> list[FieldRequirement]:
                                 "create", "billing")
 
     return [
-        text("invoice_id", b.invoice_id), text("invoice_number", b.invoice_number, 80),
+        FieldRequirement(inv, b.invoice_id, "billing_state.invoice_id", TEXT, "Text", "create",
+                         "billing", length=255, external_id=True),
+        text("invoice_number", b.invoice_number, 80),
         FieldRequirement(inv, b.invoice_status, "billing_state.invoice_status", PICKLIST,
                          "Picklist", "create", "billing", picklist=INVOICE_STATUSES),
         text("invoice_currency", b.invoice_currency, 3),

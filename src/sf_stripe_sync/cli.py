@@ -248,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-rate", type=float, default=0.0, help="probability of a 500")
     p.add_argument("--search-lag-seconds", type=int, default=0, metavar="N",
                    help="new and changed objects reach search N seconds late, as on Stripe")
+    p.add_argument("--bill-without-test-clock", action="store_true",
+                   help="bill every schedule in the emulator's own time, not only those "
+                   "of customers on a test clock")
     p.add_argument("--fault-seed", type=int, default=None)
     p = sandbox_sub.add_parser("salesforce", help="local Salesforce org from a snapshot")
     p.add_argument("--snapshot", type=Path, required=True)

@@ -95,8 +95,10 @@ def run_cli(args: argparse.Namespace) -> int:
             endpoint_rate_limit=getattr(args, "endpoint_rate_limit", None),
             error_rate=args.fail_rate, seed=args.fault_seed,
         )
-        emulator = StripeEmulator(seed=args.seed, state_file=args.state, faults=faults,
-                                  search_lag_seconds=args.search_lag_seconds)
+        emulator = StripeEmulator(
+            seed=args.seed, state_file=args.state, faults=faults,
+            search_lag_seconds=args.search_lag_seconds,
+            bill_without_test_clock=getattr(args, "bill_without_test_clock", False))
         emulator.start(host=args.host, port=args.port)
     except (SeedError, ValueError) as exc:
         raise UsageError(str(exc)) from exc

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -104,3 +109,24 @@ def test_without_a_lag_search_sees_writes_at_once() -> None:
                                      max_network_retries=0)
         created = client.v1.customers.create(params={"name": "Instant"})
         assert _found(client, "name:'Instant'") == [created.id]
+
+
+def test_sandbox_stripe_takes_the_lag_from_the_command_line() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sf_stripe_sync.cli", "sandbox", "stripe", "--port", "0",
+         "--search-lag-seconds", "3600"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert process.stdout is not None
+        found = re.search(r"http://127\.0\.0\.1:\d+", process.stdout.readline())
+        assert found
+        client = stripe.StripeClient("sk_test_lag", base_addresses={"api": found.group(0)},
+                                     max_network_retries=0)
+        created = client.v1.customers.create(params={"name": "Cli Lag"})
+        assert client.v1.customers.retrieve(created.id).name == "Cli Lag"
+        assert _found(client, "name:'Cli Lag'") == []
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+    assert process.returncode == 0

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -100,3 +106,31 @@ def test_the_org_session_helper_verifies_tls_too() -> None:
     with LocalOrg(SNAPSHOT, tls=True).running() as org:
         sf = _client(org)
         assert sf.Account.get(ACCOUNT_15)["Name"] == "Acme"
+
+
+def test_sandbox_salesforce_tls_serves_https_and_prints_its_ca(tmp_path: Path) -> None:
+    snapshot_file = tmp_path / "org.json"
+    snapshot_file.write_text(json.dumps(SNAPSHOT), encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sf_stripe_sync.cli", "sandbox", "salesforce", "--snapshot",
+         str(snapshot_file), "--port", "0", "--tls", "--ca-dir", str(tmp_path / "ca")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip().rsplit(" ", 1)[-1]
+        ca_path = process.stdout.readline().strip().rsplit(" ", 1)[-1]
+        session_id = process.stdout.readline().strip().rsplit(" ", 1)[-1]
+        assert base_url.startswith("https://127.0.0.1:")
+        assert Path(ca_path) == tmp_path / "ca" / "local-org-ca.pem"
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = ca_path
+        response = session.get(f"{base_url}/services/data/v65.0/query",
+                               params={"q": "SELECT Name FROM Account"}, timeout=10,
+                               headers={"Authorization": f"Bearer {session_id}"})
+        assert response.json()["records"][0]["Name"] == "Acme"
+    finally:
+        process.send_signal(signal.SIGINT)
+        exit_code = process.wait(timeout=20)
+    assert exit_code == 0

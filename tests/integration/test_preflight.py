@@ -184,3 +184,14 @@ def test_a_broken_config_file_is_reported_as_the_one_problem(
     code, report = _check_json(["--config", str(config)], capsys)
     assert code == 2 and report["findings"][0]["area"] == "config"
     assert "concurrency" in report["findings"][0]["message"]
+
+
+def test_a_session_the_org_refuses_is_reported_as_the_login_failing(
+        org: LocalOrg, emulator: StripeEmulator, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SF_SESSION_ID", "00Dnot!a-live-session")
+    code, report = _check_json(_targets(org, emulator, tmp_path), capsys)
+    (problem,) = [f for f in report["findings"] if f["status"] == "problem"]
+    assert code == 2 and problem["message"].startswith("login failed")
+    assert "00Dnot!a-live-session" not in json.dumps(report)
+    assert not any(f["message"].startswith("logged in") for f in report["findings"])

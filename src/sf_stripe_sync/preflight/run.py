@@ -54,9 +54,7 @@ def preflight(rt: Runtime, scope: Scope = "sync", report: PreflightReport | None
     if rt.salesforce is None:
         report.problem("salesforce", "no Salesforce connection to check")
         return report
-    report.ok("salesforce", f"logged in (auth = {rt.settings.salesforce.auth!r}, "
-              f"{rt.describe})")
-    check_org(report, rt.salesforce, rt.settings, scope)
+    check_org(report, rt.salesforce, rt.settings, scope, where=f", {rt.describe}")
     return report
 
 

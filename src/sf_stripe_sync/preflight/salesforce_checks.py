@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sf_stripe_sync.config import Settings, resolve_secret
-from sf_stripe_sync.errors import ConfigError, SyncError
+from sf_stripe_sync.errors import AuthenticationError, ConfigError, SyncError
 from sf_stripe_sync.preflight.report import PreflightReport
 from sf_stripe_sync.preflight.schema import FieldRequirement, Scope, objects, requirements
 from sf_stripe_sync.salesforce.auth import DESCRIBES_PER_BATCH, SalesforceConnection
@@ -175,12 +175,18 @@ def check_fields(report: PreflightReport, settings: Settings, described: Describ
 
 
 def check_org(report: PreflightReport, conn: SalesforceConnection, settings: Settings,
-              scope: Scope) -> None:
-    """API version, then every configured object and field, all problems at once."""
+              scope: Scope, *, where: str = "") -> None:
+    """API version, then every configured object and field, all problems at once. The
+    describe is the first authenticated call (a session id is only tried there), so its
+    failure to authenticate is reported as the login failing."""
     check_api_version(report, conn, settings.salesforce.api_version)
     try:
         described, absent = describe_all(conn, objects(settings))
+    except AuthenticationError as exc:
+        report.problem(AREA, f"login failed (auth = {settings.salesforce.auth!r}): {exc}")
+        return
     except (SyncError, ConfigError) as exc:
         report.problem(AREA, f"cannot describe the org's objects: {exc}")
         return
+    report.ok(AREA, f"logged in (auth = {settings.salesforce.auth!r}{where})")
     check_fields(report, settings, described, absent, scope)

@@ -14,12 +14,14 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from pydantic import SecretStr
+
 from sf_stripe_sync.config import resolve_secret
 from sf_stripe_sync.errors import ConfigError
 from sf_stripe_sync.preflight.report import PreflightReport
 from sf_stripe_sync.preflight.salesforce_checks import check_org
 from sf_stripe_sync.preflight.schema import Scope
-from sf_stripe_sync.preflight.stripe_checks import check_stripe_account
+from sf_stripe_sync.preflight.stripe_checks import check_stripe_account, key_mode
 
 if TYPE_CHECKING:
     from sf_stripe_sync.runtime import Runtime
@@ -44,6 +46,18 @@ def check_stripe(report: PreflightReport, rt: Runtime) -> None:
         named = account.api_key_env if configured is not None or key is None else (
             "the emulator's demo key")
         check_stripe_account(report, account, key, env_name=named, retry=rt.stripe_retry)
+        _mode_mismatch(report, rt, account.name, key)
+
+
+def _mode_mismatch(report: PreflightReport, rt: Runtime, name: str,
+                   key: SecretStr | None) -> None:
+    """A live Stripe key against a Salesforce sandbox (``domain = "test"``) is allowed,
+    but is almost always a copied production secret: say so."""
+    if key is None or rt.settings.salesforce.domain != "test":
+        return
+    if key_mode(key.get_secret_value()) == "live":
+        report.warn(f"stripe:{name}", "a live Stripe key with a Salesforce sandbox "
+                    "(salesforce.domain = 'test'): sandbox orders would bill real customers")
 
 
 def preflight(rt: Runtime, scope: Scope = "sync", report: PreflightReport | None = None

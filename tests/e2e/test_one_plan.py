@@ -166,3 +166,39 @@ def test_preview_given_the_emulator_shows_the_drift_in_its_json(
     assert order["drift"] == [{"phase": 2, "field": "item price_A quantity",
                                "stripe": "7", "salesforce": "1"}]
     assert [w["code"] for w in order["warnings"]] == ["drift"]
+
+
+CONTRACT = "800000000000001AAA"
+
+
+def test_a_renewal_amend_extends_the_last_phase_instead_of_adding_a_twin(
+    tmp_path: Path,
+) -> None:
+    with running(tmp_path) as h:
+        run(h, dry_run=False)
+        schedule_id = h.record("Contract", CONTRACT)["Stripe_Subscription_Schedule_Id__c"]
+        original = h.record("Order", "801000000000011AAA")
+        sf = h.salesforce()
+        renewal = sf.Order.create({
+            "AccountId": original["AccountId"], "ContractId": CONTRACT, "Status": "Draft",
+            "EffectiveDate": "2028-01-01", "EndDate": "2029-01-01",
+            "CurrencyIsoCode": original["CurrencyIsoCode"],
+            "Pricebook2Id": original["Pricebook2Id"]})["id"]
+        # The last phase bills 12 seats and 1 support: the renewal bills the same.
+        for entry, product, quantity, price in (
+                ("01u000000000003AAA", "01t000000000003AAA", 12, 15.0),
+                ("01u000000000004AAA", "01t000000000004AAA", 1, 50.0)):
+            sf.OrderItem.create({
+                "OrderId": renewal, "PricebookEntryId": entry, "Product2Id": product,
+                "Quantity": quantity, "UnitPrice": price, "ServiceDate": "2028-01-01",
+                "EndDate": "2029-01-01"})
+        sf.Order.update(renewal, {"Status": "Activated"})
+
+        (outcome,) = run(h, dry_run=False, order_ids=[renewal]).outcomes
+
+        assert outcome.result == "amend" and outcome.schedule_id == schedule_id
+        schedule = next(s for s in h.schedules() if s["id"] == schedule_id)
+        spans = [(p["start_date"], p["end_date"]) for p in schedule["phases"]]
+        oct_2027, jan_2029 = 1822348800, 1861920000  # 2027-10-01, 2029-01-01
+        assert spans[-1] == (oct_2027, jan_2029)
+        assert len(spans) == 3

@@ -99,3 +99,14 @@ def test_usage_errors_name_the_program_once_and_point_to_help(
     assert err.count("\n") == 1 and err.startswith("sf-stripe-sync: error: ")
     assert "error: sf-stripe-sync" not in err and "--help" in err
     assert "Traceback" not in err and os.linesep == "\n"
+
+
+@pytest.mark.parametrize("extra", [
+    ["--stripe-emulator-url", "http://example.com:1"],
+    ["--stripe-emulator-url", "http://127.0.0.1:1", "--read-stripe"],
+])
+def test_preview_reads_stripe_only_from_loopback_or_the_configured_accounts(
+    capsys: pytest.CaptureFixture[str], extra: list[str]
+) -> None:
+    assert main(["preview", "--source", str(DEMO), *extra]) == 2
+    assert "error: " in capsys.readouterr().err

@@ -89,8 +89,7 @@ def _walk(value: Any, tree: Any, path: str) -> None:
             if key == "metadata" and isinstance(item, dict):
                 check_metadata(item, where)
                 continue
-            if named:
-                _walk(item, tree.get(key, tree.get("*")), where)
+            _walk(item, tree.get(key, tree.get("*")) if named else None, where)
     elif isinstance(value, list):
         child = tree.get("*") if isinstance(tree, dict) else None
         for index, item in enumerate(value):

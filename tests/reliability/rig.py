@@ -41,7 +41,7 @@ from sf_stripe_sync.errors import SyncError
 from sf_stripe_sync.runtime import SandboxOptions, open_runtime
 from sf_stripe_sync.sandbox.salesforce_org import LocalOrg, OrgFaults
 from sf_stripe_sync.sandbox.stripe_emulator import FaultConfig, StripeEmulator
-from sf_stripe_sync.state.store import JournalState, StateStore
+from sf_stripe_sync.state.store import JournalState, StateStore, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_ORG = ROOT / "fixtures" / "demo-org.json"
@@ -198,8 +198,12 @@ class Rig:
         self.reports.append(report)
         return report
 
+    def open_store(self) -> StateStore:
+        """The store this rig's runs use: ``state.url`` when set, else the state dir's."""
+        return open_store(self.settings().state, self.state_dir)
+
     def unfinished(self) -> int:
-        store = StateStore.open(self.state_dir / "state.db")
+        store = self.open_store()
         try:
             return len(store.journal_unfinished())
         finally:
@@ -238,7 +242,13 @@ class Rig:
         return Counter(f"stripe:{r['fault']}" for r in self.emulator.requests() if r.get("fault"))
 
     def census(self) -> Census:
-        return Census.read(self.org, self.emulator, self.state_dir)
+        if not self.settings().state.url:
+            return Census.read(self.org, self.emulator, self.state_dir)
+        store = self.open_store()
+        try:
+            return Census.read(self.org, self.emulator, store=store)
+        finally:
+            store.close()
 
 
 @contextmanager
@@ -255,6 +265,11 @@ def running(state_dir: Path, snapshot: Mapping[str, Any] | None = None) -> Itera
 
 
 # ---------------------------------------------------------------------- the end state
+
+
+def _written_back(store: StateStore) -> list[tuple[str, str]]:
+    return [(e.order_id, e.idempotency_key) for e in store.journal_recent(limit=100_000)
+            if e.state is JournalState.WRITTEN_BACK]
 
 
 @dataclass
@@ -274,18 +289,16 @@ class Census:
     """(order id, idempotency key) of every Stripe operation the journal says was sent."""
 
     @classmethod
-    def read(cls, org: LocalOrg, emulator: StripeEmulator, state_dir: Path | None = None
-             ) -> Census:
+    def read(cls, org: LocalOrg, emulator: StripeEmulator, state_dir: Path | None = None,
+             *, store: StateStore | None = None) -> Census:
+        """``store`` (else the SQLite file in ``state_dir``, if any) gives the journal."""
         seeded = frozenset(c["id"] for c in load_json(DEMO_CATALOG).get("coupons", []))
         operations = []
-        if state_dir is not None and (state_dir / "state.db").exists():
-            store = StateStore.open(state_dir / "state.db")
-            try:
-                operations = [(e.order_id, e.idempotency_key)
-                              for e in store.journal_recent(limit=100_000)
-                              if e.state is JournalState.WRITTEN_BACK]
-            finally:
-                store.close()
+        if store is None and state_dir is not None and (state_dir / "state.db").exists():
+            with StateStore.open(state_dir / "state.db") as opened:
+                operations = _written_back(opened)
+        elif store is not None:
+            operations = _written_back(store)
         return cls(
             orders={o["Id"]: o for o in org.records("Order")},
             contracts={c["Id"]: c for c in org.records("Contract")},

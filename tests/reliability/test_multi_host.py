@@ -22,6 +22,7 @@ from sf_stripe_sync.engine import RunReport
 from sf_stripe_sync.errors import SyncError
 from sf_stripe_sync.sandbox.salesforce_org import OrgFaults
 from sf_stripe_sync.sandbox.stripe_emulator.idempotency import DEFAULT_TTL_SECONDS
+from tests.backends import BACKENDS, store_spec_for
 from tests.reliability.audit import audit
 from tests.reliability.conftest import Figures
 from tests.reliability.generate import generate_org
@@ -38,8 +39,10 @@ RACE_CONTRACTS = 4
 
 
 def other_host(rig: Rig, state_dir: Path) -> Rig:
-    """A second host: the same org and Stripe account, its own state store."""
-    return Rig(org=rig.org, emulator=rig.emulator, state_dir=state_dir)
+    """A second host: the same org and Stripe account, its own state dir (and its own
+    state store, unless both name one shared store through ``state.url``)."""
+    return Rig(org=rig.org, emulator=rig.emulator, state_dir=state_dir,
+               overrides=dict(rig.overrides))
 
 
 def in_service(*hosts: Rig) -> None:
@@ -72,10 +75,13 @@ def _oracle(tmp_path: Path) -> Census:
         return clean.census()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_later_order_synced_on_another_host_after_a_lost_write_back_makes_no_second_schedule(
-        tmp_path: Path, figures: Figures) -> None:
+        tmp_path: Path, figures: Figures, backend: str) -> None:
+    """Two hosts with separate SQLite stores, and two hosts sharing one Postgres store."""
     oracle = _oracle(tmp_path)
-    with running(tmp_path / "host-a") as host_a:
+    with running(tmp_path / "host-a") as host_a, store_spec_for(backend, tmp_path) as spec:
+        host_a.overrides.update(spec.settings())
         host_b = other_host(host_a, tmp_path / "host-b")
         in_service(host_a, host_b)
         host_a.org.set_faults(OrgFaults(unavailable_rate=1.0, only=("write",)))
@@ -92,6 +98,7 @@ def test_a_later_order_synced_on_another_host_after_a_lost_write_back_makes_no_s
         assert host_a.census().schedules_by_contract_key()[CONTRACT] == 1
         host_a.converge()
         host_b.converge()
+        assert (host_a.state_dir / "state.db").exists() == (backend == "sqlite")
         found = host_a.census()
         figures.add_rig(host_a)
         figures.add_rig(host_b)
@@ -184,12 +191,16 @@ def _later_orders(snapshot_orders: list[dict[str, object]]) -> list[str]:
     return later
 
 
+@pytest.mark.parametrize(("backend", "races"), [("sqlite", RACES), ("postgresql", 5)])
 def test_a_full_sync_racing_triggered_syncs_on_another_host_makes_nothing_twice(
-        tmp_path: Path, figures: Figures) -> None:
+        tmp_path: Path, figures: Figures, backend: str, races: int) -> None:
+    """Separate SQLite stores (20 races), or one shared Postgres store (5 races)."""
     made_twice: list[str] = []
-    for race in range(RACES):
+    for race in range(races):
         snapshot = generate_org(1200 + race, contracts=RACE_CONTRACTS)
-        with running(tmp_path / f"race-{race}" / "host-a", snapshot) as full:
+        with running(tmp_path / f"race-{race}" / "host-a", snapshot) as full, \
+                store_spec_for(backend, tmp_path / f"race-{race}") as spec:
+            full.overrides.update(spec.settings())
             triggered = other_host(full, tmp_path / f"race-{race}" / "host-b")
             in_service(full, triggered)
             outcomes = _race(full, triggered, _later_orders(snapshot["Order"]))

@@ -48,7 +48,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode("utf-8") if length else ""
+        raw = self.rfile.read(length) if length else b""
+        if len(raw) < length:
+            # The client went away mid-request (a killed process): Stripe never sees a
+            # request whose body did not arrive whole, so nothing is executed or saved.
+            self.close_connection = True
+            return
+        body = raw.decode("utf-8")
         parts = urlsplit(self.path)
         emulator = self.server.emulator
         if parts.path.startswith(PREFIX):

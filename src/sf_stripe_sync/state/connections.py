@@ -53,6 +53,8 @@ class ConnectionPool:
         self._busy_timeout = busy_timeout
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._writer = threading.Lock()
+        """Writers of this process queue here, not in SQLite's busy handler (see ``write``)."""
         self._open: list[sqlite3.Connection] = []
         self._pid = os.getpid()
         self._closed = False
@@ -104,8 +106,13 @@ class ConnectionPool:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction holding SQLite's write lock from its first statement."""
-        with self._transaction("BEGIN IMMEDIATE") as conn:
+        """A write transaction holding SQLite's write lock from its first statement.
+
+        The threads of one process take turns on a mutex first: SQLite's busy handler
+        sleeps 1, 2, 5, 10 ... 100 ms between retries, so dozens of worker threads
+        contending for the write lock would each sleep far longer than the microseconds
+        a transaction holds it. Other processes still queue on the busy handler."""
+        with self._writer, self._transaction("BEGIN IMMEDIATE") as conn:
             yield conn
 
     @contextmanager

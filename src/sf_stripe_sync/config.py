@@ -115,7 +115,17 @@ class Settings(BaseSettings):
     page_size: int = 200
     watermark_overlap_seconds: int = 300
     """Re-read this much before the watermark: SystemModstamp is not strictly ordered."""
-    concurrency: int = 4
+    concurrency: int = Field(default=4, ge=1)
+    """The least number of contracts worked on at once (the adaptive limit starts here)."""
+    concurrency_max: int = Field(default=64, ge=1)
+    """The most: the limit grows to what the observed Stripe latency needs (Little's law,
+    ``concurrency``); ``concurrency_max = 1`` runs one order at a time."""
+    pages_ahead: int = Field(default=4, ge=1)
+    """Pages read and worked on at once (``pipeline``): creates of one page overlap the
+    updates of another, so each Stripe endpoint's limit stays busy."""
+    writeback_flush_records: int = Field(default=1000, ge=1)
+    """Salesforce write-back is flushed, while the run goes on, whenever this many
+    records wait (and at the end): a composite call carries 5 collections of 200."""
     retry: RetrySettings = Field(default_factory=RetrySettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     """Product/price sync both ways, entitlement features, catalog events (``catalog``)."""

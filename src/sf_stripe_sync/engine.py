@@ -37,9 +37,10 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
+from sf_stripe_sync.concurrency import AdaptiveLimit, LatencyMeter, slowest
 from sf_stripe_sync.config import Settings, StripeAccountSettings
 from sf_stripe_sync.core.fingerprint import fingerprint
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue
@@ -51,7 +52,13 @@ from sf_stripe_sync.crashpoints import crashpoint
 from sf_stripe_sync.errors import ConfigError, SyncError
 from sf_stripe_sync.executor import Applied, apply_plan, op_key_for
 from sf_stripe_sync.failures import FailureRecorder, error_code
-from sf_stripe_sync.page_runner import SharedWriteBackBatch, contract_key_of, run_grouped
+from sf_stripe_sync.page_runner import (
+    FlushTimer,
+    RunWriteBack,
+    contract_key_of,
+    schedule_kind_of,
+)
+from sf_stripe_sync.pipeline import Pipeline
 from sf_stripe_sync.planning import Planner
 from sf_stripe_sync.ports import BillingGateway, OrderSource, RemoteScheduleLike, WriteBack
 from sf_stripe_sync.reading import OrderReader, is_missing, modstamp
@@ -107,6 +114,13 @@ class Engine:
                                self._gateway if gateway_for is not None else None)
         self.failures = FailureRecorder(store, self.owner, settings.default_stripe_account)
         self._gateway_lock = threading.Lock()
+        self._unwritten: set[str] = set()
+        """Orders whose write-back failed in this run (their journal stays unfinished)."""
+        self.concurrency = AdaptiveLimit(
+            minimum=min(settings.concurrency, settings.concurrency_max),
+            maximum=settings.concurrency_max, rate=self._observed_rate,
+            latency=self._observed_latency)
+        """Contracts worked on at once: Little's law from Stripe's observed latency."""
 
     # ------------------------------------------------------------------ entry
 
@@ -141,15 +155,15 @@ class Engine:
                 resumed = sorted({e.order_id for e in store.journal_unfinished()})
         max_seen: datetime | None = None
         first_pending: datetime | None = None
-        for page in self.reader.pages(options, resumed, store):
-            for bundle, outcome in self._process_page(page, options, as_of, report):
-                stamp = modstamp(bundle)
-                if stamp is None:
-                    continue
-                if outcome is not None and outcome.transient:
-                    first_pending = stamp if first_pending is None else min(first_pending, stamp)
-                else:
-                    max_seen = stamp if max_seen is None else max(max_seen, stamp)
+        pages = self.reader.pages(options, resumed, store)
+        for bundle, outcome in self._process_pages(pages, options, as_of, report):
+            stamp = modstamp(bundle)
+            if stamp is None:
+                continue
+            if outcome is not None and outcome.transient:
+                first_pending = stamp if first_pending is None else min(first_pending, stamp)
+            else:
+                max_seen = stamp if max_seen is None else max(max_seen, stamp)
         if self._salesforce_calls:
             report.salesforce_calls = self._salesforce_calls() - calls_before
         if store is not None:
@@ -206,24 +220,43 @@ class Engine:
 
     # ------------------------------------------------------------------ pages
 
-    def _process_page(
-        self, page: list[OrderBundle], options: RunOptions, as_of: datetime, report: RunReport
-    ) -> list[tuple[OrderBundle, OrderOutcome | None]]:
-        batch = SharedWriteBackBatch(self.settings.fields, self.clock())
-        confirmed: dict[str, int] = {}
+    def _process_pages(
+        self, pages: Iterable[list[OrderBundle]], options: RunOptions, as_of: datetime,
+        report: RunReport,
+    ) -> Iterator[tuple[OrderBundle, OrderOutcome | None]]:
+        """Every order of every page (``pipeline``: pages overlap, contracts run in
+        parallel, each contract's orders in order). The write-back gathers in one
+        ``RunWriteBack``, flushed on its own thread whenever ``writeback_flush_records``
+        wait, and once more at the end."""
         cancel_ids = set(options.cancel_ids)
-        self.reader.prefetch_contracts(page)
+        pending = RunWriteBack(self.settings.fields, self.clock())
+        batch = None if options.dry_run else pending
 
         def work(bundle: OrderBundle) -> OrderOutcome | None:
-            return self._process_order(bundle, options, as_of,
-                                       None if options.dry_run else batch, confirmed,
+            return self._process_order(bundle, options, as_of, batch, pending.confirmed,
                                        bundle.order_id in cancel_ids)
 
-        # Contracts run in parallel, each contract's orders in order (page_runner); a
-        # dry-run sends nothing, so it has nothing to wait on and runs on this thread.
-        workers = 1 if options.dry_run else self.settings.concurrency
-        outcomes = run_grouped(page, work, key=contract_key_of, workers=workers,
-                               done=self.progress)
+        # A dry-run sends nothing, so it has nothing to wait on and runs on this thread.
+        pool = 1 if options.dry_run else self.settings.concurrency_max
+        pipeline = Pipeline(work=work, key=contract_key_of,
+                            start_page=self.reader.prefetch_contracts,
+                            kind=schedule_kind_of(self.settings.fields),
+                            ready_early=lambda bundle: not bundle.order.get("ContractId"),
+                            limit=lambda: self.concurrency.limit, pool_size=pool,
+                            pages_ahead=self.settings.pages_ahead, done=self.progress)
+
+        def flush(taken: WriteBackBatch, confirmed: dict[str, int]) -> None:
+            self._flush(taken, confirmed, report)
+
+        with FlushTimer(pending, flush, threshold=self.settings.writeback_flush_records):
+            for page, outcomes in pipeline.run(pages):
+                self.reader.release_contracts(page)
+                self._report_page(page, outcomes, options, report)
+                yield from zip(page, outcomes, strict=True)
+        flush(*pending.take())
+
+    def _report_page(self, page: list[OrderBundle], outcomes: list[OrderOutcome | None],
+                     options: RunOptions, report: RunReport) -> None:
         keep_plans = options.dry_run if options.keep_plans is None else options.keep_plans
         if keep_plans:
             report.labels.update(display_names(page, fields=self.settings.fields))
@@ -236,10 +269,31 @@ class Engine:
             report.stripe_writes += outcome.writes
             if outcome.plan is not None and keep_plans:
                 report.plans.append(outcome.plan)
-        if not options.dry_run and len(batch) and self.writer is not None:
-            problems = batch.flush(self.writer)
-            self._finish_journal(confirmed, problems, report)
-        return list(zip(page, outcomes, strict=True))
+
+    def _flush(self, batch: WriteBackBatch, confirmed: dict[str, int],
+               report: RunReport) -> None:
+        if not len(batch) or self.writer is None:
+            return
+        problems = batch.flush(self.writer)
+        with self._gateway_lock:
+            self._unwritten.update(problems)
+            unwritten = set(self._unwritten)
+        # An order whose records failed in an earlier flush stays unfinished in the
+        # journal even when its entry is confirmed in this one (the next run retries it).
+        self._finish_journal({o: e for o, e in confirmed.items()
+                              if o in problems or o not in unwritten}, problems, report)
+
+    def _observed_rate(self) -> float | None:
+        """The fastest account rate among the gateways in use (None: unlimited)."""
+        with self._gateway_lock:
+            gateways = list(self._gateways.values())
+        rates = [getattr(getattr(g, "limiter", None), "rate", None) for g in gateways]
+        return None if not rates or None in rates else max(r for r in rates if r)
+
+    def _observed_latency(self) -> float | None:
+        with self._gateway_lock:
+            meters = [getattr(g, "latency", None) for g in self._gateways.values()]
+        return slowest(m for m in meters if isinstance(m, LatencyMeter))
 
     def _finish_journal(
         self, confirmed: dict[str, int], problems: dict[str, list[str]], report: RunReport
@@ -401,7 +455,6 @@ class Engine:
                                request_ids=applied.request_ids)
             self._remember(account, order, plan, applied)
             crashpoint("after_journal")
-            confirmed[order.id] = entry.id
             batch.add_success(
                 order=bundle.order, operation=plan.operation.value,
                 schedule_id=applied.schedule_id, contract_id=order.contract_id,
@@ -409,6 +462,9 @@ class Engine:
                 customer_id=applied.customer_id, known_customer_id=order.customer_id,
                 idempotency_key=op_key, request_ids=applied.request_ids,
                 message=_success_message(plan, applied))
+            # Recorded after the records: a flush in between marks this entry one flush
+            # late, never before its records were written.
+            confirmed[order.id] = entry.id
             return OrderOutcome(order.id, plan.operation.value, plan,
                                 schedule_id=applied.schedule_id, writes=applied.writes,
                                 request_ids=applied.request_ids)

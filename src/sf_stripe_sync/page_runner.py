@@ -15,8 +15,12 @@ write-back look exactly as with a sequential run. Different contracts run in par
 the per-account token bucket keeps them together inside Stripe's rate limit.
 
 ``SharedWriteBackBatch`` is the page's ``WriteBackBatch`` with its ``add_*`` calls
-serialised, so workers can record results while the page runs; it is flushed once, by
-the engine, after every worker of the page has finished.
+serialised, so workers can record results while the page runs. ``RunWriteBack`` is the
+run-wide one the pipelined engine uses: workers of every page record into it, and
+``FlushTimer`` flushes what has gathered whenever enough waits, while the run goes on,
+so Salesforce gets few, full composite calls and the run ends with a small one.
+``schedule_kind_of`` guesses whether an order will create a schedule or update one, for
+the ``pipeline``'s ordering of work.
 """
 
 from __future__ import annotations
@@ -33,6 +37,20 @@ from sf_stripe_sync.writeback import WriteBackBatch
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def schedule_kind_of(fields: FieldMap) -> Callable[[OrderBundle], str]:
+    """The work an order will most likely be, from what it names: ``update`` (read and
+    write a known schedule) when the Order or its Contract carries a schedule id, else
+    ``create``. Only a hint for ordering work (``pipeline``), never a decision."""
+
+    def kind(bundle: OrderBundle) -> str:
+        if bundle.order.get(fields.order_schedule) or (
+                bundle.contract and bundle.contract.get(fields.contract_schedule)):
+            return "update"
+        return "create"
+
+    return kind
 
 
 def contract_key_of(bundle: OrderBundle) -> str:
@@ -91,6 +109,96 @@ def run_grouped(
                 if done is not None:
                     done(future.result())
     return results
+
+
+class RunWriteBack(WriteBackBatch):
+    """The run's write-back, recorded by every worker and flushed while the run goes on.
+
+    Workers add to it as to any ``WriteBackBatch`` (``add_success`` / ``add_failure``)
+    and record the journal entries they confirmed in ``confirmed``; both go to the
+    current inner batch under one lock. ``take`` swaps in an empty one and returns what
+    was there, so a flush carries every order finished so far, whatever its page, while
+    the workers keep adding. An order's records are added before its entry is
+    confirmed, so a flush never marks an entry written back whose records it lacks (an
+    entry may be marked one flush late, which is harmless)."""
+
+    def __init__(self, fields: FieldMap, now: datetime) -> None:
+        super().__init__(fields, now)
+        self._guard = threading.Lock()
+        self._current = WriteBackBatch(fields, now)
+        self._confirmed: dict[str, int] = {}
+        self.confirmed = _ConfirmedEntries(self)
+
+    def __len__(self) -> int:
+        with self._guard:
+            return len(self._current)
+
+    def add_success(self, **kwargs: Any) -> None:
+        with self._guard:
+            self._current.add_success(**kwargs)
+
+    def add_failure(self, **kwargs: Any) -> bool:
+        with self._guard:
+            return self._current.add_failure(**kwargs)
+
+    def confirm(self, order_id: str, entry_id: int) -> None:
+        with self._guard:
+            self._confirmed[order_id] = entry_id
+
+    def take(self) -> tuple[WriteBackBatch, dict[str, int]]:
+        """Everything recorded so far (records, confirmed entries), leaving this empty."""
+        with self._guard:
+            taken = (self._current, self._confirmed)
+            self._current = WriteBackBatch(self.fields, self.now)
+            self._confirmed = {}
+            return taken
+
+
+class _ConfirmedEntries(dict[str, int]):
+    """``confirmed[order_id] = entry_id`` recorded into a ``RunWriteBack``."""
+
+    def __init__(self, owner: RunWriteBack) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def __setitem__(self, order_id: str, entry_id: int) -> None:
+        self._owner.confirm(order_id, entry_id)
+
+
+class FlushTimer:
+    """Flushes a ``RunWriteBack`` on its own thread whenever ``threshold`` records wait
+    (looked at every ``interval`` seconds), one flush at a time; ``stop`` ends it."""
+
+    def __init__(self, pending: RunWriteBack,
+                 flush: Callable[[WriteBackBatch, dict[str, int]], None], *,
+                 threshold: int, interval: float = 0.25) -> None:
+        self.pending = pending
+        self.flush = flush
+        self.threshold = threshold
+        self.interval = interval
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="sync-flush", daemon=True)
+
+    def __enter__(self) -> FlushTimer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self._error is not None and exc[0] is None:
+            raise self._error
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            if len(self.pending) < self.threshold:
+                continue
+            try:
+                self.flush(*self.pending.take())
+            except BaseException as exc:  # raised on the run's thread by __exit__
+                self._error = exc
+                return
 
 
 class SharedWriteBackBatch(WriteBackBatch):

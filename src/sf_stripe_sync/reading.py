@@ -8,11 +8,13 @@ moves to the newest stamp fully processed, but never past the run's own start (a
 stamped in the future must not hide edits made before that time) nor past an order that
 failed for a transient reason (the next run must see it again). For each page, the
 orders of the page's contracts (a plan's whole desired state) are read in batched
-queries and held for that page only, so memory does not grow with the org.
+queries and held while the page is open (a few pages overlap: ``pipeline``), so memory
+does not grow with the org.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -37,8 +39,11 @@ class OrderReader:
         self._contracts: dict[str, list[Order]] = {}
         self._errors: dict[str, list[tuple[str, OrderIssue]]] = {}
         """Per contract: (order id, error) found while normalizing its orders."""
-        self._stamps: dict[str, datetime | None] = {}
-        """Per order read with its contract: its newest change stamp (``modstamp``)."""
+        self._stamps: dict[str, dict[str, datetime | None]] = {}
+        """Per contract, per order read with it: its newest change stamp (``modstamp``)."""
+        self._holders: dict[str, int] = {}
+        """Open pages holding each prefetched contract (pages overlap: ``pipeline``)."""
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ pages
 
@@ -79,25 +84,47 @@ class OrderReader:
     # ------------------------------------------------------------------ contracts
 
     def prefetch_contracts(self, page: list[OrderBundle]) -> None:
-        """Read the page's contracts in batched queries; held for this page only."""
-        self._contracts.clear()
-        self._errors.clear()
-        self._stamps.clear()
+        """Read the page's contracts in batched queries; held until ``release_contracts``
+        (pages overlap, so a contract two open pages share is read once and kept)."""
         wanted = unique(str(b.order["ContractId"]) for b in page if b.order.get("ContractId"))
-        if not wanted or not isinstance(self.source, ContractPrefetch):
+        with self._lock:
+            for contract_id in wanted:
+                self._holders[contract_id] = self._holders.get(contract_id, 0) + 1
+            missing = [c for c in wanted if c not in self._contracts]
+        if not missing or not isinstance(self.source, ContractPrefetch):
             return
-        for contract_id, bundles in self.source.contract_orders_many(wanted).items():
-            self._contracts[contract_id] = self._normalized(contract_id, bundles)
+        read = {c: self._normalized(bundles)
+                for c, bundles in self.source.contract_orders_many(missing).items()}
+        with self._lock:
+            for contract_id, found in read.items():
+                if contract_id in self._holders:
+                    self._keep(contract_id, found)
+
+    def release_contracts(self, page: list[OrderBundle]) -> None:
+        """The page is done: forget the contracts no open page holds any more."""
+        with self._lock:
+            for contract_id in unique(str(b.order["ContractId"]) for b in page
+                                      if b.order.get("ContractId")):
+                self._holders[contract_id] = max(0, self._holders.get(contract_id, 0) - 1)
+            for contract_id in [c for c, held in self._holders.items() if held <= 0]:
+                # Released, or read on a miss outside any open page: gone with this page.
+                self._holders.pop(contract_id, None)
+                self._contracts.pop(contract_id, None)
+                self._errors.pop(contract_id, None)
+                self._stamps.pop(contract_id, None)
 
     def contract_orders(self, order: Order) -> list[Order]:
         """The order with its contract's other orders, oldest first."""
         if not order.contract_id:
             return [order]
-        cached = self._contracts.get(order.contract_id)
+        with self._lock:
+            cached = self._contracts.get(order.contract_id)
         if cached is None:
-            cached = self._normalized(order.contract_id,
-                                      self.source.contract_orders(order.contract_id))
-            self._contracts[order.contract_id] = cached
+            found = self._normalized(self.source.contract_orders(order.contract_id))
+            with self._lock:
+                self._keep(order.contract_id, found)
+                self._holders.setdefault(order.contract_id, 0)
+            cached = found[0]
         merged = {o.id: o for o in cached}
         merged[order.id] = order
         return sorted(merged.values(), key=lambda o: (o.effective_date or EPOCH, o.id))
@@ -106,26 +133,39 @@ class OrderReader:
         """Errors of the contract's *other* orders (read with ``contract_orders``)."""
         if not order.contract_id:
             return []
-        return [issue for order_id, issue in self._errors.get(order.contract_id, ())
-                if order_id != order.id]
+        with self._lock:
+            errors = list(self._errors.get(order.contract_id, ()))
+        return [issue for order_id, issue in errors if order_id != order.id]
 
     def contract_stamps(self, order: Order) -> dict[str, datetime | None]:
         """The change stamps of the contract's orders (read with ``contract_orders``)."""
-        ids = [o.id for o in self.contract_orders(order)] if order.contract_id else [order.id]
-        return {i: self._stamps.get(i) for i in ids}
+        if not order.contract_id:
+            return {order.id: None}
+        ids = [o.id for o in self.contract_orders(order)]
+        with self._lock:
+            stamps = dict(self._stamps.get(order.contract_id, {}))
+        return {i: stamps.get(i) for i in ids}
 
-    def _normalized(self, contract_id: str, bundles: Iterable[OrderBundle]) -> list[Order]:
+    def _keep(self, contract_id: str, found: _Read) -> None:
+        self._contracts[contract_id], self._errors[contract_id], self._stamps[contract_id] = (
+            found)
+
+    def _normalized(self, bundles: Iterable[OrderBundle]) -> _Read:
+        """A contract's orders normalized, the errors found, each order's change stamp."""
         orders = []
         errors: list[tuple[str, OrderIssue]] = []
+        stamps: dict[str, datetime | None] = {}
         for bundle in bundles:
-            self._stamps[bundle.order_id] = modstamp(bundle)
+            stamps[bundle.order_id] = modstamp(bundle)
             normalized, issues = normalize_order(bundle, fields=self.settings.fields,
                                                  rules=self.settings.rules)
             errors += [(bundle.order_id, i) for i in issues if i.is_error]
             if normalized is not None:
                 orders.append(normalized)
-        self._errors[contract_id] = errors
-        return orders
+        return orders, errors, stamps
+
+
+_Read = tuple[list[Order], list[tuple[str, OrderIssue]], dict[str, datetime | None]]
 
 
 def modstamp(bundle: OrderBundle) -> datetime | None:

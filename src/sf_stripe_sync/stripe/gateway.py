@@ -43,7 +43,9 @@ Pacing: every request (retries included) first takes a token from the account's
 ``ratelimit.TokenBucket`` (``rate_limit_per_second``; when not configured, Stripe's
 documented limit for the key's mode) and one from its endpoint's bucket (25/s, Search
 20/s), so concurrent workers together stay inside the account's and each endpoint's
-limit instead of bouncing off 429s. Customers found or created are cached for
+limit instead of bouncing off 429s. Each answer's time (from send, pacing waits left
+out) feeds ``latency``, from which the engine sizes how many contracts run at once
+(``concurrency``). Customers found or created are cached for
 the gateway's life (one run), so two contracts of one Account cost one search.
 """
 
@@ -53,6 +55,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -61,6 +64,7 @@ from typing import Any, Literal, TypeVar
 import stripe
 from pydantic import SecretStr
 
+from sf_stripe_sync.concurrency import LatencyMeter
 from sf_stripe_sync.config import STRIPE_API_VERSION, StripeAccountSettings
 from sf_stripe_sync.core.keys import child_key, customer_key
 from sf_stripe_sync.core.models import OrderPlan
@@ -168,6 +172,8 @@ class StripeGateway:
         self._client = client
         self.limiter = limiter or TokenBucket(None)
         self.pacer = EndpointPacer(self.limiter)
+        self.latency = LatencyMeter()
+        """Stripe's answer time (pacing waits left out): sizes the engine's concurrency."""
         self._customers: dict[str, str] = {}
         self._customer_locks: dict[str, threading.Lock] = {}
         self._customers_lock = threading.Lock()
@@ -208,10 +214,13 @@ class StripeGateway:
             self.stats.count(method, kind)
             if cost is not None and kind == "write":
                 cost.writes += 1
+            sent = time.monotonic()
             try:
                 return send()
             except stripe.StripeError as exc:
                 raise translate_stripe_error(exc, operation=method) from exc
+            finally:
+                self.latency.observe(time.monotonic() - sent)
 
         result = self.retry.call(attempt, on_retry=lambda _exc: self.stats.count_retry(),
                                  describe=f"Stripe {method}")

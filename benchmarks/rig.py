@@ -53,10 +53,18 @@ class Measurement:
     stripe_429: int
     salesforce_calls: int
     stripe_by_path: Counter[str] = field(default_factory=Counter)
+    stripe_ok_by_path: Counter[str] = field(default_factory=Counter)
+    """Requests by endpoint that were answered (not refused with 429)."""
     salesforce_by_kind: Counter[str] = field(default_factory=Counter)
     refused: int = 0
     """Stripe answers 4xx/5xx other than 429 (none expected)."""
     limiter_waits: int = 0
+    org_timeline: list[tuple[float, float, str]] = field(default_factory=list)
+    """(received, answered, kind) per org request, seconds from the run's start."""
+    timeline: list[tuple[float, float, str, int]] = field(default_factory=list)
+    """(sent, answered, endpoint, status) per Stripe request, seconds from the run's start."""
+    cpu_seconds: float = 0.0
+    """CPU time of the timed sync's process (engine, SDKs, adapters) during the run."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -73,11 +81,30 @@ class Rig:
         """Org requests by kind (describe, query, update, insert), counted at the org."""
         serve = self.org.handle
 
+        self.org_times: list[tuple[float, float, str]] = []
+        """(received, answered, kind) of every org request, wall clock."""
+
         def counted(request: Any) -> Any:
-            self.org_calls[_org_call_kind(request.method, request.path)] += 1
-            return serve(request)
+            kind = _org_call_kind(request.method, request.path)
+            self.org_calls[kind] += 1
+            began = time.time()
+            answer = serve(request)
+            self.org_times.append((began, time.time(), kind))
+            return answer
 
         self.org.handle = counted  # type: ignore[method-assign]
+        self.stripe_times: list[tuple[float, float, str, int]] = []
+        """(sent, answered, endpoint, status) of every Stripe request, wall clock."""
+        handle = self.emulator.core.handle
+
+        def timed(method: str, path: str, *args: Any) -> Any:
+            began = time.time()
+            reply = handle(method, path, *args)
+            self.stripe_times.append((began, time.time(), f"{method} {_shape(path)}",
+                                      reply.status))
+            return reply
+
+        self.emulator.core.handle = timed  # type: ignore[method-assign]
 
     def settings(self, *, concurrency: int = 4, rate_limit: float | None = None,
                  page_size: int = 200) -> Settings:
@@ -133,10 +160,11 @@ class Rig:
         if bad:
             raise RuntimeError(f"editing the org failed: {bad[:3]}")
 
-    def measure(self, *, concurrency: int, rate_limit: float | None,
+    def measure(self, *, concurrency: int | None, rate_limit: float | None,
                 stripe_faults: FaultConfig | None = None,
                 org_faults: OrgFaults | None = None, page_size: int = 200) -> Measurement:
         mark = len(self.emulator.requests())
+        times_mark, org_mark = len(self.stripe_times), len(self.org_times)
         org_calls = self.org.api_calls
         kinds_before = Counter(self.org_calls)
         if stripe_faults is not None:
@@ -160,23 +188,29 @@ class Rig:
                            for o in answer["outcomes"]]
         report.salesforce_calls = answer["salesforce_calls"]
         report.stripe_writes = answer["stripe_writes"]
-        wall, waits = answer["wall"], answer["limiter_waits"]
+        wall, waits, cpu = answer["wall"], answer["limiter_waits"], answer.get("cpu", 0.0)
+        began = answer.get("began", 0.0)
+        timeline = [(a - began, b - began, e, st) for a, b, e, st in self.stripe_times[times_mark:]]
         sent = self.emulator.requests()[mark:]
         by_path: Counter[str] = Counter(f"{r['method']} {_shape(r['path'])}" for r in sent)
+        ok_by_path: Counter[str] = Counter(f"{r['method']} {_shape(r['path'])}" for r in sent
+                                           if r["status"] != 429)
         return Measurement(
             wall_seconds=wall, report=report, stripe_requests=len(sent),
             stripe_429=sum(1 for r in sent if r["status"] == 429),
             refused=sum(1 for r in sent if r["status"] >= 400 and r["status"] != 429),
             salesforce_calls=self.org.api_calls - org_calls, stripe_by_path=by_path,
+            stripe_ok_by_path=ok_by_path,
             salesforce_by_kind=self.org_calls - kinds_before,
-            limiter_waits=waits)
+            limiter_waits=waits, cpu_seconds=cpu, timeline=timeline,
+            org_timeline=[(a - began, b - began, k) for a, b, k in self.org_times[org_mark:]])
 
 
 def child(job: dict[str, Any]) -> int:
     """The timed sync, in its own process (see the module docstring)."""
+    tuning = {"concurrency": job["concurrency"]} if job["concurrency"] is not None else {}
     rig_settings = Settings(
-        state_dir=Path(job["state_dir"]), concurrency=job["concurrency"],
-        page_size=job["page_size"],
+        state_dir=Path(job["state_dir"]), page_size=job["page_size"], **tuning,
         stripe_accounts=(StripeAccountSettings(name="default",
                                                rate_limit_per_second=job["rate_limit"])
                          if job["rate_limit"] is not None
@@ -184,13 +218,14 @@ def child(job: dict[str, Any]) -> int:
     sandbox = SandboxOptions(salesforce_url=job["org"], stripe_url=job["stripe"])
     with open_runtime(rig_settings, sandbox) as rt:
         engine = rt.engine()
-        began = time.perf_counter()
+        began, cpu_began, began_at = time.perf_counter(), time.process_time(), time.time()
         report = engine.run(RunOptions(as_of=AS_OF))
-        wall = time.perf_counter() - began
+        wall, cpu = time.perf_counter() - began, time.process_time() - cpu_began
         waits = sum(getattr(getattr(g, "limiter", None), "waits", 0)
                     for g in engine._gateways.values())
     print(json.dumps({
-        "wall": wall, "limiter_waits": waits, "salesforce_calls": report.salesforce_calls,
+        "wall": wall, "cpu": cpu, "began": began_at, "limiter_waits": waits,
+        "salesforce_calls": report.salesforce_calls,
         "stripe_writes": report.stripe_writes, "notes": report.notes,
         "outcomes": [(o.order_id, o.result, o.code, o.message) for o in report.outcomes]}))
     return 0

@@ -162,14 +162,26 @@ def _live_schedule(gateway: BillingGateway, customer_id: str, plan: OrderPlan, *
 def _cancel(
     gateway: BillingGateway, plan: OrderPlan, op_key: str, *, invoice_now: bool, prorate: bool
 ) -> Applied:
+    """One request when the schedule is known: the cancel itself, no read before it.
+
+    A schedule Stripe already finished is found from Stripe's refusal instead: the
+    gateway reads it when Stripe refuses (already canceled: done, nothing sent), and a
+    refusal of a released or completed schedule is confirmed here by one read."""
     if not plan.schedule_id:
         raise TerminalError(f"order {plan.order_id} has no Stripe schedule to cancel",
                             code="invalid_record")
-    current = gateway.retrieve_schedule(plan.schedule_id)
-    if current.status in FINISHED_STATUSES:
-        return Applied(plan.operation, current.id, current.customer, op_key,
-                       already_applied=True)
-    result = gateway.cancel_schedule(plan.schedule_id, op_key=op_key,
-                                     invoice_now=invoice_now, prorate=prorate)
-    return Applied(plan.operation, result.schedule.id, current.customer, op_key,
-                   result.request_ids, result.writes)
+    try:
+        result = gateway.cancel_schedule(plan.schedule_id, op_key=op_key,
+                                         invoice_now=invoice_now, prorate=prorate)
+    except TerminalError:
+        current = gateway.retrieve_schedule(plan.schedule_id)
+        if current.status in FINISHED_STATUSES:
+            return Applied(plan.operation, current.id, current.customer, op_key,
+                           already_applied=True)
+        raise
+    # The gateway answers a refused cancel of an already canceled schedule with the
+    # schedule as read, and no request id of a write that took effect.
+    refused = not result.request_ids
+    return Applied(plan.operation, result.schedule.id, result.schedule.customer, op_key,
+                   result.request_ids, 0 if refused else result.writes,
+                   already_applied=refused)

@@ -185,6 +185,27 @@ def _stripe_reader(
     return settings, None
 
 
+def _stream_json(
+    source: OrderSource, order_ids: list[str], settings: Settings, as_of: datetime,
+    output: Path | None, gateway_for: Callable[[StripeAccountSettings], BillingGateway] | None,
+) -> int:
+    """The JSON preview, written page by page as it is planned (``preview_stream``)."""
+    from sf_stripe_sync.preview_stream import write_preview_json
+
+    if output is None:
+        errors = write_preview_json(source, order_ids, settings, as_of, sys.stdout,
+                                    gateway_for=gateway_for)
+        sys.stdout.flush()
+    else:
+        try:
+            with output.open("w", encoding="utf-8") as out:
+                errors = write_preview_json(source, order_ids, settings, as_of, out,
+                                            gateway_for=gateway_for)
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    return EXIT_ORDERS_FAILED if errors else EXIT_OK
+
+
 def run_preview(args: argparse.Namespace) -> int:
     """``sf-stripe-sync preview``: show the phases orders would become; writes nothing."""
     from sf_stripe_sync.logs import configure_logging
@@ -199,9 +220,12 @@ def run_preview(args: argparse.Namespace) -> int:
     settings, gateway_for = _stripe_reader(args, settings)
     source = open_preview_source(args.source, settings)
     _report_orphans(source)
+    fmt = getattr(args, "format", "table") or "table"
+    if fmt == "json":
+        return _stream_json(source, list(args.order_ids or []), settings, as_of,
+                            getattr(args, "output", None), gateway_for)
     plans, labels = preview_plans(source, list(args.order_ids or []), settings, as_of,
                                   gateway_for=gateway_for)
-    fmt = getattr(args, "format", "table") or "table"
     color = fmt == "table" and getattr(args, "output", None) is None and sys.stdout.isatty()
     features = preview_features(source, plans, settings) if fmt == "json" else None
     _write_output(render_preview(plans, labels, fmt, as_of=as_of, color=color,

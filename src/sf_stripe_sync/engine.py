@@ -114,6 +114,10 @@ class Engine:
                                self._gateway if gateway_for is not None else None)
         self.failures = FailureRecorder(store, self.owner, settings.default_stripe_account)
         self._gateway_lock = threading.Lock()
+        self.on_page: Callable[[list[OrderBundle], list[OrderOutcome | None]], None] | None = (
+            None)
+        """Called with each finished page and its outcomes, plans included, before a run
+        that does not keep its plans drops them (the streamed preview renders them)."""
         self._unwritten: set[str] = set()
         """Orders whose write-back failed in this run (their journal stays unfinished)."""
         self.concurrency = AdaptiveLimit(
@@ -251,6 +255,8 @@ class Engine:
         with FlushTimer(pending, flush, threshold=self.settings.writeback_flush_records):
             for page, outcomes in pipeline.run(pages):
                 self.reader.release_contracts(page)
+                if self.on_page is not None:
+                    self.on_page(page, outcomes)
                 self._report_page(page, outcomes, options, report)
                 yield from zip(page, outcomes, strict=True)
         flush(*pending.take())

@@ -1,0 +1,58 @@
+"""The streamed JSON preview is the very document the whole-document render gives."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sf_stripe_sync.commands import preview_features, preview_plans, render_preview
+from sf_stripe_sync.config import Settings
+from sf_stripe_sync.preview_stream import write_preview_json
+from sf_stripe_sync.sources.file_source import FileOrderSource
+
+DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo-org.json"
+AS_OF = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def _source(settings: Settings) -> FileOrderSource:
+    return FileOrderSource(DEMO, fields=settings.fields, rules=settings.rules)
+
+
+def _whole(settings: Settings, order_ids: list[str]) -> str:
+    source = _source(settings)
+    plans, labels = preview_plans(source, order_ids, settings, AS_OF)
+    return render_preview(plans, labels, "json", as_of=AS_OF, color=False,
+                          features=preview_features(source, plans, settings))
+
+
+def _streamed(settings: Settings, order_ids: list[str]) -> tuple[str, bool]:
+    out = io.StringIO()
+    errors = write_preview_json(_source(settings), order_ids, settings, AS_OF, out)
+    return out.getvalue(), errors
+
+
+def test_the_streamed_preview_is_the_whole_document_text_for_text() -> None:
+    settings = Settings(page_size=3)  # several pages
+    text, errors = _streamed(settings, [])
+    assert text == _whole(settings, [])
+    assert errors == any(o["errors"] for o in json.loads(text)["orders"])
+
+
+def test_asked_orders_come_out_in_the_order_asked_unknown_ones_not_found() -> None:
+    settings = Settings()
+    asked = ["801000000000003AAA", "801NOPE00000000AAA", "801000000000001AAA"]
+    text, errors = _streamed(settings, asked)
+    orders = json.loads(text)["orders"]
+    assert [o["order_id"] for o in orders] == asked
+    assert orders[1]["errors"][0]["code"] == "invalid_record" and errors
+    assert text == _whole(settings, asked)
+
+
+def test_an_empty_preview_is_an_empty_list() -> None:
+    settings = Settings()
+    out = io.StringIO()
+    source = FileOrderSource({"Order": []}, fields=settings.fields, rules=settings.rules)
+    assert write_preview_json(source, [], settings, AS_OF, out) is False
+    assert json.loads(out.getvalue()) == {"orders": [], "as_of": "2026-12-01T00:00:00Z"}

@@ -53,7 +53,7 @@ class ConnectionPool:
         self._busy_timeout = busy_timeout
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._writer = threading.Lock()
+        self._writer = threading.RLock()  # a nested write still fails as before, not hangs
         """Writers of this process queue here, not in SQLite's busy handler (see ``write``)."""
         self._open: list[sqlite3.Connection] = []
         self._pid = os.getpid()

@@ -161,6 +161,7 @@ class Rig:
             raise RuntimeError(f"editing the org failed: {bad[:3]}")
 
     def measure(self, *, concurrency: int | None, rate_limit: float | None,
+                concurrency_max: int | None = None,
                 stripe_faults: FaultConfig | None = None,
                 org_faults: OrgFaults | None = None, page_size: int = 200) -> Measurement:
         mark = len(self.emulator.requests())
@@ -173,7 +174,8 @@ class Rig:
             self.org.set_faults(org_faults)
         job = {"state_dir": str(self.state_dir), "org": self.org.base_url,
                "stripe": self.emulator.url, "concurrency": concurrency,
-               "rate_limit": rate_limit, "page_size": page_size}
+               "rate_limit": rate_limit, "page_size": page_size,
+               "concurrency_max": concurrency_max}
         try:
             out = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)],
                                  capture_output=True, text=True, check=False)
@@ -208,7 +210,8 @@ class Rig:
 
 def child(job: dict[str, Any]) -> int:
     """The timed sync, in its own process (see the module docstring)."""
-    tuning = {"concurrency": job["concurrency"]} if job["concurrency"] is not None else {}
+    tuning = {name: job[name] for name in ("concurrency", "concurrency_max")
+              if job.get(name) is not None}
     rig_settings = Settings(
         state_dir=Path(job["state_dir"]), page_size=job["page_size"], **tuning,
         stripe_accounts=(StripeAccountSettings(name="default",

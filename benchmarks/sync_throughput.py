@@ -4,8 +4,9 @@ Run: ``.venv/bin/python benchmarks/sync_throughput.py`` (not part of the test su
 ``--orders N`` (1000), ``--rate R`` (Stripe's global limit, requests/s; 25),
 ``--endpoint-rate E`` (each endpoint's limit; 25, Search 20), ``--latency-ms L`` (50),
 ``--latency-tail-ms T`` / ``--latency-tail-fraction F`` (a slow share of requests),
-``--org-latency-ms`` (100), ``--mix default|create-heavy``, ``--concurrency C`` (the
-engine's default when left out), ``--json`` (one JSON object on the last line).
+``--org-latency-ms`` (100), ``--mix default|create-heavy``, ``--concurrency C`` and
+``--concurrency-max M`` (the engine's adaptive defaults when left out; 4 and 4 is the
+old fixed pool), ``--json`` (one JSON object on the last line).
 
 A fresh generated org (``generated_org``; default mix: 60% create, 20% amend, 10%
 replace, 10% noop; ``create-heavy``: 80% create, 10% amend, 10% replace) is loaded into
@@ -67,7 +68,8 @@ def result(args: argparse.Namespace, m: Measurement) -> dict[str, Any]:
         "endpoint_rate": args.endpoint_rate, "latency_ms": args.latency_ms,
         "latency_tail_ms": args.latency_tail_ms,
         "latency_tail_fraction": args.latency_tail_fraction,
-        "concurrency": args.concurrency, "requests": m.stripe_requests,
+        "concurrency": args.concurrency, "concurrency_max": args.concurrency_max,
+        "requests": m.stripe_requests,
         "wall_s": round(m.wall_seconds, 2), "floor_s": round(floor, 2),
         "binding_limit": binding, "ratio_to_floor": round(floor / m.wall_seconds, 3),
         "rate_limited_429": m.stripe_429, "failed": m.counts["failed"],
@@ -105,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-tail-fraction", type=float, default=0.0)
     parser.add_argument("--org-latency-ms", type=float, default=100.0)
     parser.add_argument("--concurrency", type=int, default=None)
+    parser.add_argument("--concurrency-max", type=int, default=None,
+                        help="with --concurrency 4: the old fixed pool of 4 workers")
     parser.add_argument("--disk", action="store_true", help="state store on disk, not tmpfs")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -115,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     with running(generated, state_on_tmpfs=not args.disk) as rig:
         rig.prepare()
         m = rig.measure(
-            concurrency=args.concurrency, rate_limit=args.rate,
+            concurrency=args.concurrency, concurrency_max=args.concurrency_max,
+            rate_limit=args.rate,
             stripe_faults=FaultConfig(
                 rate_limit=args.rate, endpoint_rate_limit=args.endpoint_rate,
                 latency_ms=args.latency_ms, latency_tail_ms=args.latency_tail_ms,

@@ -102,6 +102,25 @@ def test_a_subrequest_locked_whole_is_sent_again_alone() -> None:
     assert all(r.success for r in orders + logs)
 
 
+def test_a_locked_upsert_is_sent_again_as_an_upsert_on_its_external_id() -> None:
+    def script(subrequests: list[Subrequest]) -> Any:
+        reply = answer(subrequests)
+        if not script_calls:
+            script_calls.append(1)
+            reply["compositeResponse"][0].update(httpStatusCode=400, body=[
+                {"errorCode": "UNABLE_TO_LOCK_ROW", "message": "locked"}])
+        return reply
+
+    script_calls: list[int] = []
+    write, client = writer(script)
+    (logs,) = write.write_many([WriteOp("upsert", "Sync_Log__c",
+                                        [{"Sync_Key__c": "k1", "Order__c": "1"}],
+                                        "Sync_Key__c")])
+    urls = [c["compositeRequest"][0]["url"] for c in client.calls]
+    assert urls == ["/services/data/v65.0/composite/sobjects/Sync_Log__c/Sync_Key__c"] * 2
+    assert all(r.success for r in logs)
+
+
 def test_a_subrequest_refused_whole_fails_each_of_its_records() -> None:
     def script(subrequests: list[Subrequest]) -> Any:
         reply = answer(subrequests)

@@ -289,7 +289,7 @@ def _settle(
     """Record one subrequest's outcome in ``slots``; what should be sent again."""
     status = answer.get("httpStatusCode")
     body = answer.get("body")
-    again = _Piece(piece.op, piece.method, piece.sobject, [])
+    again = _Piece(piece.op, piece.method, piece.sobject, [], piece.external_id)
     if isinstance(status, int) and 200 <= status < 300:
         if not isinstance(body, list) or len(body) != len(piece.indexes):
             raise TerminalError(

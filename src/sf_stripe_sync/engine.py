@@ -252,14 +252,18 @@ class Engine:
         def flush(taken: WriteBackBatch, confirmed: dict[str, int]) -> None:
             self._flush(taken, confirmed, report)
 
-        with FlushTimer(pending, flush, threshold=self.settings.writeback_flush_records):
-            for page, outcomes in pipeline.run(pages):
-                self.reader.release_contracts(page)
-                if self.on_page is not None:
-                    self.on_page(page, outcomes)
-                self._report_page(page, outcomes, options, report)
-                yield from zip(page, outcomes, strict=True)
-        flush(*pending.take())
+        try:
+            with FlushTimer(pending, flush, threshold=self.settings.writeback_flush_records):
+                for page, outcomes in pipeline.run(pages):
+                    self.reader.release_contracts(page)
+                    if self.on_page is not None:
+                        self.on_page(page, outcomes)
+                    self._report_page(page, outcomes, options, report)
+                    yield from zip(page, outcomes, strict=True)
+        finally:
+            # Also when the run stops on an error: what finished is written back now,
+            # as the pages before the error would have been.
+            flush(*pending.take())
 
     def _report_page(self, page: list[OrderBundle], outcomes: list[OrderOutcome | None],
                      options: RunOptions, report: RunReport) -> None:

@@ -5,7 +5,8 @@ sync process, as a real org and Stripe do); ``sync_command`` builds the command 
 reaches them through ``--salesforce-sandbox-url`` / ``--stripe-emulator-url``, and
 ``start_sync`` / ``run_sync`` start it with an environment of our choosing: zero retry
 waits, a small page size (so write-back comes in several batches), an optional crash
-point, and whatever secrets a test configures. Nothing of the caller's environment that
+point, the rig's shared store (``state.url``) if it has one, and whatever secrets a test
+configures. Nothing of the caller's environment that
 starts with ``SF_STRIPE_SYNC`` or names a secret leaks in.
 """
 
@@ -65,8 +66,11 @@ def sync_command(rig: Rig, *, log_format: str = "json", verbose: bool = False,
 def start_sync(rig: Rig, *, page_size: int = 4, crash_at: str | None = None,
                env: dict[str, str] | None = None, log_format: str = "json",
                verbose: bool = False) -> subprocess.Popen[str]:
+    url = rig.settings().state.url
+    shared = {"SF_STRIPE_SYNC__STATE__URL": url} if url else {}
     return subprocess.Popen(sync_command(rig, log_format=log_format, verbose=verbose),
-                            env=_environment(page_size, crash_at, env), cwd=ROOT,
+                            env=_environment(page_size, crash_at, {**shared, **(env or {})}),
+                            cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

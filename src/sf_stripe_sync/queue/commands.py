@@ -46,7 +46,7 @@ def run_enqueue(args: argparse.Namespace, settings: Settings, sandbox: SandboxOp
         else:
             read, queued = intake.enqueue_changed(app, settings, rt.source, rt.store,
                                                   datetime.now(UTC))
-    if args.log_format == "json":
+    if getattr(args, "format", "table") == "json" or args.log_format == "json":
         json.dump({"orders_read": read, "jobs_queued": queued}, sys.stdout)
         sys.stdout.write("\n")
     else:

@@ -42,7 +42,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
 _STANDARD: dict[str, tuple[tuple[str, bool], ...]] = {
     ORDER: (
         ("Id", True), ("Status", True), ("AccountId", True), ("EffectiveDate", True),
-        ("OrderNumber", False), ("StatusCode", False), ("ContractId", False),
+        ("OrderNumber", False), ("Name", False), ("StatusCode", False), ("ContractId", False),
         ("Pricebook2Id", False), ("EndDate", False), ("Type", False),
         ("LastModifiedDate", False), ("SystemModstamp", False),
     ),

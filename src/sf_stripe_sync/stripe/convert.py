@@ -29,6 +29,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from sf_stripe_sync.core.limits import METADATA_VALUE_MAX
 from sf_stripe_sync.core.models import Discount, Phase, PhaseItem, PhaseProperties
 from sf_stripe_sync.errors import TerminalError
 
@@ -37,6 +38,29 @@ META_FINGERPRINT = "sf_sync_fingerprint"
 META_ORDER_ITEM_IDS = "salesforce_order_item_id"
 META_ACCOUNT_ID = "salesforce_account_id"
 ITEM_ID_SEPARATOR = ","
+
+
+def order_item_ids_metadata(ids: Sequence[str]) -> dict[str, str]:
+    """The OrderItem ids of a phase item as metadata: ``salesforce_order_item_id``, spilling
+    into ``salesforce_order_item_id_2``, ``_3``... where one value would pass Stripe's 500
+    characters (27 ids of 18 characters do), so a long-lived contract is never refused."""
+    chunks: list[str] = []
+    for item_id in ids:
+        joined = f"{chunks[-1]}{ITEM_ID_SEPARATOR}{item_id}" if chunks else item_id
+        if chunks and len(joined) <= METADATA_VALUE_MAX:
+            chunks[-1] = joined
+        else:
+            chunks.append(item_id)
+    return {META_ORDER_ITEM_IDS if n == 0 else f"{META_ORDER_ITEM_IDS}_{n + 1}": chunk
+            for n, chunk in enumerate(chunks)}
+
+
+def pop_order_item_ids(metadata: dict[str, str]) -> tuple[str, ...]:
+    """Take the OrderItem ids (every spilled part, in order) out of a phase item's metadata."""
+    spilled = sorted((int(k.rsplit("_", 1)[1]), k) for k in metadata
+                     if k.startswith(f"{META_ORDER_ITEM_IDS}_") and k.rsplit("_", 1)[1].isdigit())
+    parts = [metadata.pop(META_ORDER_ITEM_IDS, "")] + [metadata.pop(k) for _, k in spilled]
+    return tuple(i for part in parts for i in part.split(ITEM_ID_SEPARATOR) if i)
 LIVE_STATUSES = ("not_started", "active")
 
 
@@ -129,8 +153,7 @@ def _item(raw: Mapping[str, Any], where: str) -> PhaseItem:
     if price is None:
         raise TerminalError(f"{where} has no price", code="unsupported_schedule")
     metadata = _string_map(raw.get("metadata"))
-    joined = metadata.pop(META_ORDER_ITEM_IDS, "")
-    item_ids = tuple(part for part in joined.split(ITEM_ID_SEPARATOR) if part)
+    item_ids = pop_order_item_ids(metadata)
     quantity = raw.get("quantity")
     return PhaseItem(
         price=price,

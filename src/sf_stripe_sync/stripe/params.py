@@ -47,6 +47,7 @@ from sf_stripe_sync.stripe.convert import (
     META_FINGERPRINT,
     META_ORDER_ITEM_IDS,
     RemoteSchedule,
+    order_item_ids_metadata,
 )
 
 ProrationBehavior = Literal["create_prorations", "none", "always_invoice"]
@@ -122,7 +123,7 @@ def coupon_params(plan: OrderPlan, slot: DiscountSlot) -> CouponCreateParams:
         "sf_sync_slot": slot.slot,
     }
     if slot.item is not None and slot.item.order_item_ids:
-        metadata[META_ORDER_ITEM_IDS] = ITEM_ID_SEPARATOR.join(slot.item.order_item_ids)
+        metadata.update(order_item_ids_metadata(slot.item.order_item_ids))
     params: CouponCreateParams = {
         "duration": "forever",
         "max_redemptions": 1,
@@ -160,7 +161,8 @@ def schedule_metadata(plan: OrderPlan) -> dict[str, str]:
 def item_metadata(item: PhaseItem) -> dict[str, str]:
     metadata = dict(item.metadata)
     if item.order_item_ids:
-        metadata[META_ORDER_ITEM_IDS] = ITEM_ID_SEPARATOR.join(item.order_item_ids)
+        metadata.pop(META_ORDER_ITEM_IDS, None)  # the core's joined copy: sent spilled instead
+        metadata.update(order_item_ids_metadata(item.order_item_ids))
     return metadata
 
 

@@ -2,10 +2,10 @@
 
 Theory of operation: ``BillingPull.pull`` reads Stripe's events list for ``invoice.*``,
 ``customer.subscription.*`` and ``subscription_schedule.*`` after a cursor kept in the
-state directory beside the catalog's (``CatalogMemory``, kind ``billing_events``), pages
-walking forward in time exactly as ``catalog.pull`` does (no cursor, or one Stripe no
-longer knows: every retained event). Each page is applied as one batch and the cursor
-moves after it, so a crash re-applies at most one page, which changes nothing:
+state directory beside the catalog's (kind ``billing_events``), pages walking forward in
+time exactly as the catalog's pull does (``catalog.event_pages``). Each page is applied
+as one batch and the cursor moves after it, so a crash re-applies at most one page,
+which changes nothing:
 
 1. the page's events are folded into the newest state of each object they carry (events
    come oldest first; a later snapshot of the same invoice, subscription or schedule
@@ -31,26 +31,20 @@ fingerprint, a ``noop`` with zero Stripe writes.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
-from stripe.params import EventListParams
-
 from sf_stripe_sync.billing_state import records as rec
 from sf_stripe_sync.billing_state.salesforce_side import BillingSalesforce, Record, Target
+from sf_stripe_sync.catalog.event_pages import EventPages
 from sf_stripe_sync.catalog.memory import CatalogMemory
 from sf_stripe_sync.catalog.stripe_api import StripeCalls, as_dict
 from sf_stripe_sync.config import Settings
-from sf_stripe_sync.errors import TerminalError
-
-log = logging.getLogger(__name__)
 
 EVENT_TYPES = ("invoice.*", "customer.subscription.*", "subscription_schedule.*")
 CURSOR_KIND = "billing_events"
-CURSOR_NAME = "cursor"
 
 
 @dataclass
@@ -99,65 +93,17 @@ class BillingPull:
 
     # ------------------------------------------------------------------ cursor and pages
 
+    def _pages(self) -> EventPages:
+        return EventPages(self.stripe, self.memory, kind=CURSOR_KIND, types=EVENT_TYPES,
+                          page_size=self.bs.event_page_size)
+
     def cursor(self) -> str | None:
-        return self.memory.get(self.stripe.account_name, CURSOR_KIND, CURSOR_NAME)
-
-    def _save_cursor(self, event_id: str) -> None:
-        self.report.cursor = event_id
-        self.memory.put(self.stripe.account_name, CURSOR_KIND, CURSOR_NAME, event_id)
-
-    def _page(self, **extra: Any) -> Any:
-        params: EventListParams = {"types": list(EVENT_TYPES),
-                                   "limit": self.bs.event_page_size}
-        params.update(extra)  # type: ignore[typeddict-item]
-        return self.stripe.call("events.list", partial(self.stripe.client.v1.events.list,
-                                                       params=params))
-
-    def _after(self, cursor: str) -> Iterator[list[Record]]:
-        while True:
-            page = self._page(ending_before=cursor)
-            events = [as_dict(e) for e in reversed(page.data)]
-            if events:
-                yield events
-                cursor = str(events[-1]["id"])
-            if not page.has_more or not page.data:
-                return
-
-    def _everything(self) -> Iterator[list[Record]]:
-        """Every retained event, oldest first, in pages (read newest first, then turned)."""
-        newest_first: list[Record] = []
-        starting_after: str | None = None
-        while True:
-            page = self._page(**({"starting_after": starting_after} if starting_after else {}))
-            newest_first.extend(as_dict(e) for e in page.data)
-            if not page.has_more or not page.data:
-                break
-            starting_after = page.data[-1].id
-        oldest_first = list(reversed(newest_first))
-        size = self.bs.event_page_size
-        for start in range(0, len(oldest_first), size):
-            yield oldest_first[start:start + size]
-
-    def _pages(self, cursor: str | None) -> Iterator[list[Record]]:
-        if cursor is None:
-            yield from self._everything()
-            return
-        try:
-            first = True
-            for page in self._after(cursor):
-                first = False
-                yield page
-        except TerminalError as exc:
-            if exc.code != "resource_missing" or not first:
-                raise
-            log.warning("billing event cursor %s is no longer known to Stripe (events are "
-                        "kept 30 days); reading every retained event", cursor)
-            yield from self._everything()
+        return self._pages().cursor()
 
     def pull(self) -> BillingReport:
-        cursor = self.cursor()
-        self.report.cursor = cursor
-        for events in self._pages(cursor):
+        pages = self._pages()
+        self.report.cursor = pages.cursor()
+        for events in pages.pages():
             folded = Folded()
             for event in events:
                 folded.add(str(event.get("type") or ""),
@@ -165,7 +111,8 @@ class BillingPull:
             self.report.events += len(events)
             self.apply(folded)
             if events:
-                self._save_cursor(str(events[-1]["id"]))
+                pages.save(str(events[-1]["id"]))
+                self.report.cursor = str(events[-1]["id"])
         return self.report
 
     # ------------------------------------------------------------------ webhooks

@@ -2,10 +2,8 @@
 
 Theory of operation: ``CatalogPull.pull`` reads Stripe's events list for
 ``product.created|updated`` and ``price.created|updated`` after a cursor stored in the
-state directory (``memory``: the id of the last event applied, per Stripe account),
-oldest first: with a cursor, pages of ``ending_before=<cursor>`` walk forward in
-time; without one (first run, or the cursor's event expired after Stripe's 30 days)
-every retained event is read.
+state directory, oldest first, a page at a time (``event_pages``: forward from the
+cursor, or every retained event on a first run or once the cursor's event expired).
 The cursor moves after each applied page, so a crash re-applies at most one page, and
 applying is idempotent. A webhook delivers one event to ``apply_event`` the same way.
 
@@ -27,13 +25,10 @@ already holds exactly those values, so nothing is written and nothing bounces ba
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from typing import Any
 
-from stripe.params import EventListParams
-
+from sf_stripe_sync.catalog.event_pages import EventPages
 from sf_stripe_sync.catalog.mapping import (
     META_ENTRY,
     META_PRODUCT2,
@@ -51,7 +46,6 @@ log = logging.getLogger(__name__)
 
 EVENT_TYPES = ("product.created", "product.updated", "price.created", "price.updated")
 CURSOR_KIND = "catalog_events"
-CURSOR_NAME = "cursor"
 
 
 @dataclass
@@ -83,67 +77,23 @@ class CatalogPull:
 
     # ------------------------------------------------------------------ cursor
 
+    def _pages(self) -> EventPages:
+        return EventPages(self.stripe, self.memory, kind=CURSOR_KIND, types=EVENT_TYPES,
+                          page_size=self.settings.catalog.event_page_size)
+
     def cursor(self) -> str | None:
-        return self.memory.get(self.stripe.account_name, CURSOR_KIND, CURSOR_NAME)
-
-    def _save_cursor(self, event_id: str) -> None:
-        self.report.cursor = event_id
-        self.memory.put(self.stripe.account_name, CURSOR_KIND, CURSOR_NAME, event_id)
-
-    # ------------------------------------------------------------------ events list
-
-    def _page(self, **extra: Any) -> Any:
-        params: EventListParams = {"types": list(EVENT_TYPES),
-                                   "limit": self.settings.catalog.event_page_size}
-        params.update(extra)  # type: ignore[typeddict-item]
-        return self.stripe.call("events.list", partial(self.stripe.client.v1.events.list,
-                                                       params=params))
-
-    def _after(self, cursor: str) -> Iterator[list[dict[str, Any]]]:
-        """Pages of events newer than ``cursor``, each oldest first."""
-        while True:
-            page = self._page(ending_before=cursor)
-            events = [as_dict(e) for e in reversed(page.data)]
-            if events:
-                yield events
-                cursor = str(events[-1]["id"])
-            if not page.has_more or not page.data:
-                return
-
-    def _everything(self) -> list[dict[str, Any]]:
-        newest_first: list[dict[str, Any]] = []
-        starting_after: str | None = None
-        while True:
-            page = self._page(**({"starting_after": starting_after} if starting_after else {}))
-            newest_first.extend(as_dict(e) for e in page.data)
-            if not page.has_more or not page.data:
-                return list(reversed(newest_first))
-            starting_after = page.data[-1].id
+        return self._pages().cursor()
 
     def pull(self) -> PullReport:
-        cursor = self.cursor()
-        self.report.cursor = cursor
-        pages = (iter([self._everything()]) if cursor is None
-                 else self._after_or_everything(cursor))
-        for events in pages:
+        pages = self._pages()
+        self.report.cursor = pages.cursor()
+        for events in pages.pages():
             for event in events:
                 self.apply_event(event)
             if events:
-                self._save_cursor(str(events[-1]["id"]))
+                pages.save(str(events[-1]["id"]))
+                self.report.cursor = str(events[-1]["id"])
         return self.report
-
-    def _after_or_everything(self, cursor: str) -> Iterator[list[dict[str, Any]]]:
-        try:
-            first = True
-            for page in self._after(cursor):
-                first = False
-                yield page
-        except TerminalError as exc:
-            if exc.code != "resource_missing" or not first:
-                raise
-            log.warning("catalog event cursor %s is no longer known to Stripe (events are "
-                        "kept 30 days); reading every retained event", cursor)
-            yield self._everything()
 
     # ------------------------------------------------------------------ applying
 

@@ -237,3 +237,33 @@ def test_the_webhook_secret_signs_or_refuses(billed: BillingHarness) -> None:
     from sf_stripe_sync.catalog.webhooks import verify_event
 
     assert verify_event(payload, signature, SecretStr(SECRET))["id"] == event["id"]
+
+
+def test_webhook_deliveries_from_stripe_land_like_the_pull(tmp_path: Path) -> None:
+    from sf_stripe_sync.catalog.webhooks import WebhookEndpoint
+
+    with _running(tmp_path) as harness:
+        harness.sync()
+        hooks = harness.stripe().v1.webhook_endpoints
+        made = hooks.create(params={"url": "http://127.0.0.1:9/not-yet", "enabled_events": [
+            "invoice.created", "invoice.finalized", "invoice.paid", "invoice.payment_failed",
+            "customer.subscription.created", "customer.subscription.updated",
+            "subscription_schedule.updated"]})
+        sandbox = SandboxOptions(org=harness.org, emulator=harness.emulator)
+        with open_runtime(harness.settings(), sandbox) as rt:
+            pull = make_billing_pull(rt, catalog_context(rt), None)
+            receiver = WebhookEndpoint(pull.apply_event, SecretStr(str(made.secret)))
+            receiver.start()
+            try:
+                hooks.update(made.id, params={"url": f"{receiver.url}/stripe"})
+                harness.advance_clock(MID_MARCH)
+                harness.emulator.deliver_webhooks()
+            finally:
+                receiver.stop()
+        assert harness.emulator.webhooks.failed == 0
+        stripe_ids = {i["id"] for i in harness.emulator.objects("invoice")}
+        landed = [r["Stripe_Invoice_Id__c"] for r in harness.invoices_in_salesforce()]
+        assert sorted(landed) == sorted(stripe_ids)  # each once
+        contract = harness.record("Contract", CONTRACT)
+        assert contract["Stripe_Subscription_Status__c"] == "active"
+        assert harness.record("Order", ACME_ORDER)["Stripe_Subscription_Status__c"] == "past_due"

@@ -3,6 +3,7 @@ payments and the subscription's state, read back through the real stripe SDK."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -269,3 +270,52 @@ def test_without_test_clocks_billing_can_follow_the_emulators_own_clock() -> Non
         requests.post(f"{emu.url}/_emulator/clock", json={"now": MAR_1 + DAY}, timeout=5)
         totals = [i.total for i in client.v1.invoices.list(params={"customer": "cus_A"}).data]
         assert totals == [1000, 1000, 1000]
+
+
+def test_webhook_endpoints_get_the_events_they_want_signed_in_order(
+        client: stripe.StripeClient, emu: StripeEmulator) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from pydantic import SecretStr
+
+    from sf_stripe_sync.catalog.webhooks import verify_event
+
+    deliveries: list[tuple[bytes, str]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            deliveries.append((body, str(self.headers["Stripe-Signature"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    buyer = Clocked(client)
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.webhook_endpoints.create(params={"url": "https://example.com/hook",
+                                                   "enabled_events": ["*"]})
+    try:
+        made = client.v1.webhook_endpoints.create(params={
+            "url": f"http://127.0.0.1:{server.server_address[1]}/hook",
+            "enabled_events": ["invoice.paid", "customer.subscription.created",
+                               "customer.subscription.updated"]})
+        assert client.v1.webhook_endpoints.retrieve(made.id).secret is None
+        buyer.schedule({"items": [{"price": "price_A"}], "end_date": MAR_1})
+        buyer.advance_to(FEB_1)
+        emu.deliver_webhooks()
+    finally:
+        server.shutdown()
+        server.server_close()
+    received = [verify_event(body, sig, SecretStr(str(made.secret))) for body, sig in deliveries]
+    types = [e["type"] for e in received]
+    assert types[0] == "customer.subscription.created"
+    assert types.count("invoice.paid") == 2
+    assert set(types) == {"invoice.paid", "customer.subscription.created",
+                          "customer.subscription.updated"}
+    created = [e["created"] for e in received]
+    assert created == sorted(created)

@@ -61,8 +61,11 @@ def _create_everything(client: stripe.StripeClient) -> list[dict[str, Any]]:
     meter = v1.billing.meters.create(params={
         "display_name": "Calls", "event_name": "api_call",
         "default_aggregation": {"formula": "sum"}})
+    hook = v1.webhook_endpoints.create(params={"url": "http://127.0.0.1:9/hook",
+                                               "enabled_events": ["invoice.paid"]})
     made = [customer, product, price, one_time, percent, amount, schedule, feature,
-            attached, method, config, session, clock, meter, *_billed(client, price.id)]
+            attached, method, config, session, clock, meter, hook,
+            *_billed(client, price.id)]
     return [dict(obj.last_response.data) for obj in made if obj.last_response is not None]
 
 

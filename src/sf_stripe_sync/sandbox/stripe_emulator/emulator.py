@@ -14,7 +14,9 @@ Reading objects brings schedule statuses up to the emulator clock first. With
 billed (invoices, events) as their customer's test clock advances; with
 ``bill_without_test_clock`` the others are billed in the emulator's own time too, caught
 up whenever the clock is set or advanced and before invoices, subscriptions or events
-are read.
+are read. Webhook endpoints (``/v1/webhook_endpoints``, loopback URLs only) get their
+events POSTed and signed by a background thread (``webhooks``); ``deliver_webhooks``
+delivers what is pending at once.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from sf_stripe_sync.sandbox.stripe_emulator.store import (
     ObjectStore,
     write_text_atomically,
 )
+from sf_stripe_sync.sandbox.stripe_emulator.webhooks import WebhookDispatcher
 
 STATE_VERSION = 1
 
@@ -77,6 +80,7 @@ class StripeEmulator:
                             FaultInjector(self._initial_faults), persist,
                             SearchIndex(search_lag_seconds))
         self.core.store.bill_without_test_clock = bill_without_test_clock
+        self.webhooks = WebhookDispatcher(self.core)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         with self.core.lock:
@@ -93,9 +97,11 @@ class StripeEmulator:
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name="stripe-emulator", daemon=True)
         self._thread.start()
+        self.webhooks.start()
         return self
 
     def stop(self) -> None:
+        self.webhooks.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -154,6 +160,10 @@ class StripeEmulator:
 
     def faults_config(self) -> FaultConfig:
         return self.core.faults.config
+
+    def deliver_webhooks(self) -> int:
+        """Deliver every event webhook endpoints are waiting for, now (see ``webhooks``)."""
+        return self.webhooks.deliver()
 
     # inspection -----------------------------------------------------------------------------
     def requests(self) -> list[JSON]:

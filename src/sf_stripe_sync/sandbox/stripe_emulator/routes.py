@@ -32,6 +32,7 @@ from sf_stripe_sync.sandbox.stripe_emulator.resources import (
     schedules,
     subscriptions,
     test_clocks,
+    webhook_endpoints,
 )
 from sf_stripe_sync.sandbox.stripe_emulator.resources.common import Context
 from sf_stripe_sync.sandbox.stripe_emulator.store import JSON
@@ -149,6 +150,16 @@ BILLING_ROUTES: tuple[Route, ...] = (
     _route("GET", "/v1/invoices/{id}/lines", _settled(invoices.list_lines),
            sp.InvoiceListLinesParams, "invoice", listed=True),
     _route("POST", "/v1/invoices/{id}/pay", invoices.pay, sp.InvoicePayParams, "invoice"),
+    _route("POST", "/v1/webhook_endpoints", webhook_endpoints.create,
+           sp.WebhookEndpointCreateParams, "webhook_endpoint"),
+    _route("GET", "/v1/webhook_endpoints", webhook_endpoints.list_all,
+           sp.WebhookEndpointListParams, "webhook_endpoint", listed=True),
+    _route("GET", "/v1/webhook_endpoints/{id}", webhook_endpoints.retrieve,
+           sp.WebhookEndpointRetrieveParams, "webhook_endpoint"),
+    _route("POST", "/v1/webhook_endpoints/{id}", webhook_endpoints.update,
+           sp.WebhookEndpointUpdateParams, "webhook_endpoint"),
+    _route("DELETE", "/v1/webhook_endpoints/{id}", webhook_endpoints.delete,
+           sp.WebhookEndpointDeleteParams, "webhook_endpoint"),
     _route("GET", "/v1/subscriptions", _settled(subscriptions.list_all),
            sp.SubscriptionListParams, "subscription", listed=True),
     _route("GET", "/v1/subscriptions/{id}", _settled(subscriptions.retrieve),

@@ -29,7 +29,7 @@ PLATFORM = ""
 KINDS = ("customer", "product", "price", "coupon", "subscription_schedule", "subscription",
          "event", "entitlements.feature", "product_feature", "billing_portal.configuration",
          "billing_portal.session", "payment_method", "test_helpers.test_clock", "invoice",
-         "billing.meter")
+         "billing.meter", "webhook_endpoint")
 _ID_ALPHABET = string.ascii_letters + string.digits
 _SUFFIX_LENGTH = {"cus": 14, "prod": 14, "req": 14, "price": 24, "sub_sched": 24, "sub": 24,
                   "evt": 24, "feat_test": 24, "prodft": 24, "bpc": 24, "bps": 24, "pm": 24,

@@ -25,6 +25,7 @@ LABELS = {
     "billing_portal.configuration": "configuration", "billing_portal.session": "session",
     "payment_method": "PaymentMethod", "test_helpers.test_clock": "test clock",
     "invoice": "invoice", "billing.meter": "billing meter",
+    "webhook_endpoint": "webhook endpoint",
 }
 ID_PREFIX = {
     "customer": "cus", "product": "prod", "price": "price",

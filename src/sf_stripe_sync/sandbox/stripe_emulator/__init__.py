@@ -26,7 +26,8 @@ Decisions where Stripe's behaviour had to be chosen or could not be reproduced:
   it also follows the emulator's own clock. Invoices are drafted, finalized and
   collected in one instant; no taxes, no smart retries, no meter events (metered items
   bill zero usage); a declining card (``pm_card_chargeCustomerFail``) or no payment
-  method fails the charge.
+  method fails the charge. Webhook endpoints on loopback get the events they want,
+  signed (``webhooks``).
 * Only ``sk_test_`` / ``rk_test_`` keys are accepted; refused keys are masked in errors.
 """
 

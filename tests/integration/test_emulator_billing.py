@@ -180,14 +180,20 @@ def test_no_payment_method_fails_the_charge_as_stripe_does(
     assert buyer.subscription().status == "past_due"
 
 
-def test_send_invoice_collection_leaves_it_open_until_its_due_date(
+def test_send_invoice_collection_leaves_it_open_and_past_due_only_after_its_due_date(
         client: stripe.StripeClient) -> None:
     buyer = Clocked(client, card=None)
-    buyer.schedule({"items": [{"price": "price_A"}], "end_date": FEB_1,
+    buyer.schedule({"items": [{"price": "price_A"}], "end_date": APR_1,
                     "collection_method": "send_invoice",
-                    "invoice_settings": {"days_until_due": 30}})
+                    "invoice_settings": {"days_until_due": 20}})
     (invoice,) = buyer.invoices()
-    assert (invoice.status, invoice.due_date) == ("open", NOW + 30 * DAY)
+    assert (invoice.status, invoice.due_date) == ("open", NOW + 20 * DAY)
+    assert buyer.subscription().status == "active"
+    buyer.advance_to(NOW + 21 * DAY)
+    assert buyer.subscription().status == "past_due"
+    types = [e.type for e in client.v1.events.list(params={"limit": 100}).data]
+    assert "invoice.overdue" in types
+    client.v1.invoices.pay(invoice.id, params={"paid_out_of_band": True})
     assert buyer.subscription().status == "active"
 
 

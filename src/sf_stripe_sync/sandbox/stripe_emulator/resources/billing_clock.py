@@ -29,7 +29,8 @@ phase boundary, the schedule's end. At each moment, as Stripe bills a schedule
   invoices it at once with ``invoice_now``; releasing it lets the subscription go on.
 
 Invoices are issued by ``invoices.issue``; their outcome moves the subscription between
-``active`` and ``past_due``. Amounts round half up to the currency's minor unit.
+``active`` and ``past_due`` (a failed charge at once; a sent invoice once its due date
+passes unpaid, with ``invoice.overdue``). Amounts round half up to the currency's minor unit.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
-from sf_stripe_sync.sandbox.stripe_emulator.resources import invoices, subscriptions
+from sf_stripe_sync.sandbox.stripe_emulator.resources import events, invoices, subscriptions
 from sf_stripe_sync.sandbox.stripe_emulator.resources.common import Context
 from sf_stripe_sync.sandbox.stripe_emulator.resources.invoices import at
 from sf_stripe_sync.sandbox.stripe_emulator.resources.phases import add_interval
@@ -170,6 +171,7 @@ def _next_moment(schedule: JSON, state: JSON) -> int:
         last_end = schedule["phases"][-1]["end_date"]
         if last_end > state["cursor"]:
             moments.append(last_end)
+    moments += [int(due) for due, _ in state.get("due", []) if due > state["cursor"]]
     return min(moments)
 
 
@@ -234,9 +236,27 @@ def _invoice(ctx: Context, schedule: JSON, state: JSON, lines: list[JSON],
         sub["status"] = "active"
     elif invoice["status"] == "open" and invoice["collection_method"] == "charge_automatically":
         sub["status"] = "past_due"
+    elif invoice["status"] == "open" and invoice["due_date"] is not None:
+        state.setdefault("due", []).append([invoice["due_date"], invoice["id"]])
     sub["collection_method"] = invoice["collection_method"]
     sub["currency"] = invoice["currency"]
     subscriptions.changed(ctx, sub, before)
+
+
+def _overdue(ctx: Context, state: JSON, t: int) -> None:
+    """A sent invoice still open at its due date makes the subscription ``past_due``."""
+    due, state["due"] = ([d for d in state.get("due", []) if d[0] <= t],
+                         [d for d in state.get("due", []) if d[0] > t])
+    for _, invoice_id in due:
+        invoice = ctx.find("invoice", str(invoice_id))
+        sub = ctx.find("subscription", str(state["subscription"]))
+        if invoice is None or invoice["status"] != "open" or sub is None:
+            continue
+        events.record(ctx, "invoice.overdue", invoice)
+        before = copy.deepcopy(sub)
+        if sub["status"] == "active":
+            sub["status"] = "past_due"
+        subscriptions.changed(ctx, sub, before)
 
 
 def _new_period(ctx: Context, schedule: JSON, state: JSON, t: int, carried: list[JSON],
@@ -259,6 +279,7 @@ def _new_period(ctx: Context, schedule: JSON, state: JSON, t: int, carried: list
 
 
 def _step(ctx: Context, schedule: JSON, state: JSON, t: int) -> None:
+    _overdue(ctx, state, t)
     governed = _governed(schedule, state)
     last_end = schedule["phases"][-1]["end_date"]
     closing = t == state["period"][1]

@@ -28,7 +28,7 @@ from dataclasses import replace
 from typing import Any
 
 from sf_stripe_sync.sandbox.stripe_emulator.errors import invalid
-from sf_stripe_sync.sandbox.stripe_emulator.resources import discounts, events
+from sf_stripe_sync.sandbox.stripe_emulator.resources import discounts, events, subscriptions
 from sf_stripe_sync.sandbox.stripe_emulator.resources.common import (
     Context,
     base_object,
@@ -282,4 +282,20 @@ def pay(ctx: Context) -> JSON:
     ctx.save(KIND, invoice)
     if before["status"] != invoice["status"]:
         events.record(ctx, "invoice.paid", invoice)
+        _back_to_active(ctx, invoice)
     return invoice
+
+
+def _back_to_active(ctx: Context, invoice: JSON) -> None:
+    """Paying a past-due subscription's open invoice makes it active again."""
+    sub_id = invoice["parent"]["subscription_details"]["subscription"]
+    sub = ctx.find("subscription", str(sub_id)) if sub_id else None
+    if sub is None or sub["status"] != "past_due":
+        return
+    if any(i["status"] == "open" and i["id"] != invoice["id"]
+           and i["parent"]["subscription_details"]["subscription"] == sub_id
+           for i in ctx.all(KIND)):
+        return
+    before = copy.deepcopy(sub)
+    sub["status"] = "active"
+    subscriptions.changed(ctx, sub, before)

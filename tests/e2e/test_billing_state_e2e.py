@@ -267,3 +267,17 @@ def test_webhook_deliveries_from_stripe_land_like_the_pull(tmp_path: Path) -> No
         contract = harness.record("Contract", CONTRACT)
         assert contract["Stripe_Subscription_Status__c"] == "active"
         assert harness.record("Order", ACME_ORDER)["Stripe_Subscription_Status__c"] == "past_due"
+
+
+def test_invoices_of_customers_salesforce_does_not_hold_are_left_out(
+        billed: BillingHarness) -> None:
+    client = billed.stripe()
+    stranger = client.v1.customers.create(params={"test_clock": CLOCK, "name": "Walk-in"})
+    client.v1.subscription_schedules.create(params={
+        "customer": stranger.id, "start_date": "now",
+        "phases": [{"items": [{"price": "price_A"}], "duration": {"interval": "month"}}]})
+    report = billed.pull()
+    (theirs,) = billed.invoices_in_stripe(stranger.id)
+    assert theirs["id"] not in {r["Stripe_Invoice_Id__c"]
+                                for r in billed.invoices_in_salesforce()}
+    assert any(theirs["id"] in entry for entry in report.unmatched)

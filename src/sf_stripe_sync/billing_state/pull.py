@@ -13,7 +13,8 @@ which changes nothing:
 2. the records they land on are read: the Contract and the Order that created the
    schedule (by schedule id, or by subscription id once a subscription left its
    schedule; a subscription known nowhere is retrieved from Stripe once), the Accounts
-   by customer id, the ``Stripe_Invoice__c`` records by invoice id;
+   by customer id, the ``Stripe_Invoice__c`` records by invoice id; an invoice of a
+   customer no Account holds is left out (reported as unmatched);
 3. only fields whose value Salesforce does not hold yet are written, all together
    through the writer's composite batches: Contract and Order updates, and invoices
    upserted on their external id ``Stripe_Invoice_Id__c`` (so two pulls racing, or a
@@ -267,6 +268,10 @@ class BillingPull:
                      bs.invoice_order)
             values = {k: v for k, v in values.items() if k not in links or v is not None}
             record = held.get(invoice_id)
+            if record is None and bs.invoice_account not in values:
+                self.report.unmatched.append(f"invoice {invoice_id} (customer "
+                                             f"{invoice.get('customer')} not in Salesforce)")
+                continue
             if record is None:
                 new.append(values)
                 self.report.invoices_created.append(invoice_id)

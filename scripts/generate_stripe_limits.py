@@ -52,6 +52,14 @@ SUPPLEMENT: dict[str, dict[str, Any]] = {
     "POST /v1/products/{}/features": {"entitlement_feature": 5000, "expand": {"*": 5000}},
     "GET /v1/products/{}/features": {"starting_after": 5000, "ending_before": 5000,
                                      "expand": {"*": 5000}},
+    # webhook endpoints (added when the emulator began to serve them; Stripe's reference
+    # gives their strings the common 5000)
+    "POST /v1/webhook_endpoints": {"url": 5000, "description": 5000, "api_version": 5000,
+                                   "enabled_events": {"*": 5000}, "expand": {"*": 5000}},
+    "POST /v1/webhook_endpoints/{}": {"url": 5000, "description": 5000,
+                                      "enabled_events": {"*": 5000}, "expand": {"*": 5000}},
+    "GET /v1/webhook_endpoints": _LIST,
+    "GET /v1/webhook_endpoints/{}": {"expand": {"*": 5000}},
 }
 
 Tree = int | dict[str, Any] | None

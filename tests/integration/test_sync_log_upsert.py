@@ -148,3 +148,16 @@ def test_the_same_failure_reported_by_two_hosts_is_one_log(org: LocalOrg) -> Non
 
     (log,) = org.records(LOG)
     assert log["Status__c"] == "Failed" and log[KEY].startswith("sfss-failed-")
+
+
+def test_a_key_a_record_gave_up_is_free_and_the_new_key_finds_it(org: LocalOrg) -> None:
+    writer = writer_for(session_conn(org))
+    (made,) = writer.upsert(LOG, KEY, [_log("sfss-old", "a")])
+    (changed,) = writer.update(LOG, [{"Id": made.id, KEY: "sfss-new"}])
+    assert changed.success
+
+    (again,) = writer.upsert(LOG, KEY, [_log("sfss-new", "b")])
+    (fresh,) = writer.upsert(LOG, KEY, [_log("sfss-old", "c")])
+
+    assert again.id == made.id and fresh.id != made.id
+    assert sorted(r[KEY] for r in org.records(LOG)) == ["sfss-new", "sfss-old"]

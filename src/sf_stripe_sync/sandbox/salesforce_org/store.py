@@ -82,6 +82,9 @@ class OrgStore:
         }
         self._index: dict[str, str] = {}  # id15 -> sObject name
         self._counter = 0
+        self._values: dict[tuple[str, str], dict[str, str]] = {}
+        """(sObject, field) -> {value in lower case: record id}, for fields looked up by value
+        (external ids); built on first use, kept current by every insert and update."""
         loaded_at = format_datetime(clock.now())
         for name, records in snapshot.items():
             obj = schema.find(name)
@@ -109,6 +112,32 @@ class OrgStore:
         key = id_key(record["Id"])
         self._tables[sobject][key] = record
         self._index[key] = sobject
+        self._note_values(sobject, record)
+
+    def _note_values(self, sobject: str, record: dict[str, Any]) -> None:
+        for (indexed, field_name), values in self._values.items():
+            held = record.get(field_name)
+            if indexed == sobject and isinstance(held, str) and held:
+                values[held.lower()] = record["Id"]
+
+    def find_by(self, sobject: str, field_name: str, value: str) -> dict[str, Any] | None:
+        """The live record of ``sobject`` whose ``field_name`` holds ``value`` (compared
+        without regard to case, as Salesforce's default external ids are)."""
+        values = self._values.get((sobject, field_name))
+        if values is None:
+            values = {}
+            for row in self.rows(sobject):
+                held = row.get(field_name)
+                if isinstance(held, str) and held:
+                    values.setdefault(held.lower(), row["Id"])
+            self._values[(sobject, field_name)] = values
+        record_id = values.get(value.lower())
+        found = self.get(record_id) if record_id else None
+        current = found.get(field_name) if found is not None else None
+        # An entry may be stale (the record changed its value, or was deleted since).
+        if isinstance(current, str) and current.lower() == value.lower():
+            return found
+        return None
 
     def new_id(self, obj: ObjectSpec) -> str:
         while True:
@@ -150,6 +179,7 @@ class OrgStore:
     def update(self, record: dict[str, Any], values: Mapping[str, Any]) -> None:
         record.update(copy.deepcopy(dict(values)))
         sobject = self._index.get(id_key(record["Id"]), "")
+        self._note_values(sobject, record)
         if "Status" in values:
             follow_status(sobject, record)
         stamp = format_datetime(self.clock.now())

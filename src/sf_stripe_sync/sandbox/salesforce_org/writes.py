@@ -164,12 +164,7 @@ class RecordWriter:
     def find_by(self, obj: ObjectSpec, field_name: str, value: str) -> dict[str, Any] | None:
         """The record of ``obj`` whose ``field_name`` holds ``value`` (external ids match
         without regard to case, as Salesforce's default external ids do)."""
-        wanted = value.lower()
-        for record in self.store.rows(obj.name):
-            held = record.get(field_name)
-            if isinstance(held, str) and held.lower() == wanted:
-                return record
-        return None
+        return self.store.find_by(obj.name, field_name, value)
 
     def upsert_collection(self, obj: ObjectSpec, external: str, records: list[Any],
                           all_or_none: bool) -> list[dict[str, Any]]:

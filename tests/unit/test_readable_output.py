@@ -110,3 +110,19 @@ def test_preview_reads_stripe_only_from_loopback_or_the_configured_accounts(
 ) -> None:
     assert main(["preview", "--source", str(DEMO), *extra]) == 2
     assert "error: " in capsys.readouterr().err
+
+
+def test_the_table_lists_every_drifted_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sf_stripe_sync.core.drift import drift_issue
+    from sf_stripe_sync.core.models import DriftChange
+
+    monkeypatch.setenv("COLUMNS", "80")
+    (plan,), labels = demo_plans("801000000000002AAA")
+    changes = (DriftChange(phase=2, field="item price_A quantity", stripe="7", salesforce="1"),
+               DriftChange(phase=1, field="default_payment_method", stripe="pm_x",
+                           salesforce=None))
+    drifted = plan.model_copy(update={
+        "drift": changes, "issues": (drift_issue(changes, order_id=plan.order_id),)})
+    text = render_preview([drifted], labels, "table", as_of=AS_OF, color=False)
+    assert "item price_A quantity" in text and "default_payment_method" in text
+    assert "pm_x" in text and "nothing" in text

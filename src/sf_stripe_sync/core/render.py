@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from sf_stripe_sync.core.dates import iso_z
 from sf_stripe_sync.core.issues import OrderIssue
-from sf_stripe_sync.core.models import Discount, OrderBundle, OrderPlan, Phase, PhaseItem
+from sf_stripe_sync.core.models import (
+    Discount,
+    DriftChange,
+    OrderBundle,
+    OrderPlan,
+    Phase,
+    PhaseItem,
+)
 from sf_stripe_sync.core.money import from_minor_units
 from sf_stripe_sync.core.rules import FieldMap
 
@@ -213,6 +220,11 @@ def render_table(
             lines.append(Text(f"error {issue.code.value}: {issue.message}"
                               + _ids_suffix(issue), style="red"))
         for issue in plan.warnings:
+            if issue.code.value == "drift" and plan.drift:
+                lines.append(Text("warning drift: Stripe differs from Salesforce",
+                                  style="yellow"))
+                lines.append(_drift_table(plan.drift))
+                continue
             lines.append(Text(f"warning {issue.code.value}: {issue.message}"
                               + _ids_suffix(issue), style="yellow"))
         title = Text(f"{plan.order_id}  {plan.operation.value}")
@@ -226,6 +238,20 @@ def render_table(
                             subtitle=Text(" | ".join(subtitle_parts)), border_style=border))
     summary = ", ".join(f"{k}: {v}" for k, v in operation_counts(plans).items())
     console.print(Text(f"{len(plans)} orders ({summary})" if plans else "no orders"))
+
+
+def _drift_table(changes: Sequence[DriftChange]) -> Any:
+    """Every drifted field: phase, field, Stripe's value, Salesforce's value."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(show_header=True, header_style="yellow", expand=False, box=None)
+    for column in ("phase", "field", "Stripe has", "Salesforce wants"):
+        table.add_column(column)
+    for change in changes:
+        table.add_row(Text(str(change.phase)), Text(change.field),
+                      Text(change.stripe or "nothing"), Text(change.salesforce or "nothing"))
+    return table
 
 
 def _ids_suffix(issue: OrderIssue) -> str:

@@ -32,6 +32,7 @@ import procrastinate
 
 from sf_stripe_sync.config import Settings
 from sf_stripe_sync.errors import SyncError, TransientError
+from sf_stripe_sync.preflight.run import require_ready
 from sf_stripe_sync.queue import intake
 from sf_stripe_sync.queue.app import (
     ROUTE_ORDERS,
@@ -150,5 +151,6 @@ def run_worker(settings: Settings, sandbox: SandboxOptions | None = None, *,
     with open_runtime(settings, sandbox) as rt:
         if rt.store.backend != "postgresql":
             raise SyncError("a worker needs the shared PostgreSQL store (state.url)")
+        require_ready(rt)  # a configuration fault is never written into an Order
         register(app, settings, JobRunner(settings, rt, app))
         asyncio.run(_serve(app, settings, name, wait))

@@ -182,8 +182,9 @@ def _confirmed(planned: RunReport, order_id: str, rules: SyncRules) -> bool:
     prompt = (f"Cancel Stripe schedule {plan.schedule_id} of order {order_id} "
               f"(Stripe account {plan.stripe_account}, invoice_now={rules.invoice_now}, "
               f"prorate={rules.prorate})? [y/N] ")
+    print(prompt, end="", file=sys.stderr, flush=True)  # stdout may be JSON
     try:
-        answer = input(prompt)
+        answer = input()
     except EOFError:
         return False
     return answer.strip().lower() in ("y", "yes")

@@ -107,14 +107,18 @@ def test_cancel_on_a_terminal_asks_first(
 ) -> None:
     cli(h, capsys, "sync", "--no-progress", "--as-of", "2026-12-01")
     schedule_id = h.record("Order", GLOBEX)["Stripe_Subscription_Schedule_Id__c"]
-    prompts: list[str] = []
+    asked: list[int] = []
     monkeypatch.setattr("sys.stdin.isatty", lambda: True)
-    monkeypatch.setattr("builtins.input", lambda prompt: prompts.append(prompt) or answer)
+    monkeypatch.setattr("builtins.input", lambda: asked.append(1) or answer)
     capsys.readouterr()
     code = main(["cancel", GLOBEX, "--salesforce-sandbox-url", h.org.base_url,
-                 "--stripe-emulator-url", h.emulator.url, "--state-dir", str(h.state_dir)])
+                 "--stripe-emulator-url", h.emulator.url, "--state-dir", str(h.state_dir),
+                 "--format", "json"])
     assert code == 0
-    assert len(prompts) == 1 and schedule_id in prompts[0]
+    out, err = capsys.readouterr()
+    assert len(asked) == 1 and schedule_id in err and "[y/N]" in err
+    if canceled:
+        validate(json.loads(out), "run-results.schema.json")
     status = next(s for s in h.schedules() if s["id"] == schedule_id)["status"]
     assert (status == "canceled") is canceled
 

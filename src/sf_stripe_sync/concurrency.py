@@ -17,6 +17,11 @@ then size it: a limit grown by a slow spell shrinks when the latency falls. R is
 account's rate limit; an account without one (the local emulator without a configured
 rate) is sized as if it had ``UNLIMITED_RATE``.
 
+The same law caps each kind of work (``per_kind``): a create and an update use
+different endpoints, each limited to 25 requests/s, so more groups of one kind than that
+endpoint's rate x W only queue at its bucket, holding slots the other kinds' endpoints
+could use (the ``pipeline`` interleaves the kinds within both limits).
+
 Why not AIMD on 429s: the client paces itself with token buckets (``ratelimit``), so a
 429 is not the signal that the limit is reached, latency is; Little's law gives the
 right size in one step instead of probing for it. Nothing here reads a clock or
@@ -29,6 +34,8 @@ import math
 import threading
 from collections.abc import Callable, Iterable
 
+ENDPOINT_RATE = 25.0
+"""Stripe's documented default limit of one endpoint, requests per second."""
 UNLIMITED_RATE = 100.0
 """The rate assumed for an account without a limit (Stripe's live-mode limit)."""
 
@@ -87,6 +94,18 @@ class AdaptiveLimit:
         self.spare = spare
         self.peak = minimum
         """The largest limit given so far (for the run summary and benchmarks)."""
+
+    @property
+    def per_kind(self) -> int:
+        """The most groups of one kind of work at once: what one endpoint's limit (the
+        account's when lower) needs by the same law, for groups of up to two requests
+        each (a read and a write, or a look-up and a create). More would only wait on
+        that endpoint's bucket while holding the slots other endpoints' work needs."""
+        latency = self.latency()
+        if latency is None:
+            latency = self.assumed_latency
+        rate = min(self.rate() or UNLIMITED_RATE, ENDPOINT_RATE)
+        return max(1, math.ceil(rate * latency * self.headroom * 2) + self.spare)
 
     @property
     def limit(self) -> int:

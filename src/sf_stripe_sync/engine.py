@@ -245,6 +245,7 @@ class Engine:
         pipeline = Pipeline(work=work, key=contract_key_of,
                             start_page=self.reader.prefetch_contracts,
                             kind=schedule_kind_of(self.settings.fields),
+                            kind_limit=lambda: self.concurrency.per_kind,
                             ready_early=lambda bundle: not bundle.order.get("ContractId"),
                             limit=lambda: self.concurrency.limit, pool_size=pool,
                             pages_ahead=self.settings.pages_ahead, done=self.progress)

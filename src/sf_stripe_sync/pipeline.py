@@ -14,7 +14,8 @@ groups of every open page to one thread pool:
   a contract that appears in two open pages runs its later group only after the
   earlier one finished: the two never run at once (they share one Stripe schedule);
 * how many groups run at once is ``limit()``, asked again before each admission (the
-  engine's ``concurrency.AdaptiveLimit``: Little's law from the observed latency);
+  engine's ``concurrency.AdaptiveLimit``: Little's law from the observed latency), and
+  at most ``kind_limit()`` of one kind (what one endpoint's limit keeps busy);
 * groups wait in one queue per ``kind`` (the engine's guess at the endpoint the group
   will use: a create, or a read and update of a known schedule), and the next group is
   taken from the kind that is furthest behind its share of the open work, so creates
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -92,11 +93,13 @@ class _Queues(Generic[T]):
     def _share(self, kind: str) -> float:
         return self.admitted[kind] / (self.admitted[kind] + len(self.waiting[kind]))
 
-    def take(self, busy: set[Hashable]) -> _Group[T] | None:
-        """The next group to run: from the kind furthest behind its share of the work,
-        skipping a contract that is running or has an earlier group still waiting, and
-        a group whose page is still being started."""
-        for kind in sorted((k for k, q in self.waiting.items() if q), key=self._share):
+    def take(self, busy: set[Hashable], full: frozenset[str] = frozenset()) -> _Group[T] | None:
+        """The next group to run: from the kind furthest behind its share of the work
+        (``full`` kinds have all the groups they may run at once), skipping a contract
+        that is running or has an earlier group still waiting, and a group whose page is
+        still being started."""
+        for kind in sorted((k for k, q in self.waiting.items() if q and k not in full),
+                           key=self._share):
             waiting = self.waiting[kind]
             for position, group in enumerate(waiting):
                 if (group.key in busy or self.by_key[group.key][0] is not group
@@ -123,12 +126,14 @@ class Pipeline(Generic[T]):
         pool_size: int,
         pages_ahead: int = 4,
         kind: Callable[[T], str] = lambda _item: "",
+        kind_limit: Callable[[], int] | None = None,
         ready_early: Callable[[T], bool] = lambda _item: False,
         done: Callable[[int], None] | None = None,
     ) -> None:
         self.work = work
         self.key = key
         self.kind = kind
+        self.kind_limit = kind_limit
         self.ready_early = ready_early
         self.start_page = start_page
         self.limit = limit
@@ -255,11 +260,15 @@ class Pipeline(Generic[T]):
     def _admit(self, pool: ThreadPoolExecutor, groups: _Queues[T],
                running: dict[Future[int], _Group[T]], busy: set[Hashable]) -> None:
         limit = max(1, min(self.pool_size, self.limit()))
+        per_kind = self.kind_limit() if self.kind_limit is not None else limit
+        kinds = Counter(g.kind for g in running.values())
         while len(running) < limit:
-            group = groups.take(busy)
+            full = frozenset(k for k, n in kinds.items() if n >= per_kind)
+            group = groups.take(busy, full)
             if group is None:
                 return
             busy.add(group.key)
+            kinds[group.kind] += 1
             running[pool.submit(self._run_group, group)] = group
 
     def _collect(self, running: dict[Future[int], _Group[T]], busy: set[Hashable],

@@ -51,3 +51,9 @@ def test_the_meter_keeps_a_weighted_mean_and_the_slowest_meter_counts() -> None:
     other.observe(0.2)
     assert slowest([meter, other]) == pytest.approx(0.5)
     assert slowest([LatencyMeter()]) is None
+
+
+def test_one_kind_of_work_gets_what_one_endpoint_keeps_busy() -> None:
+    limit = AdaptiveLimit(minimum=4, maximum=64, rate=lambda: 100.0, latency=lambda: 0.35)
+    # 25/s (one endpoint) x 350 ms x 1.5 x 2 requests a group, + 2.
+    assert limit.per_kind == 29 and limit.per_kind < limit.limit

@@ -129,3 +129,25 @@ def test_a_running_contract_holds_back_its_next_group() -> None:
     assert queues.take({"same"}) is not None  # "other"
     assert queues.take({"same"}) is None
     assert queues.take(set()) is first
+
+
+def test_no_more_groups_of_one_kind_run_at_once_than_its_limit() -> None:
+    lock = threading.Lock()
+    now: Counter[str] = Counter()
+    peak: Counter[str] = Counter()
+
+    def work(item: Item) -> None:
+        kind = item[1]
+        with lock:
+            now[kind] += 1
+            peak[kind] = max(peak[kind], now[kind])
+        with lock:
+            now[kind] -= 1
+
+    pages = [[(f"c{p}-{i}", "create" if i % 3 else "update") for i in range(30)]
+             for p in range(3)]
+    run = Pipeline(work=work, key=lambda item: item[0], start_page=lambda page: None,
+                   limit=lambda: 8, pool_size=8, kind=lambda item: item[1],
+                   kind_limit=lambda: 2)
+    list(run.run(pages))
+    assert 1 <= peak["create"] <= 2 and 1 <= peak["update"] <= 2

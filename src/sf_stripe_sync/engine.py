@@ -4,12 +4,14 @@ Theory of operation: every entry (scheduled sync, triggered run, dry-run, cancel
 ``Engine.run`` with different ``RunOptions``. Orders arrive in pages from the
 ``OrderSource``; each page is normalized and planned with the pure core, then (unless
 dry-run) each plan is applied to Stripe under a per-contract lease and journaled
-(planned -> sent -> confirmed -> written back, or failed), and the page's write-back is
-flushed to Salesforce in batches. Within a page, contracts run in parallel on
-``settings.concurrency`` threads, one contract's orders in order on one worker
-(``page_runner``); the page's contracts are read in batched queries up front
-(``ContractPrefetch``) and held for that page only, so memory stays bounded by a page;
-every Stripe request is paced by the account's token bucket (``ratelimit``). A dry-run
+(planned -> sent -> confirmed -> written back, or failed), and the write-back is
+flushed to Salesforce in batches (``page_runner.RunWriteBack``, while the run goes on).
+Several pages are open at once (``pipeline``): their contracts run in parallel on a pool
+whose size follows Stripe's observed latency (``concurrency``), one contract's orders in
+order on one worker, creates and updates interleaved; each page's contracts are read in
+batched queries (``ContractPrefetch``) and held while the page is open, so memory stays
+bounded by a few pages; every Stripe request is paced by the account's token bucket and
+its endpoint's (``ratelimit``). A dry-run
 stops after planning: it returns the very plans a real run would execute (the pip-tools
 rule: the preview is a rendering of the plan, not a separate path).
 

@@ -1,33 +1,23 @@
-"""Run one page of orders across a thread pool, one contract's orders in order on one worker.
+"""Pieces the pipelined engine runs pages with: grouping, the work's kind, write-back.
 
-Theory of operation: a sync job's time goes to waiting, on Stripe (each request a
-network round trip, the account paced by ``ratelimit.TokenBucket``) and on Salesforce,
-not to computing. Threads overlap those waits; asyncio would too, but the stripe SDK's
-and simple-salesforce's clients are synchronous, the state store is SQLite with one
-connection per thread, and the core is pure Python, so a thread pool reuses every
-adapter unchanged. The GIL is released during network I/O, which is all the pool needs.
+Theory of operation: orders on one Contract share one Stripe schedule, so they must be
+applied one after the other, in page order (an amend needs the schedule the create
+before it made): ``group_in_order`` groups a page by ``contract_key_of`` (the Contract
+id, else the Order id), groups and members in first-seen order, and the ``pipeline``
+gives each group to one worker. ``schedule_kind_of`` guesses whether an order will
+create a schedule or update one, so the ``pipeline`` can interleave the two kinds (they
+use different Stripe endpoints, each with its own limit).
 
-Ordering: orders on one Contract share one Stripe schedule, so they must be applied one
-after the other, in page order (an amend needs the schedule the create before it made).
-``run_grouped`` groups the page by contract key (the Contract id, else the Order id),
-gives each group to one worker, and returns the outcomes in page order, so reports and
-write-back look exactly as with a sequential run. Different contracts run in parallel;
-the per-account token bucket keeps them together inside Stripe's rate limit.
-
-``SharedWriteBackBatch`` is the page's ``WriteBackBatch`` with its ``add_*`` calls
-serialised, so workers can record results while the page runs. ``RunWriteBack`` is the
-run-wide one the pipelined engine uses: workers of every page record into it, and
-``FlushTimer`` flushes what has gathered whenever enough waits, while the run goes on,
-so Salesforce gets few, full composite calls and the run ends with a small one.
-``schedule_kind_of`` guesses whether an order will create a schedule or update one, for
-the ``pipeline``'s ordering of work.
+``RunWriteBack`` is the run-wide write-back: workers of every page record into it, and
+``FlushTimer`` flushes what has gathered on its own thread whenever enough waits, while
+the run goes on, so Salesforce gets few, full composite calls and the run ends with a
+small one.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -36,7 +26,6 @@ from sf_stripe_sync.core.rules import FieldMap
 from sf_stripe_sync.writeback import WriteBackBatch
 
 T = TypeVar("T")
-R = TypeVar("R")
 
 
 def schedule_kind_of(fields: FieldMap) -> Callable[[OrderBundle], str]:
@@ -65,50 +54,6 @@ def group_in_order(items: Sequence[T], key: Callable[[T], Hashable]) -> list[lis
     for index, item in enumerate(items):
         groups.setdefault(key(item), []).append(index)
     return list(groups.values())
-
-
-def run_grouped(
-    items: Sequence[T],
-    work: Callable[[T], R],
-    *,
-    key: Callable[[T], Hashable],
-    workers: int,
-    done: Callable[[int], None] | None = None,
-) -> list[R]:
-    """``work(item)`` for every item, items of one group sequentially, groups in parallel.
-
-    Returns the results in the order of ``items``. ``done(n)`` is called on the calling
-    thread as groups finish (n items each). An exception from ``work`` stops new groups
-    from starting and is raised here once the running ones have finished.
-    """
-    groups = group_in_order(items, key)
-    results: list[Any] = [None] * len(items)
-
-    def run_group(indexes: list[int]) -> int:
-        for index in indexes:
-            results[index] = work(items[index])
-        return len(indexes)
-
-    if workers <= 1 or len(groups) <= 1:
-        for indexes in groups:
-            finished = run_group(indexes)
-            if done is not None:
-                done(finished)
-        return results
-    with ThreadPoolExecutor(max_workers=min(workers, len(groups)),
-                            thread_name_prefix="sync-worker") as pool:
-        pending: set[Future[int]] = {pool.submit(run_group, g) for g in groups}
-        while pending:
-            finished_now, pending = wait(pending, return_when=FIRST_EXCEPTION)
-            for future in finished_now:
-                if future.exception() is not None:
-                    for other in pending:
-                        other.cancel()
-                    wait(pending)
-                    future.result()  # raises the worker's exception here
-                if done is not None:
-                    done(future.result())
-    return results
 
 
 class RunWriteBack(WriteBackBatch):
@@ -199,19 +144,3 @@ class FlushTimer:
             except BaseException as exc:  # raised on the run's thread by __exit__
                 self._error = exc
                 return
-
-
-class SharedWriteBackBatch(WriteBackBatch):
-    """A ``WriteBackBatch`` that several workers may add to at once."""
-
-    def __init__(self, fields: FieldMap, now: datetime) -> None:
-        super().__init__(fields, now)
-        self._guard = threading.Lock()
-
-    def add_success(self, **kwargs: Any) -> None:
-        with self._guard:
-            super().add_success(**kwargs)
-
-    def add_failure(self, **kwargs: Any) -> bool:
-        with self._guard:
-            return super().add_failure(**kwargs)

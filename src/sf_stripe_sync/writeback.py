@@ -163,17 +163,6 @@ class WriteBackBatch:
                 return
         self._logs.append((order_id, row))
 
-    def absorb(self, other: WriteBackBatch) -> None:
-        """Take over everything ``other`` holds (several pages flushed as one)."""
-        for sobject, records in other._updates.items():
-            for record_id, values in records.items():
-                self._updates[sobject].setdefault(record_id, {"Id": record_id}).update(values)
-        for owner_key, orders in other._owners.items():
-            self._owners[owner_key].update(orders)
-        offset = len(self._logs)
-        self._logs.extend(other._logs)
-        self._verify.update(offset + index for index in other._verify)
-
     def flush(self, writer: WriteBack) -> dict[str, list[str]]:
         """Send everything; returns ``{order_id: [problems]}`` for orders not fully written."""
         problems: dict[str, list[str]] = defaultdict(list)

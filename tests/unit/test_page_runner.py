@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from datetime import UTC, datetime
+
 from sf_stripe_sync.core.models import OrderBundle
-from sf_stripe_sync.page_runner import contract_key_of, group_in_order
+from sf_stripe_sync.core.rules import FieldMap
+from sf_stripe_sync.page_runner import FlushTimer, RunWriteBack, contract_key_of, group_in_order
+from sf_stripe_sync.writeback import WriteBackBatch
 
 
 def test_groups_keep_first_seen_order_of_groups_and_members() -> None:
@@ -20,3 +25,33 @@ def test_contract_key_is_the_contract_else_the_order() -> None:
 
     assert contract_key_of(on_contract) == "800X"
     assert contract_key_of(alone) == "801B"
+
+
+def _failure(pending: RunWriteBack, order_id: str) -> None:
+    pending.add_failure(order={"Id": order_id, "SystemModstamp": "2027-01-01T00:00:00Z"},
+                        operation="create", message="refused")
+
+
+def test_a_flush_takes_what_waits_once_enough_waits() -> None:
+    pending = RunWriteBack(FieldMap(), datetime(2027, 1, 1, tzinfo=UTC))
+    flushed: list[int] = []
+    done = threading.Event()
+
+    def flush(batch: WriteBackBatch, _confirmed: dict[str, int]) -> None:
+        flushed.append(len(batch))
+        done.set()
+
+    with FlushTimer(pending, flush, threshold=4, interval=0.001):
+        _failure(pending, "801A")
+        _failure(pending, "801B")
+        assert done.wait(10)
+    assert flushed == [4] and len(pending) == 0
+
+
+def test_records_and_confirmed_entries_are_taken_together() -> None:
+    pending = RunWriteBack(FieldMap(), datetime(2027, 1, 1, tzinfo=UTC))
+    _failure(pending, "801A")
+    pending.confirmed["801A"] = 7
+    batch, confirmed = pending.take()
+    assert len(batch) == 2 and confirmed == {"801A": 7}
+    assert len(pending) == 0 and pending.take()[1] == {}

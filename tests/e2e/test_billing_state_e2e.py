@@ -231,12 +231,18 @@ def test_billing_status_prints_subscriptions_and_last_invoices(
     assert "cus_cyberdyne" in table and "paid" in table
 
 
-def test_the_webhook_secret_signs_or_refuses(billed: BillingHarness) -> None:
-    event = billed.emulator.objects("event")[-1]
-    payload, signature = _signed(event)
-    from sf_stripe_sync.catalog.webhooks import verify_event
-
-    assert verify_event(payload, signature, SecretStr(SECRET))["id"] == event["id"]
+def test_a_forged_webhook_is_refused_and_applies_nothing(
+        billed: BillingHarness, tmp_path: Path) -> None:
+    event = next(e for e in billed.emulator.objects("event") if e["type"] == "invoice.paid")
+    payload, _ = _signed(event)
+    delivery = tmp_path / "forged.json"
+    delivery.write_text(payload, encoding="utf-8")
+    args = ["billing", "webhook", "--payload", str(delivery),
+            "--signature", f"t={int(time.time())},v1={'0' * 64}",
+            "--salesforce-sandbox-url", billed.org.instance_url.replace("https://", "http://"),
+            "--stripe-emulator-url", billed.emulator.url, "--state-dir", str(billed.state_dir)]
+    assert main(args) == 1
+    assert billed.invoices_in_salesforce() == []
 
 
 def test_webhook_deliveries_from_stripe_land_like_the_pull(tmp_path: Path) -> None:

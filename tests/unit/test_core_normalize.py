@@ -38,7 +38,7 @@ def bundle(
         items = [{"Id": "802A"}]
     full_items = []
     for item in items:
-        full = {"OrderId": "801O", "Quantity": 1, "Stripe_Price_Id__c": "price_A"}
+        full = {"OrderId": "801O", "Quantity": 1, "UnitPrice": 10, "Stripe_Price_Id__c": "price_A"}
         full.update(item)
         full_items.append(full)
     acct = {"Id": "001A", "Name": "Acme", "Stripe_Customer_Id__c": "cus_1"}

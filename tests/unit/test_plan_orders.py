@@ -30,7 +30,8 @@ def order(order_id: str, **extra: Any) -> dict[str, Any]:
 
 def item(item_id: str, order_id: str, **extra: Any) -> dict[str, Any]:
     return {"Id": item_id, "OrderId": order_id, "PricebookEntryId": "01uA", "Product2Id": "01tA",
-            "Quantity": 1, "ServiceDate": "2027-01-01", "EndDate": "2028-01-01", **extra}
+            "Quantity": 1, "UnitPrice": 10, "ServiceDate": "2027-01-01", "EndDate": "2028-01-01",
+            **extra}
 
 
 def snapshot() -> dict[str, Any]:

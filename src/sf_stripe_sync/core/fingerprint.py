@@ -129,14 +129,35 @@ def _item_order(item: PhaseItem) -> tuple[str, tuple[str, ...], int]:
     return (item.price, tuple(sorted(item.order_item_ids)), item.quantity)
 
 
+MONEY_KEYS = ("unit_amount", "amount", "interval", "interval_count", "recurring_amount")
+"""Derived amounts: shown in previews, never part of what a plan makes Stripe hold."""
+OPTIONAL_KEYS: dict[str, Any] = {"custom_price": None, "metered": False,
+                                 "one_time_items": []}
+"""Billing keys left out while at their default, so plans without them hash as before."""
+
+
+def _without_money(data: dict[str, Any]) -> dict[str, Any]:
+    for key in MONEY_KEYS:
+        data.pop(key, None)
+    for key, default in OPTIONAL_KEYS.items():
+        if key in data and data[key] == default:
+            del data[key]
+    return data
+
+
 def _canonical_phase(phase: Phase) -> dict[str, Any]:
     items = sorted(phase.items, key=_item_order)
     # The items are canonicalised below, in their fixed order: not twice.
-    data: dict[str, Any] = {name: canonical(getattr(phase, name))
-                            for name in sorted(type(phase).model_fields) if name != "items"}
+    data: dict[str, Any] = _without_money({
+        name: canonical(getattr(phase, name))
+        for name in sorted(type(phase).model_fields) if name not in ("items", *MONEY_KEYS)})
     data["items"] = [
-        {**canonical(i), "order_item_ids": sorted(i.order_item_ids)} for i in items
+        _without_money({**canonical(i), "order_item_ids": sorted(i.order_item_ids)})
+        for i in items
     ]
+    if "one_time_items" in data:
+        data["one_time_items"] = sorted((_without_money(o) for o in data["one_time_items"]),
+                                        key=_sort_key)
     return data
 
 

@@ -31,6 +31,8 @@ class IssueCode(StrEnum):
     CLIPPED_TO_CURRENT_PHASE = "clipped_to_current_phase"
     DRIFT = "drift"
     NOT_ACTIVATED = "not_activated"
+    AMOUNT_MISMATCH = "amount_mismatch"
+    METERED_QUANTITY = "metered_quantity"
 
 
 class OrderIssue(BaseModel):

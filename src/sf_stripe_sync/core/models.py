@@ -27,6 +27,7 @@ from sf_stripe_sync.core.issues import OrderIssue
 
 CollectionMethod = Literal["charge_automatically", "send_invoice"]
 EndBehavior = Literal["cancel", "release"]
+ChargeKind = Literal["recurring", "one_time", "metered"]
 
 
 class Frozen(BaseModel):
@@ -91,6 +92,54 @@ class PhaseProperties(Frozen):
     """The order-level discount, applied to the whole phase."""
 
 
+class PriceFacts(Frozen):
+    """What Stripe says a Price bills (read by the engine, or taken from a catalog file).
+
+    ``interval`` is None for a one-time price; ``unit_amount`` is None when the price
+    has no flat unit amount (tiers, decimal amounts): its amounts are then unknown.
+    """
+
+    id: str
+    currency: str
+    unit_amount: int | None = None
+    product: str | None = None
+    interval: str | None = None
+    interval_count: int = 1
+    usage_type: Literal["licensed", "metered"] = "licensed"
+    meter: str | None = None
+    lookup_key: str | None = None
+
+    @property
+    def recurring(self) -> bool:
+        return self.interval is not None
+
+
+class PriceCatalog(Frozen):
+    """The price facts a plan is made with: ``prices`` by id; ``missing`` the ids the
+    source could not find (a line pointing at one is ``missing_price``). A price in
+    neither is unknown: the planner falls back to the PricebookEntry (offline preview)."""
+
+    prices: dict[str, PriceFacts] = Field(default_factory=dict)
+    missing: frozenset[str] = frozenset()
+
+
+class CustomPrice(Frozen):
+    """A Price to bill a negotiated amount: same product, currency and recurrence as the
+    list price, found again by ``lookup_key`` (one Price per product, currency,
+    recurrence and amount, whoever makes it)."""
+
+    lookup_key: str
+    list_price: str
+    product: str | None
+    currency: str
+    unit_amount: int
+    interval: str | None = None
+    interval_count: int = 1
+    usage_type: Literal["licensed", "metered"] = "licensed"
+    meter: str | None = None
+    pricebook_entry_id: str | None = None
+
+
 class OrderLine(Frozen):
     """A normalized OrderItem: one price, a whole quantity, a half-open period."""
 
@@ -107,6 +156,25 @@ class OrderLine(Frozen):
     pricebook_entry_id: str | None = None
     discount: Discount | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
+    unit_price: int | None = None
+    """``UnitPrice`` in minor units: the price per unit per billing interval."""
+    total_price: int | None = None
+    """``TotalPrice`` in minor units, when the source has it."""
+    list_unit_price: int | None = None
+    """The PricebookEntry's ``UnitPrice`` in minor units (offline fallback list price)."""
+    billing_frequency: str | None = None
+    """The Product2 billing-frequency field (``One-Time`` makes a one-time line)."""
+    stripe_product: str | None = None
+    """The Product2's Stripe product id field, when set."""
+    # set by core.pricing once the price facts are known
+    charge: ChargeKind = "recurring"
+    list_price_id: str | None = None
+    """The price the line points at, when ``price_id`` became a custom price's key."""
+    custom_price: CustomPrice | None = None
+    unit_amount: int | None = None
+    """What one unit bills per interval (per charge for a one-time line)."""
+    interval: str | None = None
+    interval_count: int | None = None
 
 
 class Order(Frozen):
@@ -131,6 +199,10 @@ class Order(Frozen):
     end_date: AwareDatetime | None = None
     discount: Discount | None = None
     lines: tuple[OrderLine, ...] = ()
+    one_time_lines: tuple[OrderLine, ...] = ()
+    """One-time charges (set by ``core.pricing``): invoice items, never phase items."""
+    total_amount: int | None = None
+    """``Order.TotalAmount`` in minor units, when the source has it."""
     last_modified: AwareDatetime | None = None
     sync_status: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
@@ -150,10 +222,33 @@ class Order(Frozen):
 
 class PhaseItem(Frozen):
     price: str
+    """A Stripe price id, or a custom price's lookup key (then ``custom_price`` is set)."""
     quantity: int
     order_item_ids: tuple[str, ...] = ()
     discount: Discount | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
+    custom_price: CustomPrice | None = None
+    metered: bool = False
+    """Billed on usage: sent without a quantity."""
+    # money (core.amounts), shown but never fingerprinted
+    unit_amount: int | None = None
+    amount: int | None = None
+    """``unit_amount x quantity`` minus the item discount, per interval."""
+    interval: str | None = None
+    interval_count: int | None = None
+
+
+class OneTimeItem(Frozen):
+    """A one-time charge billed with the first invoice of its phase (add_invoice_items)."""
+
+    price: str
+    quantity: int
+    service_date: AwareDatetime
+    order_item_ids: tuple[str, ...] = ()
+    discount: Discount | None = None
+    custom_price: CustomPrice | None = None
+    unit_amount: int | None = None
+    amount: int | None = None
 
 
 class Phase(Frozen):
@@ -162,6 +257,9 @@ class Phase(Frozen):
     properties: PhaseProperties
     items: tuple[PhaseItem, ...]
     metadata: dict[str, str] = Field(default_factory=dict)
+    one_time_items: tuple[OneTimeItem, ...] = ()
+    recurring_amount: int | None = None
+    """Per interval, after item and phase discounts (core.amounts); None when unknown."""
 
     @property
     def discount(self) -> Discount | None:
@@ -240,6 +338,11 @@ class OrderPlan(Frozen):
     """True when a past start must not be backdated (``backdate = false``)."""
     issues: tuple[OrderIssue, ...] = ()
     metadata: dict[str, str] = Field(default_factory=dict)
+    currency: str | None = None
+    billing_total: int | None = None
+    """Everything the bounded schedule bills (core.amounts); None when open-ended."""
+    salesforce_total: int | None = None
+    """``Order.TotalAmount``, else the sum of the lines' ``TotalPrice``."""
     covers_order_ids: tuple[str, ...] = ()
     """Orders whose lines the desired schedule includes (all of a contract's orders on a
     create or replace); once applied, none of them is amended in again."""

@@ -9,7 +9,7 @@ error, never rounded: billing a different amount than Salesforce shows would be 
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 ZERO_DECIMAL_CURRENCIES = frozenset(
     [
@@ -100,3 +100,21 @@ def from_minor_units(minor: int, currency: str) -> Decimal:
     if isinstance(minor, bool) or not isinstance(minor, int):
         raise ValueError(f"minor units must be an int, got {minor!r}")
     return Decimal(minor).scaleb(-exponent)
+
+
+def rounded_minor_units(value: object, currency: str) -> int | None:
+    """A total as Salesforce shows it, in minor units rounded half-up; None when blank
+    or not a number (totals are compared, never billed, so no precision is refused)."""
+    exponent = currency_exponent(currency)
+    if value is None or exponent is None:
+        return None
+    try:
+        amount = decimal_from_json(value)
+    except ValueError:
+        return None
+    return int(amount.scaleb(exponent).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def round_half_up(value: Decimal) -> int:
+    """The nearest whole number of minor units, halves away from zero."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))

@@ -30,7 +30,12 @@ from sf_stripe_sync.core.models import (
     PhaseProperties,
     freeze_metadata,
 )
-from sf_stripe_sync.core.money import currency_exponent, decimal_from_json
+from sf_stripe_sync.core.money import (
+    currency_exponent,
+    decimal_from_json,
+    rounded_minor_units,
+    to_minor_units,
+)
 from sf_stripe_sync.core.rules import FieldMap, SyncRules
 
 COLLECTION_METHODS: tuple[CollectionMethod, ...] = ("charge_automatically", "send_invoice")
@@ -265,6 +270,45 @@ def _price(item: Mapping[str, Any], item_id: str, ctx: _OrderContext,
     return price
 
 
+def _unit_price(item: Mapping[str, Any], item_id: str, ctx: _OrderContext,
+                check: _Checker) -> int | None:
+    """``UnitPrice`` in minor units; missing, negative or over-precise -> invalid_record."""
+    raw = item.get("UnitPrice")
+    problem = None
+    amount: int | None = None
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        problem = "UnitPrice is missing: the price sold per unit is what Stripe bills"
+    else:
+        try:
+            amount = to_minor_units(decimal_from_json(raw), ctx.currency)
+        except ValueError as exc:
+            problem = f"UnitPrice {raw!r} is not an amount in {ctx.currency.upper()} ({exc})"
+        else:
+            if amount < 0:
+                problem, amount = f"UnitPrice {raw!r} must not be negative", None
+    if problem is not None:
+        if currency_exponent(ctx.currency) is not None:  # else invalid_currency said it
+            check.add(IssueCode.INVALID_RECORD, f"OrderItem {item_id}: {problem}",
+                      item_id=item_id, field="UnitPrice")
+        return None
+    return amount
+
+
+def _line_money(item: Mapping[str, Any], ctx: _OrderContext) -> dict[str, Any]:
+    """What the line says of money besides UnitPrice: TotalPrice, the entry's list
+    price, the product's billing frequency and Stripe product (all optional)."""
+    entry = ctx.bundle.pricebook_entries.get(_text(item.get("PricebookEntryId")) or "") or {}
+    product_id = _text(item.get("Product2Id")) or _text(entry.get("Product2Id"))
+    product = ctx.bundle.products.get(product_id or "") or {}
+    frequency_field = ctx.fields.product_billing_frequency
+    return {
+        "total_price": rounded_minor_units(item.get("TotalPrice"), ctx.currency),
+        "list_unit_price": rounded_minor_units(entry.get("UnitPrice"), ctx.currency),
+        "billing_frequency": _text(product.get(frequency_field)) if frequency_field else None,
+        "stripe_product": _text(product.get(ctx.fields.product_stripe_id)),
+    }
+
+
 def _line(item: Mapping[str, Any], item_id: str, ctx: _OrderContext,
           check: _Checker) -> OrderLine | None:
     before = len(check.issues)
@@ -285,6 +329,7 @@ def _line(item: Mapping[str, Any], item_id: str, ctx: _OrderContext,
                   f"({start.date()}); the period must not be empty",
                   item_id=item_id, field="EndDate")
     price = _price(item, item_id, ctx, check)
+    unit_price = _unit_price(item, item_id, ctx, check)
     method, days, _ = _collection(item, item_id, ctx, check)
     item_discount, issues = discount_from_record(
         item, fields=ctx.fields, currency=ctx.currency, sobject="OrderItem",
@@ -314,6 +359,8 @@ def _line(item: Mapping[str, Any], item_id: str, ctx: _OrderContext,
         pricebook_entry_id=entry_id,
         discount=item_discount,
         metadata=metadata,
+        unit_price=unit_price,
+        **_line_money(item, ctx),
     )
 
 
@@ -398,6 +445,7 @@ def normalize_order(
         end_date=order_end,
         discount=ctx.discount,
         lines=tuple(lines),
+        total_amount=rounded_minor_units(order.get("TotalAmount"), currency),
         last_modified=last_modified,
         sync_status=_text(order.get(fields.sync_status)),
         metadata=_metadata(order, rules, check, f"Order {order_id}"),

@@ -46,6 +46,13 @@ from datetime import datetime
 from pydantic import AwareDatetime
 
 from sf_stripe_sync.core.amend import overlay
+from sf_stripe_sync.core.amounts import (
+    attach_one_time,
+    billing_total,
+    one_time_item,
+    order_totals,
+    price_schedule,
+)
 from sf_stripe_sync.core.consolidate import consolidate
 from sf_stripe_sync.core.dates import iso_z
 from sf_stripe_sync.core.drift import drift_issue, schedule_drift
@@ -61,8 +68,10 @@ from sf_stripe_sync.core.models import (
     OrderLine,
     OrderPlan,
     Phase,
+    PriceCatalog,
     freeze_metadata,
 )
+from sf_stripe_sync.core.pricing import price_order, price_orders
 from sf_stripe_sync.core.rules import SyncRules
 
 ENDED_REMOTE_STATUSES = frozenset({"canceled", "released", "completed"})
@@ -127,11 +136,14 @@ def plan_order(
     stripe_account: str,
     cancel_requested: bool = False,
     issues: Sequence[OrderIssue] = (),
+    prices: PriceCatalog | None = None,
 ) -> OrderPlan:
     """Decide the operation for one order (see the module docstring for the rules).
 
     ``issues`` carries problems found before planning (normalization of this order
     and of its contract's other orders); any error among them makes the plan FAIL.
+    ``prices``: the Stripe price facts the lines are billed with (``core.pricing``);
+    without them the PricebookEntry's UnitPrice stands in for each price.
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
@@ -147,22 +159,29 @@ def plan_order(
     )
     if cancel_requested or order.status == rules.cancel_status:
         return _plan_cancel(base, known, rules)
-    collected = list(issues)
+    catalog = prices if prices is not None else PriceCatalog()
+    order, priced_issues = price_order(order, catalog, rules)
+    contract_orders, sibling_issues = price_orders(contract_orders, catalog, rules)
+    sf_total, total_issues = order_totals(order, rules.salesforce_total_basis)
+    base = base.model_copy(update={"currency": order.currency, "salesforce_total": sf_total})
+    collected = [*issues, *priced_issues, *(i for i in sibling_issues if i.is_error)]
     if any(i.is_error for i in collected):
         return base.model_copy(update={"issues": tuple(collected)})
+    collected += total_issues
 
     siblings = _contract_members(order, contract_orders, rules)
     all_lines = [line for o in siblings for line in o.lines]
     covered: tuple[str, ...] = tuple(o.id for o in siblings)
     limit = rules.max_items_per_phase
     result: ConsolidationResult
+    current = None if known.remote_phases is None else [
+        p for p in known.remote_phases if p.end is None or p.end > as_of]
     if known.schedule_id is None:
         kind = OperationKind.CREATE
         result = consolidate(all_lines, max_items_per_phase=limit)
     elif order.id not in known.applied_order_ids:
         kind = OperationKind.AMEND
-        if known.remote_phases is not None:
-            current = [p for p in known.remote_phases if p.end is None or p.end > as_of]
+        if current is not None:
             result = overlay(current, order.lines, max_items_per_phase=limit)
             covered = (*sorted(known.applied_order_ids), order.id)
         else:
@@ -173,7 +192,11 @@ def plan_order(
     collected += result.issues
     if not result.ok or result.schedule is None:
         return base.model_copy(update={"issues": tuple(collected)})
-    schedule = result.schedule
+    on_remote = kind is OperationKind.AMEND and current is not None
+    schedule, problem = _with_money(result.schedule, [order] if on_remote else siblings,
+                                    all_lines, catalog, current if on_remote else None)
+    if problem is not None:
+        return base.model_copy(update={"issues": (*collected, problem)})
 
     if schedule.end is not None and schedule.end <= as_of:
         collected.append(warning(
@@ -196,7 +219,7 @@ def plan_order(
     if kind is OperationKind.AMEND and known.remote_phases is not None:
         full = consolidate(all_lines, max_items_per_phase=limit)
         if full.ok and full.schedule is not None:
-            desired = full.schedule
+            desired, _ = _with_money(full.schedule, siblings, all_lines, catalog, None)
     state_fp = fingerprint({
         "intent": "apply",
         "stripe_account": stripe_account,
@@ -221,6 +244,7 @@ def plan_order(
             kind = _on_drift(kind, rules)
     return base.model_copy(
         update={"operation": kind, "schedule": schedule, "fingerprint": state_fp,
+                "billing_total": billing_total(schedule),
                 "start_now": start_now, "issues": tuple(collected),
                 "covers_order_ids": covered, "drift": drift}
     )
@@ -233,6 +257,24 @@ def _on_drift(kind: OperationKind, rules: SyncRules) -> OperationKind:
     if rules.on_drift == "keep" and kind is OperationKind.REPLACE:
         return OperationKind.SKIP
     return kind
+
+
+def _with_money(
+    schedule: DesiredSchedule, orders: Sequence[Order], lines: Sequence[OrderLine],
+    catalog: PriceCatalog, remote: Sequence[Phase] | None,
+) -> tuple[DesiredSchedule, OrderIssue | None]:
+    """One-time charges attached (Stripe's own, on an amend, kept) and money computed."""
+    once = [one_time_item(line) for o in orders for line in o.one_time_lines]
+    if remote is not None:
+        once = [*(i for p in remote for i in p.one_time_items), *once]
+    if once and not schedule.phases:
+        ids = tuple(sorted(i for item in once for i in item.order_item_ids))
+        return schedule, OrderIssue(
+            code=IssueCode.INVALID_RECORD, order_item_ids=ids,
+            message="only one-time charges: a one-time charge is billed with a "
+                    "subscription's invoice, and no recurring line makes one")
+    every_line = [*lines, *(line for o in orders for line in o.one_time_lines)]
+    return price_schedule(attach_one_time(schedule, once), every_line, catalog), None
 
 
 def _plan_cancel(base: OrderPlan, known: KnownState, rules: SyncRules) -> OrderPlan:

@@ -23,6 +23,7 @@ from sf_stripe_sync.core.issues import OrderIssue
 from sf_stripe_sync.core.models import (
     Discount,
     DriftChange,
+    OneTimeItem,
     OrderBundle,
     OrderPlan,
     Phase,
@@ -87,14 +88,40 @@ def issue_json(issue: OrderIssue) -> dict[str, Any]:
 
 
 def _item_json(item: PhaseItem, labels: Labels) -> dict[str, Any]:
+    custom = item.custom_price
     data: dict[str, Any] = {
         "price": item.price,
-        "quantity": item.quantity,
+        "quantity": None if item.metered else item.quantity,
         "order_item_ids": list(item.order_item_ids),
         "discount": discount_json(item.discount),
+        "unit_amount": item.unit_amount,
+        "amount": item.amount,
+        "interval": item.interval,
+        "interval_count": item.interval_count,
+        "custom_price": custom is not None,
+        "metered": item.metered,
     }
-    if item.price in labels:
-        data["product_name"] = labels[item.price]
+    if custom is not None:
+        data["list_price"] = custom.list_price
+        data["lookup_key"] = custom.lookup_key
+    name = labels.get(custom.list_price if custom is not None else item.price)
+    if name:
+        data["product_name"] = name
+    return data
+
+
+def _once_json(item: OneTimeItem, labels: Labels) -> dict[str, Any]:
+    custom = item.custom_price
+    data: dict[str, Any] = {
+        "price": item.price, "quantity": item.quantity, "unit_amount": item.unit_amount,
+        "amount": item.amount, "order_item_ids": list(item.order_item_ids),
+        "custom_price": custom is not None, "discount": discount_json(item.discount),
+    }
+    if custom is not None:
+        data["list_price"] = custom.list_price
+    name = labels.get(custom.list_price if custom is not None else item.price)
+    if name:
+        data["product_name"] = name
     return data
 
 
@@ -108,6 +135,8 @@ def _phase_json(phase: Phase, labels: Labels) -> dict[str, Any]:
         "currency": props.currency,
         "discount": discount_json(props.discount),
         "items": [_item_json(i, labels) for i in phase.items],
+        "recurring_amount": phase.recurring_amount,
+        "one_time_items": [_once_json(o, labels) for o in phase.one_time_items],
     }
 
 
@@ -127,7 +156,9 @@ def plan_json(plan: OrderPlan, labels: Labels | None = None) -> dict[str, Any]:
         "customer_id": plan.customer_id,
         "schedule_id": plan.schedule_id,
         "stripe_account": plan.stripe_account,
-        "currency": phases[0].properties.currency if phases else None,
+        "currency": plan.currency or (phases[0].properties.currency if phases else None),
+        "billing_total": plan.billing_total,
+        "salesforce_total": plan.salesforce_total,
         "start_now": plan.start_now,
         "fingerprint": plan.fingerprint or None,
         "drift": [c.as_json() for c in plan.drift] if plan.drift is not None else None,

@@ -34,6 +34,8 @@ class FieldMap(BaseModel):
     discount_percent_off: str = "Discount_Percent_Off__c"
     default_payment_method: str | None = None
     """Optional field (Contract, then Account) holding a saved Stripe payment method id."""
+    product_billing_frequency: str | None = "Billing_Frequency__c"
+    """Product2 field whose value ``SyncRules.one_time_frequency`` marks a one-time line."""
     currency: str = "CurrencyIsoCode"
     """Absent in single-currency orgs: ``SyncRules.default_currency`` is used then."""
     sync_status: str = "Stripe_Sync_Status__c"
@@ -68,6 +70,15 @@ class SyncRules(BaseModel):
     prorate: bool = False
     max_items_per_phase: int = 20
     create_missing_prices: bool = False
+    unit_price_basis: Literal["billing_period", "stripe_price"] = "billing_period"
+    """``billing_period``: an OrderItem's UnitPrice is what one unit bills per interval,
+    and a price that differs is billed through a custom Price. ``stripe_price``: bill the
+    referenced price as is and only warn (``amount_mismatch``) when it differs."""
+    salesforce_total_basis: Literal["term", "billing_period", "off"] = "billing_period"
+    """How Salesforce's order total is compared with what the plan bills: the whole
+    term's billing (CPQ), one billing period of the order's lines, or not at all."""
+    one_time_frequency: str = "One-Time"
+    """The Product2 billing-frequency value of a one-time charge (case-insensitive)."""
     metadata_map: dict[str, str] = Field(default_factory=dict)
     """Salesforce field (on Order or OrderItem) -> Stripe metadata key to copy it to."""
     metadata_overflow: Literal["truncate", "refuse"] = "truncate"

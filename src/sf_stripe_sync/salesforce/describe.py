@@ -44,13 +44,13 @@ _STANDARD: dict[str, tuple[tuple[str, bool], ...]] = {
         ("Id", True), ("Status", True), ("AccountId", True), ("EffectiveDate", True),
         ("OrderNumber", False), ("Name", False), ("StatusCode", False), ("ContractId", False),
         ("Pricebook2Id", False), ("EndDate", False), ("Type", False),
-        ("LastModifiedDate", False), ("SystemModstamp", False),
+        ("TotalAmount", False), ("LastModifiedDate", False), ("SystemModstamp", False),
     ),
     ORDER_ITEM: (
         ("Id", True), ("OrderId", True), ("Quantity", True), ("PricebookEntryId", False),
         ("Product2Id", False), ("UnitPrice", False), ("ServiceDate", False),
         ("EndDate", False), ("OriginalOrderItemId", False), ("OrderItemNumber", False),
-        ("LastModifiedDate", False), ("SystemModstamp", False),
+        ("TotalPrice", False), ("LastModifiedDate", False), ("SystemModstamp", False),
     ),
     ACCOUNT: (("Id", True), ("Name", False)),
     CONTRACT: (
@@ -126,6 +126,7 @@ def wanted_fields(
     add(ORDER_ITEM, "order_item_price", True)
     add(PRICEBOOK_ENTRY, "pricebook_entry_price", True)
     add(PRODUCT, "product_stripe_id", rules.create_missing_prices)
+    add(PRODUCT, "product_billing_frequency", False)
     add(ACCOUNT, "account_customer", True)
     add(CONTRACT, "contract_schedule", True)
     add(CONTRACT, "default_payment_method", False)

@@ -46,7 +46,7 @@ from sf_stripe_sync.concurrency import AdaptiveLimit, LatencyMeter, slowest
 from sf_stripe_sync.config import Settings, StripeAccountSettings
 from sf_stripe_sync.core.fingerprint import fingerprint
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue
-from sf_stripe_sync.core.models import OperationKind, Order, OrderBundle, OrderPlan
+from sf_stripe_sync.core.models import OperationKind, Order, OrderBundle, OrderPlan, PriceCatalog
 from sf_stripe_sync.core.normalize import normalize_order
 from sf_stripe_sync.core.plan import failed_plan, not_found_plan, skipped_plan
 from sf_stripe_sync.core.render import display_names
@@ -94,8 +94,12 @@ class Engine:
         progress: Callable[[int], None] | None = None,
         salesforce_calls: Callable[[], int] | None = None,
         price_resolver: Callable[[OrderBundle], OrderBundle] | None = None,
+        price_catalog: PriceCatalog | None = None,
     ) -> None:
         self.settings = settings
+        self.price_catalog = price_catalog
+        """Price facts known without Stripe (offline preview: a catalog file); with a
+        gateway the facts are read from Stripe instead."""
         self.price_resolver = price_resolver
         """Hook (``catalog.resolver``): fills missing Stripe prices before normalizing."""
         self.source = source
@@ -113,7 +117,8 @@ class Engine:
         self.lease_ttl = settings.state.lease_ttl_seconds
         self.reader = OrderReader(settings, source, source_name)
         self.planner = Planner(settings, self.reader, store,
-                               self._gateway if gateway_for is not None else None)
+                               self._gateway if gateway_for is not None else None,
+                               price_catalog=price_catalog)
         self.failures = FailureRecorder(store, self.owner, settings.default_stripe_account)
         self._gateway_lock = threading.Lock()
         self.on_page: Callable[[list[OrderBundle], list[OrderOutcome | None]], None] | None = (

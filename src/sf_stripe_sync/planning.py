@@ -17,6 +17,13 @@ reference) and, when ``drift_reads``, for a noop too, so drift shows in the prev
 the dry-run. A schedule whose applied fingerprint no local store knows takes it from the
 schedule's ``sf_sync_fingerprint`` metadata.
 
+Prices: the facts of every Stripe price the contract's lines use (and, once Stripe's
+schedule is read, its items' prices) are read through the gateway before planning
+(once per run per price, cached by the gateway) and given to the pure planner; without a
+gateway the offline ``price_catalog`` (a catalog file) is used, else the PricebookEntry
+prices. Stripe's items on custom prices are put back in plan terms (their lookup key,
+``core.pricing.in_plan_terms``) so they compare, net and drift like the lines they bill.
+
 Contract orders: the plan's desired state is every activated order of the contract; an
 error in another order of the contract (found while normalizing it) fails the plan,
 naming that order's records, rather than billing the contract without its lines.
@@ -30,8 +37,9 @@ from datetime import datetime
 
 from sf_stripe_sync.config import Settings, StripeAccountSettings
 from sf_stripe_sync.core.issues import OrderIssue
-from sf_stripe_sync.core.models import OperationKind, Order, OrderPlan
+from sf_stripe_sync.core.models import OperationKind, Order, OrderPlan, PriceCatalog
 from sf_stripe_sync.core.plan import KnownState, known_state_from_orders, plan_order
+from sf_stripe_sync.core.pricing import in_plan_terms, price_ids
 from sf_stripe_sync.ports import BillingGateway, RemoteScheduleLike
 from sf_stripe_sync.reading import OrderReader
 from sf_stripe_sync.state.store import StateStore
@@ -49,8 +57,11 @@ class Planner:
         reader: OrderReader,
         store: StateStore | None,
         gateway: Callable[[StripeAccountSettings], BillingGateway] | None,
+        *,
+        price_catalog: PriceCatalog | None = None,
     ) -> None:
         self.settings = settings
+        self.price_catalog = price_catalog
         self.reader = reader
         self.store = store
         self.gateway = gateway
@@ -85,14 +96,17 @@ class Planner:
         contract = self.reader.contract_orders(order)
         known = self.known_state(order, account, contract)
         collected = [*issues, *self.reader.contract_errors(order)]
+        wanted = price_ids([order, *contract])
 
-        def decide(known: KnownState) -> OrderPlan:
+        def decide(known: KnownState, prices: PriceCatalog | None) -> OrderPlan:
             return plan_order(order, contract_orders=contract, known=known,
                               rules=self.settings.rules, as_of=as_of,
                               stripe_account=account.name,
-                              cancel_requested=cancel_requested, issues=collected)
+                              cancel_requested=cancel_requested, issues=collected,
+                              prices=prices)
 
-        plan = decide(known)
+        prices = self.prices(account, wanted)
+        plan = decide(known, prices)
         reads = {OperationKind.AMEND, OperationKind.REPLACE}
         if drift_reads:
             reads.add(OperationKind.NOOP)
@@ -104,10 +118,22 @@ class Planner:
         applied = known.applied_fingerprint
         if applied is None and remote.status not in FINISHED_STATUSES:
             applied = remote.fingerprint
+        theirs = [*(i.price for p in remote.phases for i in p.items),
+                  *(o.price for p in remote.phases for o in p.one_time_items)]
+        prices = self.prices(account, [*wanted, *theirs])
+        phases = in_plan_terms(remote.phases, prices) if prices is not None else remote.phases
         return decide(known.model_copy(update={
-            "remote_phases": remote.phases, "remote_status": remote.status,
+            "remote_phases": phases, "remote_status": remote.status,
             "current_phase_start": remote.current_phase_start,
-            "applied_fingerprint": applied})), remote
+            "applied_fingerprint": applied}), prices), remote
+
+    def prices(self, account: StripeAccountSettings, wanted: Sequence[str]
+               ) -> PriceCatalog | None:
+        """The facts of the prices planned with: from Stripe (once per run per price,
+        cached by the gateway), else the offline catalog."""
+        if self.gateway is None or not wanted:
+            return self.price_catalog
+        return self.gateway(account).price_facts(sorted(set(wanted)))
 
     def simulate(self, order: Order, plan: OrderPlan) -> None:
         """A dry-run's stand-in for applying ``plan``: later orders of the contract are

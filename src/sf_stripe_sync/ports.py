@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from sf_stripe_sync.core.models import OrderBundle, OrderPlan, Phase
+from sf_stripe_sync.core.models import OrderBundle, OrderPlan, Phase, PriceCatalog
 
 
 class RecordResult(BaseModel):
@@ -164,6 +164,10 @@ class BillingGateway(Protocol):
         ...
 
     def retrieve_schedule(self, schedule_id: str) -> RemoteScheduleLike: ...
+
+    def price_facts(self, price_ids: Sequence[str]) -> PriceCatalog:
+        """What Stripe says each price bills; ids Stripe lacks in ``missing``."""
+        ...
 
     def create_schedule(
         self, plan: OrderPlan, *, customer_id: str, op_key: str

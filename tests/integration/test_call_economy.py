@@ -40,6 +40,8 @@ AS_OF = datetime(2026, 12, 1, tzinfo=UTC)
 FIRST_RUN_AT = datetime(2026, 11, 1, tzinfo=UTC)
 STAMP = "2026-10-01T10:00:00.000+0000"
 PRICES = ("price_A", "price_B", "price_seat")
+UNIT_PRICES = (10.0, 25.0, 15.0)
+"""The list prices of PRICES in the demo Stripe catalog: every line sells at list price."""
 
 
 def rid(prefix: str, n: int) -> str:
@@ -59,7 +61,8 @@ def _order(n: int, contract: int | None, status: str = "Activated",
 def _item(n: int, order: int, price: int) -> dict[str, Any]:
     return {"Id": rid("802", n), "OrderId": rid("801", order),
             "PricebookEntryId": rid("01u", price), "Product2Id": rid("01t", price),
-            "Quantity": 1.0, "UnitPrice": 10.0, "ServiceDate": None, "EndDate": None,
+            "Quantity": 1.0, "UnitPrice": UNIT_PRICES[price], "ServiceDate": None,
+            "EndDate": None,
             "OriginalOrderItemId": None, "LastModifiedDate": STAMP, "SystemModstamp": STAMP}
 
 
@@ -80,7 +83,7 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
         "Order": orders,
         "OrderItem": items,
         "PricebookEntry": [{"Id": rid("01u", p), "Product2Id": rid("01t", p),
-                            "UnitPrice": 10.0, "Stripe_Price_Id__c": price,
+                            "UnitPrice": UNIT_PRICES[p], "Stripe_Price_Id__c": price,
                             "LastModifiedDate": STAMP, "SystemModstamp": STAMP}
                            for p, price in enumerate(PRICES)],
         "Product2": [{"Id": rid("01t", p), "Name": price,
@@ -209,6 +212,7 @@ def test_second_run_costs_a_list_and_a_request_per_create_and_a_read_and_write_p
     assert report.counts["failed"] == 0
     sent = _requests_since(stand, mark)
     assert sent == Counter({
+        "GET /v1/prices/{id}": 3,                    # each price the lines use, once a run
         "GET /v1/subscription_schedules": 1,         # the guard: its customer's schedules
         "POST /v1/subscription_schedules": 1,        # the create
         "GET /v1/subscription_schedules/{id}": 2,    # amend + replace: one read each

@@ -54,7 +54,7 @@ def _same_price(quantities: tuple[int, int]
     def apply(order: dict[str, Any], items: list[dict[str, Any]], _s: Records) -> None:
         for item, quantity in zip(items, quantities, strict=True):
             item.update(PricebookEntryId=ENTRY_A, Product2Id="01t000000000001AAA",
-                        Quantity=float(quantity))
+                        Quantity=float(quantity), UnitPrice=10.0)
     return apply
 
 
@@ -75,8 +75,10 @@ def _no_items(order: dict[str, Any], items: list[dict[str, Any]], s: Records) ->
 
 
 def _too_many(order: dict[str, Any], items: list[dict[str, Any]], s: Records) -> None:
+    # 21 negotiated amounts of one product: 21 distinct (custom) prices in one phase
     for n, item in enumerate(items):
-        item["Stripe_Price_Id__c"] = f"price_A_{n:02d}"
+        item.update(PricebookEntryId=ENTRY_A, Product2Id="01t000000000001AAA",
+                    UnitPrice=10.0 + n / 100)
 
 
 def _conflicting_terms(order: dict[str, Any], items: list[dict[str, Any]], _s: Records) -> None:
@@ -86,7 +88,8 @@ def _conflicting_terms(order: dict[str, Any], items: list[dict[str, Any]], _s: R
 
 def _over_reduced(order: dict[str, Any], items: list[dict[str, Any]], _s: Records) -> None:
     items[1].update(PricebookEntryId=items[0]["PricebookEntryId"],
-                    Product2Id=items[0]["Product2Id"], Quantity=-5.0,
+                    Product2Id=items[0]["Product2Id"], UnitPrice=items[0]["UnitPrice"],
+                    Quantity=-5.0,
                     OriginalOrderItemId=items[0]["Id"])
     items[0]["Quantity"] = 2.0
 

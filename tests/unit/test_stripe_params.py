@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from sf_stripe_sync.core.models import (
+    CustomPrice,
     DesiredSchedule,
     Discount,
+    OneTimeItem,
     OperationKind,
     OrderPlan,
     Phase,
@@ -218,3 +220,52 @@ def test_proration_behavior_outside_stripe_values_is_a_config_error() -> None:
     assert build.proration_behavior("none") == "none"
     with pytest.raises(ConfigError):
         build.proration_behavior("prorate_please")
+
+
+def _custom(amount: int, interval: str | None = "month") -> CustomPrice:
+    key = f"sfss:prod_A:usd:{'month-1' if interval else 'once'}:{amount}"
+    return CustomPrice(lookup_key=key, list_price="price_A", product="prod_A", currency="usd",
+                       unit_amount=amount, interval=interval)
+
+
+def test_custom_prices_are_sent_by_their_stripe_id_and_metered_items_without_quantity(
+) -> None:
+    negotiated = PhaseItem(price="sfss:prod_A:usd:month-1:750", quantity=2,
+                           custom_price=_custom(750))
+    usage = PhaseItem(price="price_usage", quantity=1, metered=True)
+    setup = OneTimeItem(price="sfss:prod_A:usd:once:5000", quantity=1, service_date=JAN,
+                        order_item_ids=("802s",), custom_price=_custom(5000, None))
+    phase = _phase(JAN, NEXT_JAN, negotiated, usage).model_copy(
+        update={"one_time_items": (setup,)})
+    plan = _plan(phase)
+    prices = {"sfss:prod_A:usd:month-1:750": "price_750",
+              "sfss:prod_A:usd:once:5000": "price_setup_5000"}
+
+    assert [p.lookup_key for p in build.custom_prices(list(enumerate([phase])))] == [
+        "sfss:prod_A:usd:month-1:750", "sfss:prod_A:usd:once:5000"]
+    sent = build.create_params(plan, customer_id="cus_1", coupons={}, prices=prices)
+    (sent_phase,) = sent["phases"]
+    items = sent_phase["items"]
+    assert items[0]["price"] == "price_750" and items[0]["quantity"] == 2
+    assert items[1]["price"] == "price_usage" and "quantity" not in items[1]
+    assert sent_phase["add_invoice_items"] == [{
+        "price": "price_setup_5000", "quantity": 1, "discountable": False,
+        "metadata": {"salesforce_order_item_id": "802s"}}]
+    current = RemoteSchedule(id="sub_sched_1", customer="cus_1", status="active",
+                             end_behavior="cancel")
+    update = build.update_params(plan, current=current, coupons={}, prices=prices,
+                                 proration_behavior="create_prorations")
+    assert update["phases"][0]["add_invoice_items"][0]["price"] == "price_setup_5000"
+    assert "quantity" not in update["phases"][0]["items"][1]
+
+
+def test_a_discounted_one_time_charge_gets_its_own_coupon_slot() -> None:
+    setup = OneTimeItem(price="price_setup", quantity=1, service_date=JAN,
+                        order_item_ids=("802s",), discount=Discount(amount_off=100,
+                                                                    currency="usd"))
+    phase = _phase(JAN, NEXT_JAN, ITEM_A).model_copy(update={"one_time_items": (setup,)})
+    (slot,) = build.discount_slots([(0, phase)])
+    assert slot.slot == "p0:once:price_setup:802s"
+    sent = build.create_params(_plan(phase), customer_id="cus_1",
+                               coupons={slot.slot: "co_1"})
+    assert sent["phases"][0]["add_invoice_items"][0]["discounts"] == [{"coupon": "co_1"}]

@@ -108,6 +108,8 @@ class PriceFacts(Frozen):
     usage_type: Literal["licensed", "metered"] = "licensed"
     meter: str | None = None
     lookup_key: str | None = None
+    list_price: str | None = None
+    """For a custom price the sync made: the price its line pointed at."""
 
     @property
     def recurring(self) -> bool:

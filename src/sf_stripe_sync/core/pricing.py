@@ -35,6 +35,7 @@ from sf_stripe_sync.core.models import (
     CustomPrice,
     Order,
     OrderLine,
+    Phase,
     PriceCatalog,
     PriceFacts,
 )
@@ -220,3 +221,33 @@ def price_ids(orders: Sequence[Order]) -> list[str]:
     found = {line.list_price_id or line.price_id
              for order in orders for line in (*order.lines, *order.one_time_lines)}
     return sorted(found)
+
+
+def custom_spec(facts: PriceFacts) -> CustomPrice | None:
+    """The ``CustomPrice`` a Stripe price is, when the sync made it (by its lookup key)."""
+    key = facts.lookup_key or ""
+    if not key.startswith(LOOKUP_KEY_PREFIX + ":") or facts.unit_amount is None:
+        return None
+    return CustomPrice(lookup_key=key, list_price=facts.list_price or facts.id,
+                       product=facts.product, currency=facts.currency,
+                       unit_amount=facts.unit_amount, interval=facts.interval,
+                       interval_count=facts.interval_count, usage_type=facts.usage_type,
+                       meter=facts.meter)
+
+
+def in_plan_terms(phases: Sequence[Phase], catalog: PriceCatalog) -> tuple[Phase, ...]:
+    """Stripe's phases with each custom price named as a plan names it (its lookup key,
+    its ``CustomPrice``), so they compare, net and drift like the lines that made them."""
+    specs = {pid: custom_spec(f) for pid, f in catalog.prices.items()}
+    if not any(specs.values()):
+        return tuple(phases)
+    out: list[Phase] = []
+    for phase in phases:
+        items = tuple(
+            i.model_copy(update={"price": spec.lookup_key, "custom_price": spec})
+            if (spec := specs.get(i.price)) is not None else i for i in phase.items)
+        once = tuple(
+            o.model_copy(update={"price": spec.lookup_key, "custom_price": spec})
+            if (spec := specs.get(o.price)) is not None else o for o in phase.one_time_items)
+        out.append(phase.model_copy(update={"items": items, "one_time_items": once}))
+    return tuple(out)

@@ -19,6 +19,8 @@ Mapping decisions:
   end date one billing period out, but the subscription goes on after it).
 * The item metadata key ``salesforce_order_item_id`` (comma-separated) becomes
   ``PhaseItem.order_item_ids`` and is removed from ``PhaseItem.metadata``.
+* An item without a quantity is metered; a phase's ``add_invoice_items`` become its
+  ``one_time_items`` (dated at the phase start), so an amend sends them on unchanged.
 """
 
 from __future__ import annotations
@@ -30,7 +32,13 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from sf_stripe_sync.core.limits import METADATA_VALUE_MAX
-from sf_stripe_sync.core.models import Discount, Phase, PhaseItem, PhaseProperties
+from sf_stripe_sync.core.models import (
+    Discount,
+    OneTimeItem,
+    Phase,
+    PhaseItem,
+    PhaseProperties,
+)
 from sf_stripe_sync.errors import TerminalError
 
 META_CONTRACT_KEY = "salesforce_contract_key"
@@ -161,7 +169,21 @@ def _item(raw: Mapping[str, Any], where: str) -> PhaseItem:
         order_item_ids=item_ids,
         discount=_discount(raw.get("discounts"), where),
         metadata=metadata,
+        metered=quantity is None,
     )
+
+
+def _once(raw: Mapping[str, Any], start: datetime, where: str) -> OneTimeItem:
+    price = object_id(raw.get("price"))
+    if price is None:
+        raise TerminalError(f"{where} has no price", code="unsupported_schedule")
+    joined = _string_map(raw.get("metadata")).get(META_ORDER_ITEM_IDS, "")
+    quantity = raw.get("quantity")
+    return OneTimeItem(
+        price=price, quantity=int(quantity) if quantity is not None else 1,
+        service_date=start,
+        order_item_ids=tuple(part for part in joined.split(ITEM_ID_SEPARATOR) if part),
+        discount=_discount(raw.get("discounts"), where))
 
 
 def _days_until_due(raw: Mapping[str, Any] | None) -> int | None:
@@ -190,12 +212,15 @@ def _phase(raw: Mapping[str, Any], defaults: Mapping[str, Any], *, open_end: boo
         discount=_discount(raw.get("discounts"), where),
     )
     items = tuple(_item(item, f"{where} item {n}") for n, item in enumerate(raw.get("items") or ()))
+    once = tuple(_once(item, start, f"{where} invoice item {n}")
+                 for n, item in enumerate(raw.get("add_invoice_items") or ()))
     return Phase(
         start=start,
         end=None if open_end else from_unix(raw.get("end_date")),
         properties=properties,
         items=items,
         metadata=_string_map(raw.get("metadata")),
+        one_time_items=once,
     )
 
 

@@ -36,6 +36,9 @@ Request cost (no faults; a retry adds one request of the same kind):
 * ``create_schedule``: N coupon writes + 1 schedule write (N = discounts needing a coupon).
 * ``update_schedule``: N + 1 writes, plus 1 read when ``current`` is not given.
 * ``cancel_schedule``: 1 write (+1 read if Stripe refuses because it is already canceled).
+* ``price_facts``: 1 read per price not yet read this run (``stripe.prices``).
+* custom prices of a create/update: 1 read per 10 lookup keys not yet known this run,
+  + 1 write per custom price Stripe does not have yet.
 
 ``stats`` counts every request sent (reads, writes, retries, per method).
 
@@ -67,7 +70,7 @@ from pydantic import SecretStr
 from sf_stripe_sync.concurrency import LatencyMeter
 from sf_stripe_sync.config import STRIPE_API_VERSION, StripeAccountSettings
 from sf_stripe_sync.core.keys import child_key, customer_key
-from sf_stripe_sync.core.models import OrderPlan
+from sf_stripe_sync.core.models import OrderPlan, PriceCatalog
 from sf_stripe_sync.errors import (
     AuthenticationError,
     IdempotencyConflict,
@@ -86,6 +89,7 @@ from sf_stripe_sync.stripe.convert import (
 )
 from sf_stripe_sync.stripe.errors import translate_stripe_error
 from sf_stripe_sync.stripe.lists import ScheduleLists, replayed
+from sf_stripe_sync.stripe.prices import PriceBook
 from sf_stripe_sync.stripe.retry import RetryPolicy
 
 __all__ = ["GatewayStats", "RemoteSchedule", "ScheduleResult", "StripeGateway"]
@@ -184,6 +188,7 @@ class StripeGateway:
         self.retry = retry or RetryPolicy()
         self.fallback_currency = fallback_currency
         self.stats = GatewayStats()
+        self.prices = PriceBook(client, self._call, account_name)
 
     @classmethod
     def from_settings(
@@ -290,6 +295,16 @@ class StripeGateway:
                            lambda: self._client.v1.customers.search(params=search))
         return found.data[0].id if found.data else None
 
+    # ------------------------------------------------------------------ prices
+
+    def price_facts(self, price_ids: Sequence[str]) -> PriceCatalog:
+        """What Stripe says each price bills (read once per run per price)."""
+        return self.prices.facts(price_ids)
+
+    def _custom_prices(self, phases: Sequence[build.IndexedPhase], cost: _Cost
+                       ) -> dict[str, str]:
+        return self.prices.resolve(build.custom_prices(phases), cost)
+
     # ------------------------------------------------------------------ schedules: reads
 
     def retrieve_schedule(self, schedule_id: str) -> RemoteSchedule:
@@ -382,7 +397,9 @@ class StripeGateway:
         cost = _Cost()
         slots = build.discount_slots(list(enumerate(schedule.phases)))
         coupons = self._make_coupons(plan, slots, op_key, cost)
-        create = build.create_params(plan, customer_id=customer_id, coupons=coupons)
+        prices = self._custom_prices(list(enumerate(schedule.phases)), cost)
+        create = build.create_params(plan, customer_id=customer_id, coupons=coupons,
+                                     prices=prices)
         obj = self._call(
             "subscription_schedules.create", "write",
             lambda: self._client.v1.subscription_schedules.create(
@@ -399,10 +416,12 @@ class StripeGateway:
             raise TerminalError(f"schedule {schedule_id} is {current.status}; it can no "
                                 "longer be changed", code="schedule_not_live")
         cost = _Cost()
-        slots = build.discount_slots(build.phases_to_send(plan, current))
-        coupons = self._make_coupons(plan, slots, op_key, cost)
+        sending = build.phases_to_send(plan, current)
+        coupons = self._make_coupons(plan, build.discount_slots(sending), op_key, cost)
+        prices = self._custom_prices(sending, cost)
         update = build.update_params(plan, current=current, coupons=coupons,
-                                     proration_behavior=self.proration_behavior)
+                                     proration_behavior=self.proration_behavior,
+                                     prices=prices)
         try:
             obj = self._call(
                 "subscription_schedules.update", "write",

@@ -3,7 +3,11 @@
 Theory of operation: every request body the gateway sends is built here and typed with
 ``stripe.params`` (``SubscriptionScheduleCreateParams``, ``CouponCreateParams`` ...), so
 ``mypy --strict`` refuses a misspelled or misplaced parameter. Only existing prices are
-referenced (``items[].price``), never ``price_data``.
+referenced (``items[].price``), never ``price_data``: an item billed through a custom
+price names it by lookup key in the plan, and ``prices`` (lookup key -> Stripe id, made
+by ``stripe.prices``) gives the id to send. A metered item is sent without a quantity;
+a phase's one-time charges are its ``add_invoice_items`` (``discountable: false`` unless
+the line carries its own discount, so an order discount never reaches a setup fee).
 
 Discounts: a ``Discount`` with ``percent_off`` / ``amount_off`` needs a new single-use
 coupon; ``discount_slots`` names each one by a *slot* that is stable for a given plan
@@ -30,15 +34,25 @@ from stripe.params import (
     SubscriptionScheduleCancelParams,
     SubscriptionScheduleCreateParams,
     SubscriptionScheduleCreateParamsPhase,
+    SubscriptionScheduleCreateParamsPhaseAddInvoiceItem,
     SubscriptionScheduleCreateParamsPhaseItem,
     SubscriptionScheduleListParams,
     SubscriptionScheduleUpdateParams,
     SubscriptionScheduleUpdateParamsPhase,
+    SubscriptionScheduleUpdateParamsPhaseAddInvoiceItem,
     SubscriptionScheduleUpdateParamsPhaseItem,
 )
 
 from sf_stripe_sync.core.limits import CUSTOMER_NAME_MAX, fit_text
-from sf_stripe_sync.core.models import DesiredSchedule, Discount, OrderPlan, Phase, PhaseItem
+from sf_stripe_sync.core.models import (
+    CustomPrice,
+    DesiredSchedule,
+    Discount,
+    OneTimeItem,
+    OrderPlan,
+    Phase,
+    PhaseItem,
+)
 from sf_stripe_sync.errors import ConfigError, TerminalError
 from sf_stripe_sync.stripe.convert import (
     ITEM_ID_SEPARATOR,
@@ -64,7 +78,7 @@ class DiscountSlot:
     slot: str
     discount: Discount
     phase: Phase
-    item: PhaseItem | None = None
+    item: PhaseItem | OneTimeItem | None = None
 
 
 def proration_behavior(value: str) -> ProrationBehavior:
@@ -94,6 +108,27 @@ def item_slot(index: int, item: PhaseItem) -> str:
     return f"p{index}:{item.price}:{ITEM_ID_SEPARATOR.join(item.order_item_ids)}"
 
 
+def once_slot(index: int, item: OneTimeItem) -> str:
+    return f"p{index}:once:{item.price}:{ITEM_ID_SEPARATOR.join(item.order_item_ids)}"
+
+
+def sent_price(price: str, prices: Mapping[str, str]) -> str:
+    """The Stripe id to send for a plan's price (a custom price's lookup key mapped)."""
+    return prices.get(price, price)
+
+
+def custom_prices(phases: Sequence[IndexedPhase]) -> list[CustomPrice]:
+    """Every custom price the phases bill through, once each, in a stable order."""
+    found: dict[str, CustomPrice] = {}
+    for _, phase in phases:
+        specs = [*(i.custom_price for i in phase.items),
+                 *(o.custom_price for o in phase.one_time_items)]
+        for spec in specs:
+            if spec is not None:
+                found.setdefault(spec.lookup_key, spec)
+    return [found[k] for k in sorted(found)]
+
+
 def needs_coupon(discount: Discount | None) -> bool:
     return discount is not None and discount.coupon is None and (
         discount.percent_off is not None or discount.amount_off is not None
@@ -111,6 +146,10 @@ def discount_slots(phases: Sequence[IndexedPhase]) -> list[DiscountSlot]:
             if needs_coupon(item.discount):
                 assert item.discount is not None
                 slots.append(DiscountSlot(item_slot(index, item), item.discount, phase, item))
+        for once in phase.one_time_items:
+            if needs_coupon(once.discount):
+                assert once.discount is not None
+                slots.append(DiscountSlot(once_slot(index, once), once.discount, phase, once))
     return slots
 
 
@@ -176,10 +215,11 @@ def _check_ends(phases: Sequence[IndexedPhase], plan: OrderPlan) -> None:
 # --------------------------------------------------------------------------- create
 
 
-def _create_item(index: int, item: PhaseItem, coupons: Mapping[str, str]
-                 ) -> SubscriptionScheduleCreateParamsPhaseItem:
-    out: SubscriptionScheduleCreateParamsPhaseItem = {"price": item.price,
-                                                      "quantity": item.quantity}
+def _create_item(index: int, item: PhaseItem, coupons: Mapping[str, str],
+                 prices: Mapping[str, str]) -> SubscriptionScheduleCreateParamsPhaseItem:
+    out: SubscriptionScheduleCreateParamsPhaseItem = {"price": sent_price(item.price, prices)}
+    if not item.metered:
+        out["quantity"] = item.quantity
     metadata = item_metadata(item)
     if metadata:
         out["metadata"] = metadata
@@ -189,11 +229,25 @@ def _create_item(index: int, item: PhaseItem, coupons: Mapping[str, str]
     return out
 
 
-def _create_phase(index: int, phase: Phase, coupons: Mapping[str, str]
-                  ) -> SubscriptionScheduleCreateParamsPhase:
+def _create_once(index: int, item: OneTimeItem, coupons: Mapping[str, str],
+                 prices: Mapping[str, str]) -> SubscriptionScheduleCreateParamsPhaseAddInvoiceItem:
+    out: SubscriptionScheduleCreateParamsPhaseAddInvoiceItem = {
+        "price": sent_price(item.price, prices), "quantity": item.quantity}
+    if item.order_item_ids:
+        out["metadata"] = {META_ORDER_ITEM_IDS: ITEM_ID_SEPARATOR.join(item.order_item_ids)}
+    coupon = coupon_id(item.discount, once_slot(index, item), coupons)
+    if coupon is not None:
+        out["discounts"] = [{"coupon": coupon}]
+    else:
+        out["discountable"] = False
+    return out
+
+
+def _create_phase(index: int, phase: Phase, coupons: Mapping[str, str],
+                  prices: Mapping[str, str]) -> SubscriptionScheduleCreateParamsPhase:
     props = phase.properties
     out: SubscriptionScheduleCreateParamsPhase = {
-        "items": [_create_item(index, item, coupons) for item in phase.items],
+        "items": [_create_item(index, item, coupons, prices) for item in phase.items],
         "collection_method": props.collection_method,
         "currency": props.currency,
     }
@@ -208,11 +262,14 @@ def _create_phase(index: int, phase: Phase, coupons: Mapping[str, str]
         out["discounts"] = [{"coupon": coupon}]
     if phase.metadata:
         out["metadata"] = dict(phase.metadata)
+    if phase.one_time_items:
+        out["add_invoice_items"] = [_create_once(index, o, coupons, prices)
+                                    for o in phase.one_time_items]
     return out
 
 
-def create_params(plan: OrderPlan, *, customer_id: str, coupons: Mapping[str, str]
-                  ) -> SubscriptionScheduleCreateParams:
+def create_params(plan: OrderPlan, *, customer_id: str, coupons: Mapping[str, str],
+                  prices: Mapping[str, str] | None = None) -> SubscriptionScheduleCreateParams:
     """The whole desired schedule, starting at the plan's start (or now)."""
     schedule = desired_schedule(plan)
     phases = list(enumerate(schedule.phases))
@@ -222,7 +279,8 @@ def create_params(plan: OrderPlan, *, customer_id: str, coupons: Mapping[str, st
         "customer": customer_id,
         "start_date": start,
         "end_behavior": schedule.end_behavior,
-        "phases": [_create_phase(index, phase, coupons) for index, phase in phases],
+        "phases": [_create_phase(index, phase, coupons, prices or {})
+                   for index, phase in phases],
         "metadata": schedule_metadata(plan),
     }
     method = default_payment_method(schedule.phases)
@@ -254,10 +312,11 @@ def phases_to_send(plan: OrderPlan, current: RemoteSchedule) -> list[IndexedPhas
     return kept
 
 
-def _update_item(index: int, item: PhaseItem, coupons: Mapping[str, str]
-                 ) -> SubscriptionScheduleUpdateParamsPhaseItem:
-    out: SubscriptionScheduleUpdateParamsPhaseItem = {"price": item.price,
-                                                      "quantity": item.quantity}
+def _update_item(index: int, item: PhaseItem, coupons: Mapping[str, str],
+                 prices: Mapping[str, str]) -> SubscriptionScheduleUpdateParamsPhaseItem:
+    out: SubscriptionScheduleUpdateParamsPhaseItem = {"price": sent_price(item.price, prices)}
+    if not item.metered:
+        out["quantity"] = item.quantity
     metadata = item_metadata(item)
     if metadata:
         out["metadata"] = metadata
@@ -267,11 +326,25 @@ def _update_item(index: int, item: PhaseItem, coupons: Mapping[str, str]
     return out
 
 
-def _update_phase(index: int, phase: Phase, coupons: Mapping[str, str]
-                  ) -> SubscriptionScheduleUpdateParamsPhase:
+def _update_once(index: int, item: OneTimeItem, coupons: Mapping[str, str],
+                 prices: Mapping[str, str]) -> SubscriptionScheduleUpdateParamsPhaseAddInvoiceItem:
+    out: SubscriptionScheduleUpdateParamsPhaseAddInvoiceItem = {
+        "price": sent_price(item.price, prices), "quantity": item.quantity}
+    if item.order_item_ids:
+        out["metadata"] = {META_ORDER_ITEM_IDS: ITEM_ID_SEPARATOR.join(item.order_item_ids)}
+    coupon = coupon_id(item.discount, once_slot(index, item), coupons)
+    if coupon is not None:
+        out["discounts"] = [{"coupon": coupon}]
+    else:
+        out["discountable"] = False
+    return out
+
+
+def _update_phase(index: int, phase: Phase, coupons: Mapping[str, str],
+                  prices: Mapping[str, str]) -> SubscriptionScheduleUpdateParamsPhase:
     props = phase.properties
     out: SubscriptionScheduleUpdateParamsPhase = {
-        "items": [_update_item(index, item, coupons) for item in phase.items],
+        "items": [_update_item(index, item, coupons, prices) for item in phase.items],
         "collection_method": props.collection_method,
         "currency": props.currency,
     }
@@ -286,16 +359,20 @@ def _update_phase(index: int, phase: Phase, coupons: Mapping[str, str]
         out["discounts"] = [{"coupon": coupon}]
     if phase.metadata:
         out["metadata"] = dict(phase.metadata)
+    if phase.one_time_items:
+        out["add_invoice_items"] = [_update_once(index, o, coupons, prices)
+                                    for o in phase.one_time_items]
     return out
 
 
 def update_params(plan: OrderPlan, *, current: RemoteSchedule, coupons: Mapping[str, str],
-                  proration_behavior: ProrationBehavior) -> SubscriptionScheduleUpdateParams:
+                  proration_behavior: ProrationBehavior,
+                  prices: Mapping[str, str] | None = None) -> SubscriptionScheduleUpdateParams:
     """The current and future phases; the first keeps the current phase's start date."""
     schedule = desired_schedule(plan)
     phases = phases_to_send(plan, current)
     _check_ends(phases, plan)
-    sent = [_update_phase(index, phase, coupons) for index, phase in phases]
+    sent = [_update_phase(index, phase, coupons, prices or {}) for index, phase in phases]
     first_start: int | Literal["now"]
     if current.current_phase_start is not None:
         first_start = unix(current.current_phase_start)

@@ -18,11 +18,14 @@ from html import escape
 from sf_stripe_sync.core.dates import iso_z
 from sf_stripe_sync.core.issues import OrderIssue
 from sf_stripe_sync.core.models import OrderPlan, Phase
+from sf_stripe_sync.core.money_text import order_money_text, totals_by_currency, totals_text
 from sf_stripe_sync.core.render import (
     Labels,
     discount_text,
     item_text,
     operation_counts,
+    phase_item_lines,
+    phase_money_lines,
     when_text,
 )
 
@@ -49,6 +52,7 @@ padding:0 .3rem;box-sizing:border-box;border-right:2px solid #fff}
 table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
 th,td{border:1px solid #d9e2ec;padding:.25rem .5rem;text-align:left;vertical-align:top}
 ul.problems{padding-left:1.2rem}
+td.money{text-align:right;white-space:nowrap}.totals{font-weight:600}
 li.error{color:#8a041a;background:#ffe3e3;margin:.2rem 0;padding:.2rem}
 li.warning{color:#8d2b0b;background:#fff3c4;margin:.2rem 0;padding:.2rem}
 """
@@ -108,7 +112,9 @@ def _timeline_html(plan: OrderPlan, bounds: tuple[datetime, datetime], labels: L
         right = _percent(phase.end, bounds) if phase.end is not None else 100.0
         classes = ["bar"] + (["alt"] if index % 2 == 0 else []) + (
             ["open"] if phase.end is None else [])
-        short = ", ".join(f"{labels.get(i.price, i.price)} x{i.quantity}" for i in phase.items)
+        shown = [i.custom_price.list_price if i.custom_price else i.price for i in phase.items]
+        short = ", ".join(f"{labels.get(p, p)} x{i.quantity}"
+                          for p, i in zip(shown, phase.items, strict=True))
         bars.append(
             f'<div class="{" ".join(classes)}" style="left:{left:.3f}%;'
             f'width:{max(right - left, 0.5):.3f}%" '
@@ -126,15 +132,17 @@ def _phase_table_html(plan: OrderPlan, labels: Labels) -> str:
         props = phase.properties
         billing = props.collection_method + (
             f" ({props.days_until_due} days)" if props.days_until_due is not None else "")
-        items = "<br>".join(escape(item_text(i, labels)) for i in phase.items)
+        items = "<br>".join(escape(line) for line in phase_item_lines(phase, labels))
+        money = "<br>".join(escape(line) for line in phase_money_lines(phase))
         cells = [str(index), when_text(phase.start), when_text(phase.end)]
         rows.append(
             "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells)
-            + f"<td>{items}</td><td>{escape(discount_text(props.discount))}</td>"
+            + f'<td>{items}</td><td class="money">{money}</td>'
+            f"<td>{escape(discount_text(props.discount))}</td>"
             f"<td>{escape(billing)}</td></tr>"
         )
-    head = "".join(f"<th>{h}</th>" for h in ("#", "start", "end", "items x qty", "discount",
-                                              "billing"))
+    head = "".join(f"<th>{h}</th>" for h in ("#", "start", "end", "items x qty", "amount",
+                                              "discount", "billing"))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
@@ -165,6 +173,9 @@ def _section_html(plan: OrderPlan, bounds: tuple[datetime, datetime] | None,
         f'<h2>{heading}<span class="op {escape(op)}">{escape(op)}</span></h2>',
         f'<p class="muted">{" &middot; ".join(details)}</p>',
     ]
+    money = order_money_text(plan)
+    if money:
+        parts.append(f'<p class="totals">{escape(money)}</p>')
     if bounds is not None and plan.schedule is not None and plan.schedule.phases:
         parts.append(_axis_html(bounds) + _timeline_html(plan, bounds, labels))
     parts.append(_phase_table_html(plan, labels))
@@ -188,6 +199,8 @@ def render_html(
     when = f" as of {escape(iso_z(as_of))}" if as_of is not None else ""
     failed = sum(1 for p in plans if p.errors)
     body = "\n".join(_section_html(p, bounds, names) for p in plans)
+    totals = "".join(f"<li>{escape(totals_text(t))}</li>" for t in totals_by_currency(plans))
+    totals_html = f'<ul class="totals">{totals}</ul>\n' if totals else ""
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -195,5 +208,5 @@ def render_html(
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>\n"
         f"<h1>{escape(title)}</h1>\n"
         f'<p class="muted">{len(plans)} orders{when} ({counts or "none"}); '
-        f"{failed} with errors</p>\n{body}\n</body></html>\n"
+        f"{failed} with errors</p>\n{totals_html}{body}\n</body></html>\n"
     )

@@ -60,16 +60,23 @@ def test_preview_json_has_the_contract_shape() -> None:
     assert entry["operation"] == "create"
     assert entry["end_behavior"] == "release"
     first, second = entry["phases"]
-    assert first == {
+    item_keys = ("price", "quantity", "order_item_ids", "discount")
+    assert {k: v for k, v in first.items() if k != "items"} == {
         "start": "2027-01-01T00:00:00Z", "end": "2027-06-01T00:00:00Z",
         "collection_method": "charge_automatically", "days_until_due": None,
         "currency": "usd", "discount": {"amount_off": 550, "currency": "usd"},
-        "items": [{"price": "price_A", "quantity": 1, "order_item_ids": ["802A"],
-                   "discount": {"percent_off": 10}}],
+        "recurring_amount": None, "one_time_items": [],
     }
+    assert [{k: i[k] for k in item_keys} for i in first["items"]] == [
+        {"price": "price_A", "quantity": 1, "order_item_ids": ["802A"],
+         "discount": {"percent_off": 10}}]
     assert second["end"] is None
-    assert second["items"][1] == {"price": "price_B", "quantity": 2,
-                                  "order_item_ids": ["802B", "802C"], "discount": None}
+    assert {k: second["items"][1][k] for k in item_keys} == {
+        "price": "price_B", "quantity": 2, "order_item_ids": ["802B", "802C"],
+        "discount": None}
+    assert {k: second["items"][1][k] for k in ("unit_amount", "amount", "custom_price")} == {
+        "unit_amount": None, "amount": None, "custom_price": False}
+    assert (entry["billing_total"], entry["salesforce_total"]) == (None, None)
     assert entry["errors"] == []
     assert entry["warnings"] == [{"code": "drift", "message": "Stripe differs [phase 2]",
                                   "order_item_ids": ["802B"]}]

@@ -26,8 +26,10 @@ computed piece.
   lines' ``TotalPrice``) compared with what the plan bills for the order's own lines,
   on the basis ``rules.salesforce_total_basis``: ``billing_period`` (one interval of
   each recurring line, one-time lines once) or ``term`` (each line over its service
-  period). A difference beyond one minor unit per line is the ``amount_mismatch``
-  warning, naming the basis and the lines whose ``TotalPrice`` disagrees.
+  period, prorated). The engine's discount fields are not part of Salesforce's totals,
+  so the comparison is made before them; a metered line counts as Salesforce has it. A
+  difference beyond one minor unit per line is the ``amount_mismatch`` warning, naming
+  the basis and the lines whose ``TotalPrice`` disagrees.
 """
 
 from __future__ import annotations
@@ -248,7 +250,7 @@ def _line_value(line: OrderLine, basis: str) -> int | None:
     if line.charge == "metered":
         return line.total_price if line.total_price is not None else (
             line.unit_amount * line.quantity)
-    amount = discounted(line.unit_amount * line.quantity, line.discount)
+    amount = line.unit_amount * line.quantity
     if line.charge == "one_time" or basis == "billing_period":
         return amount
     if line.end is None or line.interval is None:
@@ -256,16 +258,6 @@ def _line_value(line: OrderLine, basis: str) -> int | None:
     return sum(prorated(amount, time_fraction(p, line.start, line.end))
                for p in periods(line.start, line.interval, line.interval_count or 1,
                                 line.start, line.end))
-
-
-def _order_discount(total: int, recurring: int, order: Order, basis: str) -> int:
-    discount = order.discount
-    if discount is None or discount.coupon is not None:
-        return total
-    if discount.percent_off is not None:
-        return total - (recurring - discounted(recurring, discount))
-    return total - min(recurring, discount.amount_off or 0) if basis == "billing_period" \
-        else total
 
 
 def _money(amount: int, currency: str) -> str:
@@ -285,8 +277,6 @@ def order_totals(order: Order, basis: str) -> tuple[int | None, list[OrderIssue]
     if any(v is None for v in values.values()):
         return total, []
     expected = sum(v or 0 for v in values.values())
-    recurring = sum(values[line.id] or 0 for line in order.lines if line.charge == "recurring")
-    expected = _order_discount(expected, recurring, order, basis)
     if abs(expected - total) <= len(lines):
         return total, []
     named = tuple(sorted(line.id for line in lines if line.total_price is not None

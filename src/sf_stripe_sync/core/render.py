@@ -30,6 +30,15 @@ from sf_stripe_sync.core.models import (
     PhaseItem,
 )
 from sf_stripe_sync.core.money import from_minor_units
+from sf_stripe_sync.core.money_text import (
+    format_money,
+    item_money,
+    once_money,
+    order_money_text,
+    per_interval,
+    totals_by_currency,
+    totals_text,
+)
 from sf_stripe_sync.core.rules import FieldMap
 
 if TYPE_CHECKING:
@@ -202,9 +211,34 @@ def discount_text(discount: Discount | None) -> str:
 
 
 def item_text(item: PhaseItem, labels: Labels) -> str:
-    name = f" ({labels[item.price]})" if item.price in labels else ""
+    shown = item.custom_price.list_price if item.custom_price is not None else item.price
+    name = f" ({labels[shown]})" if shown in labels else ""
     extra = f", {discount_text(item.discount)}" if item.discount is not None else ""
-    return f"{item.price}{name} x {item.quantity}{extra}"
+    quantity = " on usage" if item.metered else f" x {item.quantity}"
+    return f"{shown}{name}{quantity}{extra}"
+
+
+def once_text(item: OneTimeItem, labels: Labels) -> str:
+    shown = item.custom_price.list_price if item.custom_price is not None else item.price
+    name = f" ({labels[shown]})" if shown in labels else ""
+    return f"+ once: {shown}{name} x {item.quantity}"
+
+
+def phase_money_lines(phase: Phase) -> list[str]:
+    """One amount per item line, per one-time line, then the phase's recurring amount."""
+    currency = phase.properties.currency
+    lines = [item_money(i, currency) for i in phase.items]
+    lines += [once_money(o, currency) for o in phase.one_time_items]
+    if phase.recurring_amount is not None:
+        first = next((i for i in phase.items if not i.metered), None)
+        every = per_interval(first.interval, first.interval_count) if first else ""
+        lines.append(f"= {format_money(phase.recurring_amount, currency)}{every}")
+    return lines
+
+
+def phase_item_lines(phase: Phase, labels: Labels) -> list[str]:
+    return ([item_text(i, labels) for i in phase.items]
+            + [once_text(o, labels) for o in phase.one_time_items])
 
 
 def billing_text(collection_method: str, days_until_due: int | None) -> str:
@@ -229,24 +263,37 @@ def render_table(
     from rich.text import Text
 
     names = labels or {}
+    for total in totals_by_currency(plans):
+        console.print(Text(f"total billed: {totals_text(total)}", style="bold"))
     for plan in plans:
         table = Table(show_header=True, header_style="bold", expand=False)
         phases = plan.schedule.phases if plan.schedule is not None else ()
         # The discount column only when a phase has one: 80 columns stay readable.
         discounts = any(p.properties.discount is not None for p in phases)
-        columns = ("#", "start", "end", "items x qty", *(("discount",) if discounts else ()),
-                   "billing")
+        columns = ("#", "start", "end", "items x qty", "amount",
+                   *(("discount",) if discounts else ()), "billing")
         for column in columns:
             table.add_column(column, no_wrap=column in ("#", "start", "end"))
         for index, phase in enumerate(phases, start=1):
             props = phase.properties
-            cells = [Text(str(index)), Text(when_text(phase.start)), Text(when_text(phase.end)),
-                     Text("\n".join(item_text(i, names) for i in phase.items))]
-            if discounts:
-                cells.append(Text(discount_text(props.discount)))
-            cells.append(Text(billing_text(props.collection_method, props.days_until_due)))
-            table.add_row(*cells)
+            billing = billing_text(props.collection_method, props.days_until_due)
+            what = phase_item_lines(phase, names)
+            amounts = phase_money_lines(phase)
+            what += [""] * (len(amounts) - len(what))
+            for row, (item, amount) in enumerate(zip(what, amounts, strict=False)):
+                first = row == 0
+                cells = [Text(str(index) if first else ""),
+                         Text(when_text(phase.start) if first else ""),
+                         Text(when_text(phase.end) if first else ""),
+                         Text(item), Text(amount, justify="right")]
+                if discounts:
+                    cells.append(Text(discount_text(props.discount) if first else ""))
+                cells.append(Text(billing if first else ""))
+                table.add_row(*cells, end_section=row == len(amounts) - 1)
         lines: list[Any] = [table] if phases else [Text("no phases", style="dim")]
+        money = order_money_text(plan)
+        if money:
+            lines.insert(0, Text(money, style="bold"))
         for issue in plan.errors:
             lines.append(Text(f"error {issue.code.value}: {issue.message}"
                               + _ids_suffix(issue), style="red"))

@@ -184,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--read-stripe", action="store_true",
                    help="read the schedules from the configured Stripe accounts (drift); "
                         "nothing is written")
+    p.add_argument("--stripe-catalog", type=Path, default=None, metavar="FILE",
+                   help="Stripe prices as JSON ({\"prices\": [...]}, the emulator seed "
+                        "format) to bill with; else each PricebookEntry's UnitPrice")
 
     p = sub.add_parser("sync", help="sync changed orders (or the given ones) to Stripe")
     _common(p)

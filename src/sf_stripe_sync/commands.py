@@ -10,7 +10,10 @@ the plans as a table, the preview JSON, or a self-contained HTML page, to stdout
 
 What is known of a schedule comes from the Order and Contract schedule id fields; with
 ``--stripe-emulator-url`` or ``--read-stripe`` the schedules are also read (never
-written) from Stripe, for the applied state and the drift. An order id that the source
+written) from Stripe, for the applied state and the drift. What a price bills comes
+from Stripe then, else from ``--stripe-catalog FILE`` (Stripe price objects, as the
+emulator's seed holds them), else from the PricebookEntry's ``UnitPrice`` and the
+Product2's billing frequency (``core.pricing``). An order id that the source
 does not have is reported as an ``invalid_record`` error for that order, not a crash.
 Exit code 1 when any previewed order has errors, else 0; bad input (missing file, bad
 JSON, bad ``--as-of``) is a ``UsageError`` that the CLI turns into exit code 2.
@@ -31,7 +34,7 @@ from typing import Any
 
 from sf_stripe_sync.config import Settings, StripeAccountSettings, load_settings
 from sf_stripe_sync.core.dates import iso_z, parse_as_of
-from sf_stripe_sync.core.models import OrderPlan
+from sf_stripe_sync.core.models import OrderPlan, PriceCatalog
 from sf_stripe_sync.core.plan import not_found_plan
 from sf_stripe_sync.core.render import preview_document, render_table
 from sf_stripe_sync.errors import ConfigError, UsageError
@@ -78,6 +81,7 @@ def preview_plans(
     as_of: datetime,
     *,
     gateway_for: Callable[[StripeAccountSettings], BillingGateway] | None = None,
+    prices: PriceCatalog | None = None,
 ) -> tuple[list[OrderPlan], dict[str, str]]:
     """Plans for the asked orders (every activated order when none asked) + display names.
 
@@ -87,7 +91,8 @@ def preview_plans(
 
     wanted = list(dict.fromkeys(order_ids)) if order_ids else source.activated_order_ids()
     engine = Engine(settings=settings, source=source, writer=None, gateway_for=gateway_for,
-                    store=None, clock=lambda: as_of, source_name="preview")
+                    store=None, clock=lambda: as_of, source_name="preview",
+                    price_catalog=prices)
     report = engine.run(RunOptions(order_ids=wanted, dry_run=True, as_of=as_of,
                                    mode="preview"))
     by_id = {o.order_id: o.plan for o in report.outcomes if o.plan is not None}
@@ -148,6 +153,21 @@ def output_width() -> int:
     return max(60, shutil.get_terminal_size((100, 24)).columns)
 
 
+def load_price_catalog(path: Path | None) -> PriceCatalog | None:
+    """Price facts from a JSON file of Stripe price objects (``{"prices": [...]}``)."""
+    if path is None:
+        return None
+    from sf_stripe_sync.stripe.prices import facts_from_stripe
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        prices = [facts_from_stripe(p) for p in data.get("prices") or []]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise UsageError(f"--stripe-catalog {path}: not a file of Stripe prices ({exc})") \
+            from exc
+    return PriceCatalog(prices={p.id: p for p in prices})
+
+
 def _write_output(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
@@ -188,19 +208,20 @@ def _stripe_reader(
 def _stream_json(
     source: OrderSource, order_ids: list[str], settings: Settings, as_of: datetime,
     output: Path | None, gateway_for: Callable[[StripeAccountSettings], BillingGateway] | None,
+    prices: PriceCatalog | None = None,
 ) -> int:
     """The JSON preview, written page by page as it is planned (``preview_stream``)."""
     from sf_stripe_sync.preview_stream import write_preview_json
 
     if output is None:
         errors = write_preview_json(source, order_ids, settings, as_of, sys.stdout,
-                                    gateway_for=gateway_for)
+                                    gateway_for=gateway_for, prices=prices)
         sys.stdout.flush()
     else:
         try:
             with output.open("w", encoding="utf-8") as out:
                 errors = write_preview_json(source, order_ids, settings, as_of, out,
-                                            gateway_for=gateway_for)
+                                            gateway_for=gateway_for, prices=prices)
         except OSError as exc:
             raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from exc
     return EXIT_ORDERS_FAILED if errors else EXIT_OK
@@ -220,12 +241,13 @@ def run_preview(args: argparse.Namespace) -> int:
     settings, gateway_for = _stripe_reader(args, settings)
     source = open_preview_source(args.source, settings)
     _report_orphans(source)
+    prices = load_price_catalog(getattr(args, "stripe_catalog", None))
     fmt = getattr(args, "format", "table") or "table"
     if fmt == "json":
         return _stream_json(source, list(args.order_ids or []), settings, as_of,
-                            getattr(args, "output", None), gateway_for)
+                            getattr(args, "output", None), gateway_for, prices)
     plans, labels = preview_plans(source, list(args.order_ids or []), settings, as_of,
-                                  gateway_for=gateway_for)
+                                  gateway_for=gateway_for, prices=prices)
     color = fmt == "table" and getattr(args, "output", None) is None and sys.stdout.isatty()
     features = preview_features(source, plans, settings) if fmt == "json" else None
     _write_output(render_preview(plans, labels, fmt, as_of=as_of, color=color,

@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 from sf_stripe_sync.config import Settings, StripeAccountSettings
 from sf_stripe_sync.core.dates import iso_z
-from sf_stripe_sync.core.models import OrderBundle, OrderPlan
+from sf_stripe_sync.core.models import OrderBundle, OrderPlan, PriceCatalog
 from sf_stripe_sync.core.plan import not_found_plan
 from sf_stripe_sync.core.render import display_names, plan_json
 from sf_stripe_sync.ports import BillingGateway, OrderSource
@@ -88,13 +88,15 @@ def write_preview_json(
     out: TextIO,
     *,
     gateway_for: Callable[[StripeAccountSettings], BillingGateway] | None = None,
+    prices: PriceCatalog | None = None,
 ) -> bool:
     """Plan the asked orders (every activated one when none) and write the preview JSON
-    to ``out`` page by page; True when any previewed order has errors."""
+    to ``out`` page by page; True when any previewed order has errors. ``prices``: the
+    price facts to bill with when no gateway reads them (``preview --stripe-catalog``)."""
     gc.collect()
     gc.freeze()  # the loaded source is not garbage: keep the collector off it meanwhile
     try:
-        return _write(source, order_ids, settings, as_of, out, gateway_for)
+        return _write(source, order_ids, settings, as_of, out, gateway_for, prices)
     finally:
         gc.unfreeze()
 
@@ -102,12 +104,14 @@ def write_preview_json(
 def _write(
     source: OrderSource, order_ids: Sequence[str], settings: Settings, as_of: datetime,
     out: TextIO, gateway_for: Callable[[StripeAccountSettings], BillingGateway] | None,
+    prices: PriceCatalog | None = None,
 ) -> bool:
     from sf_stripe_sync.engine import Engine, RunOptions
 
     wanted = list(dict.fromkeys(order_ids)) if order_ids else source.activated_order_ids()
     engine = Engine(settings=settings, source=source, writer=None, gateway_for=gateway_for,
-                    store=None, clock=lambda: as_of, source_name="preview")
+                    store=None, clock=lambda: as_of, source_name="preview",
+                    price_catalog=prices)
     writer = _JsonOrders(out)
     errors = False
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
-from sf_stripe_sync.catalog.settings import CatalogSettings
+from sf_stripe_sync.catalog.settings import CatalogSettings, Interval
 from sf_stripe_sync.core.limits import (
     FEATURE_NAME_MAX,
     PRODUCT_DESCRIPTION_MAX,
@@ -33,6 +33,8 @@ from sf_stripe_sync.errors import TerminalError
 
 META_PRODUCT2 = "salesforce_product2_id"
 META_ENTRY = "salesforce_pricebook_entry_id"
+META_CUSTOM = "salesforce_custom_price"
+"""Set to "true" on the Prices the sync makes for negotiated amounts (never list prices)."""
 FEATURE_SEPARATOR = ";"
 
 
@@ -71,7 +73,8 @@ class DesiredPrice:
     product2_id: str
     unit_amount: int
     currency: str
-    interval: str
+    interval: Interval | None
+    """None for a one-time price (Product2 frequency ``One-Time``)."""
     interval_count: int
 
     @property
@@ -109,13 +112,17 @@ def product_matches(stripe_product: Mapping[str, Any], desired: DesiredProduct) 
             and metadata.get(META_PRODUCT2) == desired.product2_id)
 
 
-def billing_frequency(product: Mapping[str, Any], catalog: CatalogSettings) -> tuple[str, int]:
-    """``(interval, interval_count)`` from the Product2's billing frequency field."""
+def billing_frequency(product: Mapping[str, Any], catalog: CatalogSettings
+                      ) -> tuple[Interval | None, int]:
+    """``(interval, interval_count)`` from the Product2's billing frequency field;
+    ``(None, 1)`` for ``catalog.one_time_frequency`` (a one-time charge)."""
     field = catalog.billing_frequency_field
     raw = _text(product.get(field)) or catalog.default_frequency
     if raw is None:
         raise CatalogDataError(f"Product2 {product.get('Id')}: {field} is empty and no "
                                "default_frequency is configured")
+    if raw.lower() == catalog.one_time_frequency.lower():
+        return None, 1
     for name, frequency in catalog.frequencies.items():
         if name.lower() == raw.lower():
             return frequency.interval, frequency.interval_count
@@ -163,7 +170,9 @@ def price_matches(stripe_price: Mapping[str, Any], desired: DesiredPrice,
             and stripe_price.get("product") == product_id
             and recurring.get("interval") == desired.interval
             and int(recurring.get("interval_count") or 1) == desired.interval_count
-            and (recurring.get("usage_type") or "licensed") == "licensed")
+            # a usage price is never turned into a licensed one: Salesforce cannot say
+            # how usage is metered, so the price made in Stripe stays the truth
+            and (recurring.get("usage_type") or "licensed") in ("licensed", "metered"))
 
 
 def unit_price_of(stripe_price: Mapping[str, Any]) -> Decimal:

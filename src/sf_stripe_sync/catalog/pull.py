@@ -30,6 +30,7 @@ from typing import Any
 
 from sf_stripe_sync.catalog.event_pages import EventPages
 from sf_stripe_sync.catalog.mapping import (
+    META_CUSTOM,
     META_ENTRY,
     META_PRODUCT2,
     frequency_of,
@@ -139,6 +140,10 @@ class CatalogPull:
     def apply_price(self, price: dict[str, Any]) -> str:
         f = self.settings.fields
         price_id = str(price["id"])
+        if (price.get("metadata") or {}).get(META_CUSTOM) == "true":
+            # A negotiated amount the sync billed one order line at: not a list price.
+            self.report.ignored += 1
+            return "ignored"
         entry = self.sf.entry_by_stripe_price(price_id)
         named = _text((price.get("metadata") or {}).get(META_ENTRY))
         if entry is None and named:

@@ -35,6 +35,7 @@ from stripe.params import (
 )
 
 from sf_stripe_sync.catalog.mapping import (
+    META_CUSTOM,
     META_ENTRY,
     META_PRODUCT2,
     DesiredPrice,
@@ -198,7 +199,9 @@ class CatalogPush:
                                                            params=params))
             for price in page.data:
                 raw = as_dict(price)
-                if (raw.get("metadata") or {}).get(META_ENTRY) == desired.entry_id and \
+                metadata = raw.get("metadata") or {}
+                if metadata.get(META_ENTRY) == desired.entry_id and \
+                        metadata.get(META_CUSTOM) != "true" and \
                         price_matches(raw, desired, product_id):
                     self.report.unchanged += 1
                     return str(raw["id"])
@@ -209,12 +212,12 @@ class CatalogPush:
     def _create_price(self, desired: DesiredPrice, product_id: str) -> str:
         params: PriceCreateParams = {
             "product": product_id, "currency": desired.currency,
-            "unit_amount": desired.unit_amount,
-            "recurring": {"interval": desired.interval,
-                          "interval_count": desired.interval_count,
-                          "usage_type": "licensed"},
-            "metadata": desired.metadata,
+            "unit_amount": desired.unit_amount, "metadata": desired.metadata,
         }
+        if desired.interval is not None:  # a One-Time product's price does not recur
+            params["recurring"] = {"interval": desired.interval,
+                                   "interval_count": desired.interval_count,
+                                   "usage_type": "licensed"}
         key = self._key("price", desired.entry_id, desired.fingerprint())
         created = as_dict(self.stripe.call(
             "prices.create", lambda: self.stripe.client.v1.prices.create(

@@ -40,6 +40,8 @@ class CatalogSettings(BaseModel):
     frequencies: dict[str, BillingFrequency] = Field(default_factory=_default_frequencies)
     default_frequency: str | None = "Monthly"
     """Used when the Product2 field is blank; None makes a blank field an error."""
+    one_time_frequency: str = "One-Time"
+    """The frequency of a one-time charge (setup fee): its price does not recur."""
     features_field: str = "Stripe_Features__c"
     """Product2 multi-select picklist of entitlement feature lookup keys (``a;b;c``)."""
     feature_names: dict[str, str] = Field(default_factory=dict)

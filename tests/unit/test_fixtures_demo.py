@@ -93,7 +93,7 @@ def test_every_reference_in_the_snapshot_resolves(org: dict[str, Any]) -> None:
     assert source.orphan_items() == ()
 
 
-def test_every_price_the_snapshot_names_exists_recurring_in_the_orders_currency(
+def test_every_price_the_snapshot_names_exists_in_the_orders_currency(
     org: dict[str, Any], catalog: dict[str, Any]
 ) -> None:
     prices = {p["id"]: p for p in catalog["prices"]}
@@ -105,11 +105,33 @@ def test_every_price_the_snapshot_names_exists_recurring_in_the_orders_currency(
         price_id = i["Stripe_Price_Id__c"] or entries[i["PricebookEntryId"]]["Stripe_Price_Id__c"]
         price = prices[price_id]
         assert price["object"] == "price" and price["active"] is True
-        assert price["recurring"]["interval"] in {"day", "week", "month", "year"}
+        product2 = next(p for p in org["Product2"] if p["Id"] == i["Product2Id"])
+        if product2["Billing_Frequency__c"] == "One-Time":
+            assert price["recurring"] is None and price["type"] == "one_time"
+        else:
+            assert price["recurring"]["interval"] in {"day", "week", "month", "year"}
         assert price["currency"] == orders[i["OrderId"]]["CurrencyIsoCode"].lower()
         assert price["product"] in products
         checked += 1
     assert checked == len(org["OrderItem"])
+
+
+def test_demo_sells_a_negotiated_line_a_setup_fee_and_a_usage_line(
+    org: dict[str, Any], catalog: dict[str, Any]
+) -> None:
+    prices = {p["id"]: p for p in catalog["prices"]}
+    entries = {e["Id"]: e for e in org["PricebookEntry"]}
+    listed = {i["Id"]: prices[entries[i["PricebookEntryId"]]["Stripe_Price_Id__c"]
+                               or i["Stripe_Price_Id__c"]] for i in org["OrderItem"]
+              if entries[i["PricebookEntryId"]]["Stripe_Price_Id__c"] or i["Stripe_Price_Id__c"]}
+    units = {i["Id"]: round(i["UnitPrice"] * 100) for i in org["OrderItem"]
+             if i["Id"] in listed and listed[i["Id"]]["currency"] == "usd"}
+    assert any(units[i] != listed[i]["unit_amount"] for i in units), "a negotiated line"
+    assert any(p["recurring"] is None for p in listed.values()), "a one-time line"
+    metered = [p for p in listed.values()
+               if (p["recurring"] or {}).get("usage_type") == "metered"]
+    assert metered and all(p["recurring"]["meter"] in {m["id"] for m in catalog["meters"]}
+                           for p in metered)
 
 
 def test_catalog_has_a_customer_for_each_account_that_names_one(

@@ -13,6 +13,8 @@ per run, whatever the size: one composite/batch call), queries (reads, pages inc
 and write-back calls: composite calls of up to 5 sObject Collections (200 records
 each; a page's updates and Sync_Log__c inserts together) and any lone collection
 update or insert. No latency or rate limit is injected: these are counts, not timings.
+Price reads (``GET /v1/prices/{id}``: each price a run's lines use, read once per run
+and cached) are printed per run beside the per-order figures.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         by_path = ", ".join(f"{path} {count / n:g}"
                             for path, count in sorted(m.stripe_by_path.items()))
         print(f"{label:<52} {m.stripe_requests / n:>9.2f}  {by_path or '-'}")
+    print("\nprice reads per run (GET /v1/prices/{id}, once per price per run): "
+          + ", ".join(f"{kind} {m.stripe_by_path.get('GET /v1/prices/{id}', 0)}"
+                      for (_, m), (_, kind, _) in zip(rows, scenarios, strict=True)))
 
     mixed = run(generate(args.orders))
     kinds = mixed.salesforce_by_kind

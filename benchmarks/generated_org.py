@@ -34,6 +34,8 @@ SNAPSHOT_STAMP = "2026-10-01T10:00:00.000+0000"
 PRICEBOOK = "01s000000000001AAA"
 PRICES = ("price_A", "price_B", "price_seat", "price_support", "price_storage",
           "price_analytics")
+LIST_PRICES = (10.0, 25.0, 15.0, 50.0, 8.0, 120.0)
+"""Each price's amount in the demo Stripe catalog: lines sell at list price."""
 """USD monthly prices of the demo catalog; each gets a generated Product2 + entry."""
 
 Record = dict[str, Any]
@@ -96,7 +98,7 @@ class _Builder:
                 "LastModifiedDate": SNAPSHOT_STAMP, "SystemModstamp": SNAPSHOT_STAMP})
             self.snapshot["PricebookEntry"].append({
                 "Id": gen_id("01u", n), "Pricebook2Id": PRICEBOOK, "Product2Id": product,
-                "UnitPrice": 10.0, "CurrencyIsoCode": "USD", "IsActive": True,
+                "UnitPrice": LIST_PRICES[n], "CurrencyIsoCode": "USD", "IsActive": True,
                 "Stripe_Price_Id__c": price,
                 "LastModifiedDate": SNAPSHOT_STAMP, "SystemModstamp": SNAPSHOT_STAMP})
 
@@ -153,7 +155,7 @@ class _Builder:
             self.snapshot["OrderItem"].append({
                 "Id": item_id, "OrderId": order_id, "Product2Id": gen_id("01t", index),
                 "PricebookEntryId": gen_id("01u", index),
-                "Quantity": float(self.rng.randint(1, 3)), "UnitPrice": 10.0,
+                "Quantity": float(self.rng.randint(1, 3)), "UnitPrice": LIST_PRICES[index],
                 "ServiceDate": None, "EndDate": None, "OriginalOrderItemId": None,
                 "Stripe_Price_Id__c": None, **OPTIONAL_FIELDS,
                 "LastModifiedDate": SNAPSHOT_STAMP, "SystemModstamp": SNAPSHOT_STAMP})

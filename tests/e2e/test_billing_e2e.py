@@ -10,6 +10,7 @@ from tests.e2e.harness import DEMO_ORG, Harness, load_json, running
 
 ACME_ORDER = "801000000000001AAA"
 GLOBEX_ORDER = "801000000000002AAA"
+STARK_ORDER = "801000000000007AAA"
 NEGOTIATED_LOOKUP_KEY = "sfss:prod_A:usd:month-1:750"
 
 
@@ -57,12 +58,27 @@ def test_a_negotiated_price_on_two_orders_and_a_rerun_makes_exactly_one_custom_p
             assert custom["id"] in prices and "price_A" not in prices
 
 
-def test_a_line_at_list_price_bills_the_list_price_and_makes_no_custom_price(
+def test_demo_bills_list_prices_as_is_a_setup_fee_once_and_usage_without_quantity(
         demo: Harness) -> None:
     demo.sync(order_ids=[ACME_ORDER])
 
     assert _custom_prices(demo) == []
-    assert {i["price"] for i in _items_of(demo, ACME_ORDER)} == {"price_A"}
+    items = {i["price"]: i["quantity"] for i in _items_of(demo, ACME_ORDER)}
+    assert items == {"price_A": 1, "price_api_calls": None}
+    schedule_id = demo.record("Order", ACME_ORDER)["Stripe_Subscription_Schedule_Id__c"]
+    schedule = next(s for s in demo.schedules() if s["id"] == schedule_id)
+    added = [(a["price"], a["quantity"]) for p in schedule["phases"]
+             for a in p["add_invoice_items"]]
+    assert added == [("price_setup", 1)]
+
+
+def test_demo_negotiated_seats_bill_through_one_custom_price(demo: Harness) -> None:
+    demo.sync()
+
+    (custom,) = _custom_prices(demo)
+    assert (custom["unit_amount"], custom["product"]) == (1200, "prod_seat")
+    assert custom["lookup_key"] == "sfss:prod_seat:usd:month-1:1200"
+    assert {i["price"] for i in _items_of(demo, STARK_ORDER)} == {custom["id"], "price_support"}
 
 
 def test_the_plan_carries_the_negotiated_amount_and_salesforce_disagreement(
@@ -72,8 +88,8 @@ def test_the_plan_carries_the_negotiated_amount_and_salesforce_disagreement(
 
     (plan,) = report.plans
     assert plan.schedule is not None
-    (item,) = plan.schedule.phases[0].items
-    assert (item.unit_amount, item.amount, item.custom_price is not None) == (750, 750, True)
-    assert plan.billing_total == 12 * 750
+    item = next(i for i in plan.schedule.phases[0].items if i.custom_price is not None)
+    assert (item.unit_amount, item.amount) == (750, 750)
+    assert plan.billing_total == 12 * 750 + 50000  # and the setup fee; usage is not known
     assert plan.salesforce_total == 1000
     assert [w.code.value for w in plan.warnings] == ["amount_mismatch"]

@@ -21,6 +21,8 @@ def _negotiated_snapshot(total_amount: float | None = None) -> dict[str, Any]:
         if item["OrderId"] in (ACME_ORDER, GLOBEX_ORDER) and \
                 item["PricebookEntryId"] == "01u000000000001AAA":
             item["UnitPrice"] = 7.5
+            if item.get("TotalPrice") is not None:
+                item["TotalPrice"] = 7.5 * item["Quantity"]
     if total_amount is not None:
         for order in snapshot["Order"]:
             if order["Id"] == ACME_ORDER:
@@ -46,6 +48,10 @@ def test_a_negotiated_price_on_two_orders_and_a_rerun_makes_exactly_one_custom_p
         assert {o.result for o in first.outcomes} == {"create"}
         second = h.sync(order_ids=[ACME_ORDER, GLOBEX_ORDER])
         assert {o.result for o in second.outcomes} == {"noop"}
+        # Stripe's items on the custom price read back as the plan's: no drift
+        dry = h.sync(order_ids=[ACME_ORDER, GLOBEX_ORDER], dry_run=True)
+        assert {p.operation.value for p in dry.plans} == {"noop"}
+        assert [w.code.value for p in dry.plans for w in p.warnings] == []
 
         (custom,) = _custom_prices(h)
         assert custom["lookup_key"] == NEGOTIATED_LOOKUP_KEY

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from sf_stripe_sync.cli import main
-from sf_stripe_sync.commands import preview_plans
+from sf_stripe_sync.commands import load_price_catalog, preview_plans
 from sf_stripe_sync.core.models import OrderPlan
 from sf_stripe_sync.engine import RunOptions, RunReport
 from sf_stripe_sync.runtime import SandboxOptions, emulator_gateways, open_runtime
 from sf_stripe_sync.sandbox.stripe_emulator.emulator import PLATFORM
 from sf_stripe_sync.sources.file_source import FileOrderSource
-from tests.e2e.harness import AS_OF, DEMO_ORG, Harness, load_json, running
+from tests.e2e.harness import AS_OF, DEMO_CATALOG, DEMO_ORG, Harness, load_json, running
 from tests.reliability.generate import generate_org
 
 Planned = dict[str, tuple[str, str]]
@@ -50,7 +50,11 @@ def preview(h: Harness, snapshot: dict[str, Any], *, stripe: bool,
     gateway = None
     if stripe:
         settings, gateway = emulator_gateways(settings, h.emulator.url)
-    plans, _ = preview_plans(source, order_ids or [], settings, AS_OF, gateway_for=gateway)
+    # Offline, the prices come from the catalog file (as `preview --stripe-catalog`): a
+    # usage price or a one-time price is known only from Stripe's facts.
+    prices = None if stripe else load_price_catalog(DEMO_CATALOG)
+    plans, _ = preview_plans(source, order_ids or [], settings, AS_OF, gateway_for=gateway,
+                             prices=prices)
     return planned(plans)
 
 

@@ -35,6 +35,9 @@ def audit(found: Census, oracle: Census, valid_orders: Iterable[str]) -> Audit:
     for account, count in found.customers_by_account().items():
         if count > 1:
             result.duplicates.append(f"{count} customers for Account {account}")
+    for terms, count in found.custom_prices_by_terms().items():
+        if count > 1:
+            result.duplicates.append(f"{count} custom prices billing {terms}")
     # Coupon ids derive from the contract's desired state, so a disturbed run must end
     # with exactly the clean run's coupons: an extra one was made by a retry.
     made, wanted = {c["id"] for c in found.coupons}, {c["id"] for c in oracle.coupons}

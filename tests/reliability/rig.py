@@ -287,6 +287,7 @@ class Census:
     seeded_coupons: frozenset[str]
     operations: list[tuple[str, str]] = field(default_factory=list)
     """(order id, idempotency key) of every Stripe operation the journal says was sent."""
+    prices: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def read(cls, org: LocalOrg, emulator: StripeEmulator, state_dir: Path | None = None,
@@ -310,7 +311,14 @@ class Census:
             coupons=[c for c in emulator.objects("coupon") if c["id"] not in seeded],
             seeded_coupons=seeded,
             operations=operations,
+            prices=emulator.objects("price"),
         )
+
+    def custom_prices_by_terms(self) -> Counter[tuple[Any, ...]]:
+        """The sync's custom prices by what they bill: one each, whoever made them."""
+        return Counter((p.get("product"), p.get("currency"), p.get("unit_amount"),
+                        str(p.get("recurring"))) for p in self.prices
+                       if (p.get("metadata") or {}).get("salesforce_custom_price") == "true")
 
     def schedules_by_contract_key(self) -> Counter[str]:
         return Counter(s["metadata"].get("salesforce_contract_key", "") for s in self.schedules)
@@ -328,6 +336,8 @@ class Census:
             return sorted(str(coupon_terms.get(d.get("coupon"), d.get("coupon")))
                           for d in holder.get("discounts") or [])
 
+        # a custom price's id is generated; its lookup key says what it bills
+        named = {p["id"]: p.get("lookup_key") or p["id"] for p in self.prices}
         billed: dict[str, Any] = {}
         for schedule in self.schedules:
             key = schedule["metadata"].get("salesforce_contract_key", schedule["id"])
@@ -336,9 +346,12 @@ class Census:
                 "end_behavior": schedule["end_behavior"],
                 "phases": [
                     {"start": p["start_date"], "end": p["end_date"], "discounts": discounts(p),
-                     "items": sorted((i["price"], i["quantity"], tuple(discounts(i)),
+                     "items": sorted((named.get(i["price"], i["price"]), i["quantity"],
+                                      tuple(discounts(i)),
                                       (i.get("metadata") or {}).get("salesforce_order_item_id"))
-                                     for i in p["items"])}
+                                     for i in p["items"]),
+                     "once": sorted((named.get(a["price"], a["price"]), a.get("quantity"))
+                                    for a in p.get("add_invoice_items") or [])}
                     for p in schedule["phases"]],
             }
         return billed

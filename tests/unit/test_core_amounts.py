@@ -140,10 +140,18 @@ def test_percent_and_amount_discounts_reduce_item_and_phase_amounts() -> None:
     items = {i.price: i for i in p.schedule.phases[0].items}
     assert items["price_A"].amount == 2700
     assert items["price_year"].amount == 100000
-    # different intervals in one phase: no single per-interval amount
+    # different intervals in one phase: no single per-interval amount, no term total
     assert p.schedule.phases[0].recurring_amount is None
-    # 12 months x (2700 - 500) + 1 year x (100000 - 500)
-    assert p.billing_total == 12 * 2200 + 99500
+    assert p.billing_total is None
+
+
+def test_amount_discounts_come_off_each_billing_period() -> None:
+    p = plan(item("802A", "price_A", 10.0, Quantity=3, Discount_Amount_Off__c=2.0),
+             Discount_Amount_Off__c=5.0)
+    assert p.schedule is not None
+    assert p.schedule.phases[0].items[0].amount == 2800
+    assert p.schedule.phases[0].recurring_amount == 2300
+    assert p.billing_total == 12 * 2300
 
 
 def test_phase_percent_discount_applies_to_the_recurring_amount() -> None:

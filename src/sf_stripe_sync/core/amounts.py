@@ -14,14 +14,10 @@ computed piece.
   ``recurring_amount`` (per interval, after the phase discount; None when an amount is
   unknown or the items bill at different intervals). Metered items bill on usage and
   count as no amount.
-* ``billing_total``: what a bounded schedule bills. Billing periods are counted from
-  the first phase's start (the subscription's anchor), per item interval, by calendar
-  (a month from Jan 31 is Feb 28, then Mar 31). A period cut by a phase's start or end
-  is prorated by time, as Stripe does with ``create_prorations``. A phase percentage
-  discount applies to the phase's recurring charges; an amount-off applies once per
-  billing period (prorated with it) and never below zero. One-time charges are added
-  once, as sold (they are sent ``discountable: false``). ``None`` when open-ended or
-  when any non-metered amount is unknown.
+* ``billing_total``: what a bounded schedule bills over its term, walked as Stripe
+  bills it (``core.term``: periods from the anchor, prorations at mid-period phase
+  changes, a last period cut by the end, one-time charges once); ``None`` when
+  open-ended or when any non-metered amount is unknown.
 * ``order_totals``: ``salesforce_total`` (``Order.TotalAmount``, else the sum of the
   lines' ``TotalPrice``) compared with what the plan bills for the order's own lines,
   on the basis ``rules.salesforce_total_basis``: ``billing_period`` (one interval of
@@ -34,9 +30,8 @@ computed piece.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue, warning
@@ -51,26 +46,12 @@ from sf_stripe_sync.core.models import (
     PriceCatalog,
 )
 from sf_stripe_sync.core.money import from_minor_units, round_half_up
+from sf_stripe_sync.core.term import add_interval, term_total
 
 HUNDRED = Decimal(100)
 
 
 # --------------------------------------------------------------------------- calendar
-
-
-def add_interval(anchor: datetime, interval: str, count: int) -> datetime:
-    """``anchor`` moved by ``count`` intervals; months keep the anchor's day, clamped."""
-    if interval == "day":
-        return anchor + timedelta(days=count)
-    if interval == "week":
-        return anchor + timedelta(weeks=count)
-    months = count * (12 if interval == "year" else 1)
-    if interval not in ("month", "year"):
-        raise ValueError(f"unknown interval {interval!r}")
-    index = anchor.month - 1 + months
-    year, month = anchor.year + index // 12, index % 12 + 1
-    day = min(anchor.day, calendar.monthrange(year, month)[1])
-    return anchor.replace(year=year, month=month, day=day)
 
 
 def periods(anchor: datetime, interval: str, count: int, start: datetime,
@@ -190,46 +171,9 @@ def price_schedule(schedule: DesiredSchedule, lines: Sequence[OrderLine],
     return schedule.model_copy(update={"phases": tuple(phases)})
 
 
-def _phase_total(phase: Phase, anchor: datetime) -> int | None:
-    assert phase.end is not None
-    by_period: dict[tuple[datetime, datetime], tuple[int, Decimal]] = {}
-    for item in phase.items:
-        if item.metered:
-            continue
-        if item.amount is None or item.interval is None:
-            return None
-        for period in periods(anchor, item.interval, item.interval_count or 1,
-                              phase.start, phase.end):
-            fraction = time_fraction(period, phase.start, phase.end)
-            piece = prorated(item.amount, fraction)
-            if phase.discount is not None and phase.discount.percent_off is not None:
-                piece = discounted(piece, phase.discount)
-            before, _ = by_period.get(period, (0, fraction))
-            by_period[period] = (before + piece, fraction)
-    total = 0
-    off = phase.discount.amount_off if phase.discount is not None else None
-    for subtotal, fraction in by_period.values():
-        cut = prorated(off, fraction) if off else 0
-        total += max(0, subtotal - cut)
-    for once in phase.one_time_items:
-        if once.amount is None:
-            return None
-        total += once.amount
-    return total
-
-
 def billing_total(schedule: DesiredSchedule | None) -> int | None:
-    """Everything a bounded schedule bills; None when open-ended or an amount is unknown."""
-    if schedule is None or not schedule.phases or schedule.end is None:
-        return None
-    anchor = schedule.phases[0].start
-    total = 0
-    for phase in schedule.phases:
-        part = _phase_total(phase, anchor)
-        if part is None:
-            return None
-        total += part
-    return total
+    """Everything a bounded schedule bills (``core.term``); None when open-ended."""
+    return term_total(schedule)
 
 
 # --------------------------------------------------------------------------- totals

@@ -11,7 +11,8 @@ What a plan cannot know before it runs is said, not guessed: an order whose Acco
 no Stripe customer id yet lists the customer creation with ``"when": "no customer is
 found by search"`` and names the customer in the schedule as ``<customer of ACCOUNT>``;
 a create is listed as a create although the executor would update a schedule of the
-contract found in Stripe by then (its guard against duplicates).
+contract found in Stripe by then (its guard against duplicates); a custom price is
+listed with ``"when": "no price has lookup_key ..."`` and named ``<price LOOKUP_KEY>``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from sf_stripe_sync.core.models import OperationKind, OrderPlan
 from sf_stripe_sync.stripe import params as build
 from sf_stripe_sync.stripe.convert import RemoteSchedule
 from sf_stripe_sync.stripe.gateway import coupon_id_for
+from sf_stripe_sync.stripe.prices import create_params as price_create_params
+from sf_stripe_sync.stripe.prices import custom_price_key
 
 Request = dict[str, Any]
 
@@ -83,11 +86,19 @@ def planned_requests(
         coupons[slot.slot] = coupon["id"]
         requests.append(_request("/v1/coupons", child_key(op_key, f"coupon:{slot.slot}"),
                                  coupon))
+    prices: dict[str, str] = {}
+    for spec in build.custom_prices(phases):
+        prices[spec.lookup_key] = f"<price {spec.lookup_key}>"
+        requests.append(_request("/v1/prices", custom_price_key(account_name, spec.lookup_key),
+                                 price_create_params(spec),
+                                 when=f"no price has lookup_key {spec.lookup_key}"))
     if plan.schedule_id is None or current is None:
-        body = build.create_params(plan, customer_id=customer or "", coupons=coupons)
+        body = build.create_params(plan, customer_id=customer or "", coupons=coupons,
+                                   prices=prices)
         requests.append(_request(path, op_key, body))
     else:
         body_update = build.update_params(plan, current=current, coupons=coupons,
-                                          proration_behavior=proration_behavior)
+                                          proration_behavior=proration_behavior,
+                                          prices=prices)
         requests.append(_request(f"{path}/{plan.schedule_id}", op_key, body_update))
     return requests

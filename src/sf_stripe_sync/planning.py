@@ -105,7 +105,9 @@ class Planner:
                               cancel_requested=cancel_requested, issues=collected,
                               prices=prices)
 
-        prices = self.prices(account, wanted)
+        # A cancel needs the schedule id only: no price is read for it.
+        cancelling = cancel_requested or order.status == self.settings.rules.cancel_status
+        prices = None if cancelling else self.prices(account, wanted)
         plan = decide(known, prices)
         reads = {OperationKind.AMEND, OperationKind.REPLACE}
         if drift_reads:
@@ -120,7 +122,7 @@ class Planner:
             applied = remote.fingerprint
         theirs = [*(i.price for p in remote.phases for i in p.items),
                   *(o.price for p in remote.phases for o in p.one_time_items)]
-        prices = self.prices(account, [*wanted, *theirs])
+        prices = None if cancelling else self.prices(account, [*wanted, *theirs])
         phases = in_plan_terms(remote.phases, prices) if prices is not None else remote.phases
         return decide(known.model_copy(update={
             "remote_phases": phases, "remote_status": remote.status,

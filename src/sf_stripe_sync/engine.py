@@ -368,6 +368,23 @@ class Engine:
             plan = skipped_plan(order, stripe_account=default_account,
                                 activated_status=rules.activated_status)
             return OrderOutcome(order_id, "skip", plan, message=plan.warnings[0].message)
+        return self._plan_and_apply(bundle, order, issues, options, as_of, batch, confirmed,
+                                    cancel_requested)
+
+    def _plan_and_apply(
+        self,
+        bundle: OrderBundle,
+        order: Order,
+        issues: Sequence[OrderIssue],
+        options: RunOptions,
+        as_of: datetime,
+        batch: WriteBackBatch | None,
+        confirmed: dict[str, int],
+        cancel_requested: bool,
+    ) -> OrderOutcome:
+        """Plan a normalized order; unless a dry-run (``batch`` None), execute the plan."""
+        order_id, rules = order.id, self.settings.rules
+        default_account = self.settings.default_stripe_account
         dry_run = batch is None
         try:
             plan, remote = self.plan(order, as_of=as_of, cancel_requested=cancel_requested,

@@ -6,6 +6,7 @@ test server, except under CI.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -142,3 +143,35 @@ def test_the_trigger_endpoint_hands_its_orders_to_the_workers_on_a_shared_store(
         queue.close()
     [job] = _jobs(pg_spec)
     assert (job["task"], job["args"]) == (ROUTE_ORDERS, {"order_ids": [order_id]})
+
+
+def test_sync_enqueue_queues_the_changed_orders_per_contract_from_the_command_line(
+    rig: Rig, pg_spec: StoreSpec, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from sf_stripe_sync.cli import main
+
+    monkeypatch.setenv("SF_STRIPE_SYNC__STATE__URL", pg_spec.target)
+    common = ["--state-dir", str(rig.state_dir), "--salesforce-sandbox-url", rig.org.base_url,
+              "--stripe-emulator-url", rig.emulator.url, "--format", "json"]
+    assert main(["sync", "--enqueue", *common]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(["sync", "--enqueue", *common]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert first == {"orders_read": len(SNAPSHOT["Order"]),
+                     "jobs_queued": len(SNAPSHOT["Contract"])}
+    assert second["jobs_queued"] == 0  # re-read through the overlap, already queued
+    assert {j["task"] for j in _jobs(pg_spec)} == {SYNC_CONTRACT}
+    assert rig.emulator.objects("subscription_schedule") == []  # the workers sync, not sync
+
+
+def test_sync_enqueue_without_a_shared_store_is_a_usage_error(
+    rig: Rig, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from sf_stripe_sync.cli import main
+
+    code = main(["sync", "--enqueue", "--state-dir", str(rig.state_dir),
+                 "--salesforce-sandbox-url", rig.org.base_url,
+                 "--stripe-emulator-url", rig.emulator.url])
+    assert code == 2
+    assert "state.url" in capsys.readouterr().err

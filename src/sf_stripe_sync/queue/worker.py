@@ -1,7 +1,8 @@
 """``sf-stripe-sync worker``: one process taking sync jobs from the queue until stopped.
 
 Theory of operation: a worker opens one runtime for its life (Salesforce, Stripe
-gateways with their shared rate limits, the Postgres store), registers the job bodies
+gateways with their shared rate limits, the Postgres store), runs the same preflight
+as ``sync`` (not ready: it refuses to start), registers the job bodies
 on a procrastinate app and runs procrastinate's worker on the event loop; sync job
 bodies are ordinary blocking functions, which procrastinate runs in threads.
 
@@ -151,6 +152,9 @@ def run_worker(settings: Settings, sandbox: SandboxOptions | None = None, *,
     with open_runtime(settings, sandbox) as rt:
         if rt.store.backend != "postgresql":
             raise SyncError("a worker needs the shared PostgreSQL store (state.url)")
+        # As sync and serve: a worker that is not ready refuses to start, so it never
+        # writes a configuration fault into an Order.
+        require_ready(rt)
         require_ready(rt)  # a configuration fault is never written into an Order
         register(app, settings, JobRunner(settings, rt, app))
         asyncio.run(_serve(app, settings, name, wait))

@@ -325,3 +325,16 @@ def test_webhook_endpoints_get_the_events_they_want_signed_in_order(
                           "customer.subscription.updated"}
     created = [e["created"] for e in received]
     assert created == sorted(created)
+
+
+def test_a_retried_advance_with_the_same_key_bills_once(client: stripe.StripeClient) -> None:
+    buyer = Clocked(client)
+    buyer.schedule({"items": [{"price": "price_A"}], "end_date": APR_1})
+    clocks = client.v1.test_helpers.test_clocks
+    for _ in range(2):
+        clocks.advance(buyer.clock.id, params={"frozen_time": FEB_1},
+                       options={"idempotency_key": "advance-to-feb"})
+    assert [i.total for i in buyer.invoices()] == [1000, 1000]
+    with pytest.raises(stripe.IdempotencyError):
+        clocks.advance(buyer.clock.id, params={"frozen_time": MAR_1},
+                       options={"idempotency_key": "advance-to-feb"})

@@ -62,7 +62,13 @@ from sf_stripe_sync.page_runner import (
 )
 from sf_stripe_sync.pipeline import Pipeline
 from sf_stripe_sync.planning import Planner
-from sf_stripe_sync.ports import BillingGateway, OrderSource, RemoteScheduleLike, WriteBack
+from sf_stripe_sync.ports import (
+    BillingGateway,
+    OrderSource,
+    RemoteScheduleLike,
+    StateStore,
+    WriteBack,
+)
 from sf_stripe_sync.reading import OrderReader, is_missing, modstamp
 from sf_stripe_sync.resume import finish_interrupted, repair_ids
 from sf_stripe_sync.run_leases import (
@@ -74,7 +80,7 @@ from sf_stripe_sync.run_leases import (
 )
 from sf_stripe_sync.run_report import COUNTED, SUCCEEDED, OrderOutcome, RunOptions, RunReport
 from sf_stripe_sync.state.errors import IllegalTransition
-from sf_stripe_sync.state.store import ContractState, FailedOrder, JournalState, StateStore
+from sf_stripe_sync.state.store import ContractState, FailedOrder, JournalState
 from sf_stripe_sync.writeback import WriteBackBatch
 
 __all__ = ["COUNTED", "SUCCEEDED", "Engine", "OrderOutcome", "RunOptions", "RunReport"]

@@ -18,9 +18,10 @@ from collections.abc import Iterable
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue
 from sf_stripe_sync.core.models import OrderBundle, OrderPlan
 from sf_stripe_sync.errors import LeaseHeld, SyncError, TerminalError, TransientError
+from sf_stripe_sync.ports import StateStore
 from sf_stripe_sync.reading import is_missing
 from sf_stripe_sync.run_report import OrderOutcome
-from sf_stripe_sync.state.store import JournalState, StateStore
+from sf_stripe_sync.state.store import JournalState
 from sf_stripe_sync.writeback import WriteBackBatch
 
 log = logging.getLogger("sf_stripe_sync.engine")

@@ -40,9 +40,8 @@ from sf_stripe_sync.core.issues import OrderIssue
 from sf_stripe_sync.core.models import OperationKind, Order, OrderPlan, PriceCatalog
 from sf_stripe_sync.core.plan import KnownState, known_state_from_orders, plan_order
 from sf_stripe_sync.core.pricing import in_plan_terms, price_ids
-from sf_stripe_sync.ports import BillingGateway, RemoteScheduleLike
+from sf_stripe_sync.ports import BillingGateway, RemoteScheduleLike, StateStore
 from sf_stripe_sync.reading import OrderReader
-from sf_stripe_sync.state.store import StateStore
 
 APPLYING = frozenset({OperationKind.CREATE, OperationKind.AMEND, OperationKind.REPLACE})
 PLANNED_SCHEDULE = "(planned)"

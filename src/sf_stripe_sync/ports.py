@@ -2,13 +2,15 @@
 
 Theory of operation (the httpx transport idea): the engine depends only on these
 Protocols. Each has a real adapter (``salesforce/``, ``stripe/``, ``state/``) and a
-file/in-memory stand-in, so the same engine runs against a real org, a snapshot file,
-or the local sandboxes. Adapters raise only ``sf_stripe_sync.errors`` exceptions.
+file/in-memory stand-in (``sources/``, ``sf_stripe_sync.testing``), so the same engine
+runs against a real org, a snapshot file, the local sandboxes or in-memory fakes. Adapters
+raise only ``sf_stripe_sync.errors`` exceptions. ``tests/conformance`` runs one suite
+against each fake and its real adapter, so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -16,6 +18,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from sf_stripe_sync.core.models import OrderBundle, OrderPlan, Phase, PriceCatalog
+from sf_stripe_sync.state.records import ContractState, FailedOrder, JournalEntry, JournalState
 
 
 class RecordResult(BaseModel):
@@ -187,3 +190,52 @@ class BillingGateway(Protocol):
     def cancel_schedule(
         self, schedule_id: str, *, op_key: str, invoice_now: bool, prorate: bool
     ) -> ScheduleResultLike: ...
+
+
+class StateStore(Protocol):
+    """What the engine remembers between runs (``state.store.StateStore``, on SQLite or
+    PostgreSQL): the methods the engine and its collaborators call, nothing more."""
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql`` (a lease of a dead local process is taken at once
+        only on the single-host SQLite store)."""
+        ...
+
+    def get_watermark(self, source: str) -> datetime | None: ...
+    def set_watermark(self, source: str, value: datetime) -> None: ...
+    def put_id(self, account: str, kind: str, salesforce_id: str, stripe_id: str) -> None: ...
+    def get_stripe_id(self, account: str, kind: str, salesforce_id: str) -> str | None: ...
+    def get_contract(self, account: str, contract_key: str) -> ContractState | None: ...
+    def put_contract(self, state: ContractState) -> None: ...
+
+    def journal_begin(
+        self, *, run_id: str, order_id: str, contract_key: str, account: str,
+        operation: str, fingerprint: str, idempotency_key: str,
+        payload: Mapping[str, Any] | None = None,
+    ) -> JournalEntry:
+        """A PLANNED entry, or the unfinished one this key already has (a FAILED one is
+        revived); the same key for another operation raises ``IdempotencyConflict``."""
+        ...
+
+    def journal_mark(
+        self, entry_id: int, state: JournalState, *, stripe_id: str | None = None,
+        request_ids: Sequence[str] = (), error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> JournalEntry:
+        """Move an entry along the journal's state machine (else ``IllegalTransition``)."""
+        ...
+
+    def journal_unfinished(self) -> list[JournalEntry]: ...
+    def journal_for_order(self, order_id: str) -> list[JournalEntry]: ...
+    def acquire_lease(self, key: str, owner: str, ttl_seconds: float, now: datetime) -> bool: ...
+    def release_lease(self, key: str, owner: str) -> None: ...
+    def renew_leases(self, owner: str, ttl_seconds: float, now: datetime) -> int: ...
+    def lease_holder(self, key: str, now: datetime) -> str | None: ...
+    def run_start(self, run_id: str, *, mode: str, started_at: datetime) -> None: ...
+
+    def run_finish(
+        self, run_id: str, *, finished_at: datetime, counts: Mapping[str, int],
+        stripe_writes: int, salesforce_calls: int, failed_orders: Sequence[FailedOrder],
+        succeeded_orders: Sequence[str] = (),
+    ) -> None: ...

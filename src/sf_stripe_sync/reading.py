@@ -23,9 +23,8 @@ from sf_stripe_sync.core.dates import parse_sf_datetime
 from sf_stripe_sync.core.issues import OrderIssue
 from sf_stripe_sync.core.models import Order, OrderBundle
 from sf_stripe_sync.core.normalize import normalize_order
-from sf_stripe_sync.ports import ContractPrefetch, OrderSource
+from sf_stripe_sync.ports import ContractPrefetch, OrderSource, StateStore
 from sf_stripe_sync.run_report import RunOptions
-from sf_stripe_sync.state.store import StateStore
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MISSING_MARK = "_missing"

@@ -15,8 +15,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sf_stripe_sync.core.models import Order, OrderBundle, OrderPlan
+from sf_stripe_sync.ports import StateStore
 from sf_stripe_sync.run_leases import run_alive
-from sf_stripe_sync.state.store import JournalState, StateStore
+from sf_stripe_sync.state.store import JournalState
 from sf_stripe_sync.writeback import WriteBackBatch
 
 

@@ -25,7 +25,7 @@ from datetime import datetime
 
 from sf_stripe_sync import observe
 from sf_stripe_sync.errors import SyncError
-from sf_stripe_sync.state.store import StateStore
+from sf_stripe_sync.ports import StateStore
 
 log = logging.getLogger("sf_stripe_sync.engine")
 

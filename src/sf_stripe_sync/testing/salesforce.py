@@ -132,7 +132,7 @@ class FakeOrg:
             self.calls += 1
             found = [r for r in self._records.get(sobject, {}).values()
                      if isinstance(r.get(where_field), str) and r[where_field].lower() in wanted]
-            return [{f: r.get(f) for f in ("Id", *fields)} for r in found]
+            return [{f: r.get(f) for f in fields} for r in found]
 
     # ------------------------------------------------------------------ one record
 

@@ -1,0 +1,84 @@
+"""``ports.OrderSource`` and ``ports.WriteBack`` (with upsert, batches and look-ups): the
+in-memory org and the real adapters on the local org answer alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sf_stripe_sync.ports import WriteOp
+from tests.conformance.conftest import ACCOUNT, CONTRACT, ORDERS, Org, sf_id
+
+
+def test_orders_come_with_their_items_account_and_contract(org: Org) -> None:
+    (bundle,) = org.source.orders_by_id([ORDERS[0]])
+    assert bundle.order_id == ORDERS[0]
+    assert [(i["Id"], float(i["Quantity"])) for i in bundle.items] == [(sf_id("802", 1), 2.0)]
+    assert bundle.account is not None and bundle.account["Id"] == ACCOUNT
+    assert bundle.contract is not None and bundle.contract["Id"] == CONTRACT
+    assert sf_id("01u", 1) in bundle.pricebook_entries
+
+
+def test_unknown_orders_are_left_out_and_any_status_is_read(org: Org) -> None:
+    bundles = org.source.orders_by_id([ORDERS[2], sf_id("801", 99)])
+    assert [(b.order_id, b.order["Status"]) for b in bundles] == [(ORDERS[2], "Draft")]
+
+
+def test_only_activated_orders_are_listed_and_on_their_contract(org: Org) -> None:
+    assert sorted(org.source.activated_order_ids()) == ORDERS[:2]
+    on_contract = org.source.contract_orders(CONTRACT)
+    assert [b.order_id for b in on_contract] == ORDERS[:2]
+    assert org.source.contract_orders(sf_id("800", 99)) == []
+
+
+def test_changed_since_pages_activated_orders_after_the_watermark(org: Org) -> None:
+    everything = [b.order_id for page in org.source.changed_since(None) for b in page]
+    assert sorted(everything) == ORDERS[:2]
+    later = datetime(2025, 1, 1, 12, tzinfo=UTC)
+    assert [b.order_id for page in org.source.changed_since(later) for b in page] == [
+        ORDERS[1]]
+
+
+def test_an_update_is_read_back_and_bad_records_fail_alone(org: Org) -> None:
+    results = org.writer.update("Order", [
+        {"Id": ORDERS[0], "Stripe_Sync_Status__c": "Synced"},
+        {"Id": ORDERS[1], "No_Such_Field__c": "x"},
+        {"Id": sf_id("801", 99), "Stripe_Sync_Status__c": "Synced"},
+    ])
+    assert [r.success for r in results] == [True, False, False]
+    assert results[1].errors[0].startswith("INVALID_FIELD")
+    assert results[2].errors[0].startswith("INVALID_CROSS_REFERENCE_KEY")
+    (bundle,) = org.source.orders_by_id([ORDERS[0]])
+    assert bundle.order["Stripe_Sync_Status__c"] == "Synced"
+    assert [b.order_id for page in org.source.changed_since(
+        datetime(2025, 6, 1, tzinfo=UTC)) for b in page] == [ORDERS[0]]
+
+
+def test_inserts_get_ids_and_are_found_by_field(org: Org) -> None:
+    results = org.writer.insert("Sync_Log__c", [
+        {"Order__c": ORDERS[0], "Operation__c": "create", "Sync_Key__c": "k-1"},
+        {"Order__c": ORDERS[1], "Operation__c": "create", "Sync_Key__c": "k-2"},
+    ])
+    assert all(r.success and r.id for r in results)
+    found = org.writer.find("Sync_Log__c", "Sync_Key__c", ["k-1", "k-3"],
+                             ["Id", "Order__c"])
+    assert [(f["Id"], f["Order__c"]) for f in found] == [(results[0].id, ORDERS[0])]
+
+
+def test_an_upsert_sent_twice_leaves_one_record(org: Org) -> None:
+    record = {"Order__c": ORDERS[0], "Operation__c": "create", "Sync_Key__c": "k-1"}
+    first = org.writer.upsert("Sync_Log__c", "Sync_Key__c", [record])
+    second = org.writer.upsert("Sync_Log__c", "Sync_Key__c",
+                               [{**record, "Operation__c": "amend"}])
+    assert first[0].success and second[0].success and first[0].id == second[0].id
+    logs = org.records("Sync_Log__c")
+    assert [(r["Id"], r["Operation__c"]) for r in logs] == [(first[0].id, "amend")]
+
+
+def test_a_batch_applies_its_writes_in_order(org: Org) -> None:
+    results = org.writer.write_many([
+        WriteOp("update", "Order", [{"Id": ORDERS[0], "Stripe_Sync_Status__c": "Synced"}]),
+        WriteOp("upsert", "Sync_Log__c", [{"Order__c": ORDERS[0], "Sync_Key__c": "k-9"}],
+                external_id="Sync_Key__c"),
+    ])
+    assert [[r.success for r in op] for op in results] == [[True], [True]]
+    assert [r["Sync_Key__c"] for r in org.records("Sync_Log__c")] == ["k-9"]

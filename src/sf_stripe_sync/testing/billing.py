@@ -15,8 +15,8 @@ What the fake keeps of Stripe's rules, because the engine depends on them:
   ``canceled`` after a cancel; only live ones can be updated; a cancel of a schedule
   already canceled answers with the schedule and no request id (the real gateway does);
 * customers are found by the ``salesforce_account_id`` metadata (no search lag here);
-* unknown ids and prices (when ``prices`` is given) are ``TerminalError``
-  ``resource_missing``.
+* unknown ids, customers and prices (when ``prices`` is given or seeded) are
+  ``TerminalError`` ``resource_missing``.
 
 Faults for tests: ``fail_next(method, error)`` raises before anything is applied;
 ``lose_next_answer(method)`` applies the write and then raises ``TransientError``, as
@@ -68,7 +68,8 @@ class FakeBillingGateway:
     (``gateway_for=lambda account: fake``) so what one run made, the next one sees."""
 
     def __init__(self, *, account_name: str = "default", prices: set[str] | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None,
+                 seed: Mapping[str, Any] | None = None) -> None:
         self.account_name = account_name
         self.prices = prices
         """Known price ids; None accepts any price."""
@@ -82,6 +83,19 @@ class FakeBillingGateway:
         self._ids = itertools.count(1)
         self._faults: dict[str, list[SyncError | None]] = {}
         self._lock = threading.RLock()
+        if seed is not None:
+            self.seed(seed)
+
+    def seed(self, catalog: Mapping[str, Any]) -> None:
+        """Customers, coupons and prices as the emulator's seed (``fixtures/*catalog.json``)
+        holds them; seeded prices become the only known ones."""
+        for raw in catalog.get("customers") or ():
+            self.customers[raw["id"]] = {"metadata": {}, **raw}
+        for raw in catalog.get("coupons") or ():
+            self.coupons[raw["id"]] = dict(raw)
+        prices = {raw["id"] for raw in catalog.get("prices") or ()}
+        if prices:
+            self.prices = (self.prices or set()) | prices
 
     # ------------------------------------------------------------------ test controls
 

@@ -5,7 +5,10 @@ implementations offer the port's methods with the port's parameters."""
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,10 +20,29 @@ from sf_stripe_sync.state.errors import IllegalTransition
 from sf_stripe_sync.state.records import ContractState, FailedOrder, JournalState
 from sf_stripe_sync.state.store import StateStore
 from sf_stripe_sync.stripe.gateway import StripeGateway
-from sf_stripe_sync.testing import FakeBillingGateway, FakeOrg
-from tests.backends import StoreSpec
+from sf_stripe_sync.testing import FakeBillingGateway, FakeOrg, MemoryStateStore
+from tests.backends import store_spec_for
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+class MemorySpec:
+    """The in-memory store, opened like the real ones (``StoreSpec``)."""
+
+    backend = "memory"
+
+    def open(self) -> MemoryStateStore:
+        return MemoryStateStore()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store_spec(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """Each store: in memory, SQLite, and PostgreSQL (skipped without a server)."""
+    if request.param == "memory":
+        yield MemorySpec()
+        return
+    with store_spec_for(str(request.param), tmp_path) as spec:
+        yield spec
 
 
 def begin(store: ports.StateStore, key: str = "key-1", fingerprint: str = "fp-1") -> int:
@@ -29,7 +51,7 @@ def begin(store: ports.StateStore, key: str = "key-1", fingerprint: str = "fp-1"
                                fingerprint=fingerprint, idempotency_key=key).id
 
 
-def test_watermarks_ids_and_contract_state_round_trip(store_spec: StoreSpec) -> None:
+def test_watermarks_ids_and_contract_state_round_trip(store_spec: Any) -> None:
     store: ports.StateStore = store_spec.open()
     assert store.get_watermark("salesforce") is None
     store.set_watermark("salesforce", T0)
@@ -45,7 +67,7 @@ def test_watermarks_ids_and_contract_state_round_trip(store_spec: StoreSpec) -> 
     assert store.get_contract("default", "800X") is None
 
 
-def test_the_journal_resumes_by_key_and_refuses_illegal_moves(store_spec: StoreSpec) -> None:
+def test_the_journal_resumes_by_key_and_refuses_illegal_moves(store_spec: Any) -> None:
     store: ports.StateStore = store_spec.open()
     entry = begin(store)
     assert begin(store) == entry  # the same key: the unfinished entry, not a new one
@@ -63,7 +85,7 @@ def test_the_journal_resumes_by_key_and_refuses_illegal_moves(store_spec: StoreS
         store.journal_mark(entry, JournalState.SENT)
 
 
-def test_leases_are_held_renewed_and_released(store_spec: StoreSpec) -> None:
+def test_leases_are_held_renewed_and_released(store_spec: Any) -> None:
     store: ports.StateStore = store_spec.open()
     assert store.acquire_lease("contract:800C", "a", 30, T0)
     assert not store.acquire_lease("contract:800C", "b", 30, T0 + timedelta(seconds=10))
@@ -76,7 +98,7 @@ def test_leases_are_held_renewed_and_released(store_spec: StoreSpec) -> None:
     assert store.backend == store_spec.backend
 
 
-def test_a_finished_run_records_its_failures(store_spec: StoreSpec) -> None:
+def test_a_finished_run_records_its_failures(store_spec: Any) -> None:
     store = store_spec.open()
     port: ports.StateStore = store
     port.run_start("run-1", mode="sync", started_at=T0)
@@ -90,6 +112,7 @@ def test_a_finished_run_records_its_failures(store_spec: StoreSpec) -> None:
 
 PORTS = [
     (ports.StateStore, StateStore),
+    (ports.StateStore, MemoryStateStore),
     (ports.BillingGateway, StripeGateway),
     (ports.BillingGateway, FakeBillingGateway),
     (ports.OrderSource, SalesforceOrderSource),

@@ -1,11 +1,10 @@
 """The engine on the shipped in-memory fakes (``sf_stripe_sync.testing``): the demo org,
-a Stripe account in memory, a SQLite store in a temporary directory. The same scenarios
-as ``tests/e2e/test_sync_e2e.py`` without a server, in milliseconds."""
+its Stripe catalog and the state store, all in memory. The same scenarios as
+``tests/e2e/test_sync_e2e.py`` without a server or a database."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,8 +14,7 @@ import pytest
 
 from sf_stripe_sync.config import load_settings
 from sf_stripe_sync.engine import Engine, RunOptions, RunReport
-from sf_stripe_sync.state.store import StateStore
-from sf_stripe_sync.testing import FakeBillingGateway, FakeOrg
+from sf_stripe_sync.testing import FakeBillingGateway, FakeOrg, MemoryStateStore
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
@@ -32,7 +30,7 @@ SCHEDULE_FIELD = "Stripe_Subscription_Schedule_Id__c"
 class Stand:
     org: FakeOrg
     stripe: FakeBillingGateway
-    store: StateStore
+    store: MemoryStateStore
     state_dir: Path
 
     def sync(self, *, cancel_ids: tuple[str, ...] = ()) -> RunReport:
@@ -49,17 +47,13 @@ class Stand:
 
 
 @pytest.fixture
-def stand(tmp_path: Path) -> Iterator[Stand]:
+def stand(tmp_path: Path) -> Stand:
     snapshot = json.loads((ROOT / "fixtures" / "demo-org.json").read_text(encoding="utf-8"))
     catalog = json.loads((ROOT / "fixtures" / "demo-stripe-catalog.json").read_text(
         encoding="utf-8"))
-    store = StateStore.open(tmp_path / "state" / "state.db", clock=lambda: NOW)
-    try:
-        yield Stand(FakeOrg(snapshot, clock=lambda: NOW),
-                    FakeBillingGateway(clock=lambda: NOW, seed=catalog), store,
-                    tmp_path / "state")
-    finally:
-        store.close()
+    return Stand(FakeOrg(snapshot, clock=lambda: NOW),
+                 FakeBillingGateway(clock=lambda: NOW, seed=catalog),
+                 MemoryStateStore(clock=lambda: NOW), tmp_path / "state")
 
 
 def _activated(stand: Stand) -> set[str]:

@@ -10,6 +10,7 @@ import pytest
 
 from sf_stripe_sync.core.keys import operation_key
 from sf_stripe_sync.core.models import (
+    CustomPrice,
     DesiredSchedule,
     Discount,
     OperationKind,
@@ -155,3 +156,29 @@ def test_unknown_ids_and_prices_are_terminal_resource_missing(billing: Billing) 
     with pytest.raises(TerminalError) as no_price:
         billing.run().create_schedule(p, customer_id=cus, op_key=key(p))
     assert no_price.value.code == "resource_missing"
+
+
+def test_price_facts_tell_what_each_price_bills_and_which_are_missing(
+        billing: Billing) -> None:
+    catalog = billing.run().price_facts(["price_A", "price_nope"])
+    facts = catalog.prices["price_A"]
+    assert (facts.currency, facts.unit_amount, facts.interval) == ("usd", 1000, "month")
+    assert catalog.missing == frozenset({"price_nope"})
+
+
+def test_a_custom_price_is_made_once_by_its_lookup_key(billing: Billing) -> None:
+    cus = customer(billing)
+    spec = CustomPrice(lookup_key="sfss:prod_widget:usd:month:1:850", list_price="price_A",
+                       product="prod_widget", currency="usd", unit_amount=850,
+                       interval="month")
+    p = plan().model_copy(update={"schedule": DesiredSchedule(phases=(
+        Phase(start=JAN, end=JUN, items=(PhaseItem(price=spec.lookup_key, quantity=1,
+                                                   custom_price=spec),),
+              properties=PhaseProperties(currency="usd")),), end_behavior="cancel")})
+    made = billing.run().create_schedule(p, customer_id=cus, op_key=key(p)).schedule
+    (price_id,) = [i.price for i in made.phases[0].items]
+    assert price_id != spec.lookup_key
+    assert billing.run().price_facts([price_id]).prices[price_id].unit_amount == 850
+    other = p.model_copy(update={"contract_key": "800C2", "fingerprint": "fp-9"})
+    again = billing.run().create_schedule(other, customer_id=cus, op_key=key(other)).schedule
+    assert [i.price for i in again.phases[0].items] == [price_id]

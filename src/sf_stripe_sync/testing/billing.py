@@ -15,8 +15,11 @@ What the fake keeps of Stripe's rules, because the engine depends on them:
   ``canceled`` after a cancel; only live ones can be updated; a cancel of a schedule
   already canceled answers with the schedule and no request id (the real gateway does);
 * customers are found by the ``salesforce_account_id`` metadata (no search lag here);
-* unknown ids, customers and prices (when ``prices`` is given or seeded) are
-  ``TerminalError`` ``resource_missing``.
+* prices: ``price_facts`` reads the seeded (or made) prices through the real
+  ``stripe.prices.facts_from_stripe``; a custom price is found by its ``lookup_key``,
+  else made once (its key derived from the lookup key, as the real ``PriceBook``);
+* unknown ids, customers and prices (once any price is seeded) are ``TerminalError``
+  ``resource_missing``.
 
 Faults for tests: ``fail_next(method, error)`` raises before anything is applied;
 ``lose_next_answer(method)`` applies the write and then raises ``TransientError``, as
@@ -33,12 +36,12 @@ import hashlib
 import itertools
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sf_stripe_sync.core.keys import child_key, customer_key
-from sf_stripe_sync.core.models import OrderPlan
+from sf_stripe_sync.core.models import OrderPlan, PriceCatalog
 from sf_stripe_sync.errors import IdempotencyConflict, SyncError, TerminalError, TransientError
 from sf_stripe_sync.stripe import params as build
 from sf_stripe_sync.stripe.convert import (
@@ -50,6 +53,8 @@ from sf_stripe_sync.stripe.convert import (
     schedule_from_stripe,
 )
 from sf_stripe_sync.stripe.gateway import coupon_id_for
+from sf_stripe_sync.stripe.prices import create_params as price_create_params
+from sf_stripe_sync.stripe.prices import custom_price_key, facts_from_stripe
 
 Raw = dict[str, Any]
 
@@ -67,12 +72,12 @@ class FakeBillingGateway:
     """One Stripe account in memory; hand the same instance to every run
     (``gateway_for=lambda account: fake``) so what one run made, the next one sees."""
 
-    def __init__(self, *, account_name: str = "default", prices: set[str] | None = None,
+    def __init__(self, *, account_name: str = "default",
                  clock: Callable[[], datetime] | None = None,
                  seed: Mapping[str, Any] | None = None) -> None:
         self.account_name = account_name
-        self.prices = prices
-        """Known price ids; None accepts any price."""
+        self.prices: dict[str, Raw] = {}
+        """Price objects by id; while empty, any price id is accepted."""
         self.clock = clock or (lambda: datetime.now(UTC))
         self.customers: dict[str, Raw] = {}
         self.coupons: dict[str, Raw] = {}
@@ -93,9 +98,8 @@ class FakeBillingGateway:
             self.customers[raw["id"]] = {"metadata": {}, **raw}
         for raw in catalog.get("coupons") or ():
             self.coupons[raw["id"]] = dict(raw)
-        prices = {raw["id"] for raw in catalog.get("prices") or ()}
-        if prices:
-            self.prices = (self.prices or set()) | prices
+        for raw in catalog.get("prices") or ():
+            self.prices[raw["id"]] = {"active": True, "lookup_key": None, **raw}
 
     # ------------------------------------------------------------------ test controls
 
@@ -178,6 +182,41 @@ class FakeBillingGateway:
             return self._write("customers.create", customer_key(self.account_name, account_id),
                                body, create), True
 
+    # ------------------------------------------------------------------ prices
+
+    def price_facts(self, price_ids: Sequence[str]) -> PriceCatalog:
+        with self._lock:
+            found: dict[str, Any] = {}
+            for price_id in sorted(set(price_ids)):
+                self._read("prices.retrieve")
+                if price_id in self.prices:
+                    found[price_id] = facts_from_stripe(self.prices[price_id])
+            return PriceCatalog(prices=found, missing=frozenset(set(price_ids) - set(found)))
+
+    def _custom_prices(self, phases: Sequence[build.IndexedPhase]) -> dict[str, str]:
+        """lookup key -> price id of each custom price the phases bill (made if missing)."""
+        made: dict[str, str] = {}
+        for spec in build.custom_prices(phases):
+            self._read("prices.list")
+            known = next((p for p in self.prices.values()
+                          if p.get("lookup_key") == spec.lookup_key), None)
+            if known is not None:
+                known["active"] = True
+                made[spec.lookup_key] = str(known["id"])
+                continue
+            body: Raw = dict(price_create_params(spec))
+            made[spec.lookup_key] = self._write(
+                "prices.create", custom_price_key(self.account_name, spec.lookup_key), body,
+                self._price_maker(body))
+        return made
+
+    def _price_maker(self, body: Raw) -> Callable[[], str]:
+        def make() -> str:
+            price_id = self._new_id("price")
+            self.prices[price_id] = {"id": price_id, "active": True, **body}
+            return price_id
+        return make
+
     # ------------------------------------------------------------------ schedules: reads
 
     def retrieve_schedule(self, schedule_id: str) -> RemoteSchedule:
@@ -203,11 +242,12 @@ class FakeBillingGateway:
 
     def create_schedule(self, plan: OrderPlan, *, customer_id: str, op_key: str
                         ) -> ScheduleResult:
-        schedule = build.desired_schedule(plan)
-        coupons = self._make_coupons(plan, build.discount_slots(list(enumerate(
-            schedule.phases))), op_key)
+        phases = list(enumerate(build.desired_schedule(plan).phases))
+        before = self.writes()
+        coupons = self._make_coupons(plan, build.discount_slots(phases), op_key)
+        prices = self._custom_prices(phases)
         body: dict[str, Any] = dict(build.create_params(plan, customer_id=customer_id,
-                                                        coupons=coupons))
+                                                        coupons=coupons, prices=prices))
         self._check_refs(customer_id, body)
 
         def create() -> ScheduleResult:
@@ -217,7 +257,7 @@ class FakeBillingGateway:
                         "canceled": False}
             raw["phases"] = self._phases(body["phases"], body["start_date"])
             self.schedules[raw["id"]] = raw
-            return self._result(raw, len(coupons) + 1)
+            return self._result(raw, self.writes() - before + 1)
 
         result: ScheduleResult = self._write("subscription_schedules.create", op_key, body,
                                              create)
@@ -230,10 +270,13 @@ class FakeBillingGateway:
         if not current.is_live:
             raise TerminalError(f"schedule {schedule_id} is {current.status}; it can no "
                                 "longer be changed", code="schedule_not_live")
-        slots = build.discount_slots(build.phases_to_send(plan, current))
-        coupons = self._make_coupons(plan, slots, op_key)
+        sending = build.phases_to_send(plan, current)
+        before = self.writes()
+        coupons = self._make_coupons(plan, build.discount_slots(sending), op_key)
+        prices = self._custom_prices(sending)
         body: dict[str, Any] = dict(build.update_params(
-            plan, current=current, coupons=coupons, proration_behavior="create_prorations"))
+            plan, current=current, coupons=coupons, proration_behavior="create_prorations",
+            prices=prices))
 
         def update() -> ScheduleResult:
             raw = self.schedules.get(schedule_id)
@@ -243,7 +286,7 @@ class FakeBillingGateway:
             phases = body["phases"]
             raw.update(end_behavior=body["end_behavior"], metadata=dict(body["metadata"]),
                        phases=self._phases(phases, phases[0]["start_date"]))
-            return self._result(raw, len(coupons) + 1)
+            return self._result(raw, self.writes() - before + 1)
 
         result: ScheduleResult = self._write("subscription_schedules.update", op_key,
                                              {"id": schedule_id, **body}, update)
@@ -295,8 +338,8 @@ class FakeBillingGateway:
         if customer_id not in self.customers:
             raise self._missing("customer", customer_id)
         for phase in body["phases"]:
-            for item in phase["items"]:
-                if self.prices is not None and item["price"] not in self.prices:
+            for item in [*phase["items"], *phase.get("add_invoice_items", ())]:
+                if self.prices and item["price"] not in self.prices:
                     raise self._missing("price", str(item["price"]))
 
     def _phases(self, sent: list[Any], first_start: int | str) -> list[Raw]:

@@ -65,7 +65,9 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         where = args.config or "defaults and environment"
         report.ok("config", f"configuration parses ({where})")
-        report.findings.extend(_checked(settings, sandbox_options(args), args.scope).findings)
+        checked = _checked(settings, sandbox_options(args), args.scope)
+        report.findings.extend(checked.findings)
+        report.stripe.update(checked.stripe)
     if args.format == "json":
         json.dump(report.as_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -73,6 +73,8 @@ def test_a_ready_configuration_checks_clean_and_shows_mode_and_account(
     assert any("test mode" in m for m in messages)
     assert any("acct_emulator" in m for m in messages)
     assert any("API version 65.0 available" in m for m in messages)
+    assert report["stripe_accounts"] == {
+        "default": {"key": "secret", "mode": "test", "account": "acct_emulator"}}
     assert _salesforce_writes(org) == [] and _stripe_writes(emulator) == []
 
 

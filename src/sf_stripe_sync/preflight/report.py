@@ -33,6 +33,12 @@ class Finding:
 @dataclass
 class PreflightReport:
     findings: list[Finding] = field(default_factory=list)
+    stripe: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per configured Stripe account what was learnt: ``key`` (secret/restricted),
+    ``mode`` (test/live), ``account`` (acct_...), for machines reading the JSON."""
+
+    def note_stripe(self, name: str, **facts: str) -> None:
+        self.stripe.setdefault(name, {}).update(facts)
 
     def add(self, area: str, status: Status, message: str, *, subject: str | None = None,
             expected: str | None = None) -> None:
@@ -64,6 +70,7 @@ class PreflightReport:
             "ready": self.ready,
             "problems": len(self.problems),
             "warnings": sum(1 for f in self.findings if f.status == "warning"),
+            "stripe_accounts": self.stripe,
             "findings": [asdict(f) for f in self.findings],
         }
 

@@ -77,6 +77,7 @@ def check_key_shape(report: PreflightReport, area: str, env_name: str,
         return None
     kind = "restricted" if value.startswith("rk_") else "secret"
     report.ok(area, f"{kind} key in {mode} mode ({env_name})", subject=env_name)
+    report.note_stripe(area.removeprefix("stripe:"), key=kind, mode=mode)
     return mode
 
 
@@ -128,6 +129,7 @@ def _account(report: PreflightReport, area: str, client: stripe.StripeClient,
         return False
     live = " (live)" if getattr(found, "livemode", False) else ""
     report.ok(area, f"account {found.id}{live} reachable")
+    report.note_stripe(area.removeprefix("stripe:"), account=str(found.id))
     _version(report, area, found)
     return True
 

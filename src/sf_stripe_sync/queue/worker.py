@@ -155,6 +155,5 @@ def run_worker(settings: Settings, sandbox: SandboxOptions | None = None, *,
         # As sync and serve: a worker that is not ready refuses to start, so it never
         # writes a configuration fault into an Order.
         require_ready(rt)
-        require_ready(rt)  # a configuration fault is never written into an Order
         register(app, settings, JobRunner(settings, rt, app))
         asyncio.run(_serve(app, settings, name, wait))

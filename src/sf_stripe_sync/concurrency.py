@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+
+from sf_stripe_sync.config import Settings
 
 ENDPOINT_RATE = 25.0
 """Stripe's documented default limit of one endpoint, requests per second."""
@@ -94,6 +96,23 @@ class AdaptiveLimit:
         self.spare = spare
         self.peak = minimum
         """The largest limit given so far (for the run summary and benchmarks)."""
+
+    @classmethod
+    def for_gateways(cls, settings: Settings,
+                     gateways: Callable[[], Sequence[object]]) -> AdaptiveLimit:
+        """The limit of a run: bounds from settings, R and W from the gateways in use
+        (the fastest account rate, the slowest mean latency)."""
+
+        def rate() -> float | None:
+            rates = [getattr(getattr(g, "limiter", None), "rate", None) for g in gateways()]
+            return None if not rates or None in rates else max(r for r in rates if r)
+
+        def latency() -> float | None:
+            return slowest(m for m in (getattr(g, "latency", None) for g in gateways())
+                           if isinstance(m, LatencyMeter))
+
+        return cls(minimum=min(settings.concurrency, settings.concurrency_max),
+                   maximum=settings.concurrency_max, rate=rate, latency=latency)
 
     @property
     def per_kind(self) -> int:

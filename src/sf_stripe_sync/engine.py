@@ -42,7 +42,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
-from sf_stripe_sync.concurrency import AdaptiveLimit, LatencyMeter, slowest
+from sf_stripe_sync.concurrency import AdaptiveLimit
 from sf_stripe_sync.config import Settings, StripeAccountSettings
 from sf_stripe_sync.core.fingerprint import fingerprint
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue
@@ -133,10 +133,7 @@ class Engine:
         that does not keep its plans drops them (the streamed preview renders them)."""
         self._unwritten: set[str] = set()
         """Orders whose write-back failed in this run (their journal stays unfinished)."""
-        self.concurrency = AdaptiveLimit(
-            minimum=min(settings.concurrency, settings.concurrency_max),
-            maximum=settings.concurrency_max, rate=self._observed_rate,
-            latency=self._observed_latency)
+        self.concurrency = AdaptiveLimit.for_gateways(settings, self._gateways_in_use)
         """Contracts worked on at once: Little's law from Stripe's observed latency."""
 
     # ------------------------------------------------------------------ entry
@@ -205,6 +202,10 @@ class Engine:
         return self.store
 
     # ------------------------------------------------------------------ planning
+
+    def _gateways_in_use(self) -> list[BillingGateway]:
+        with self._gateway_lock:
+            return list(self._gateways.values())
 
     def _gateway(self, account: StripeAccountSettings) -> BillingGateway:
         if self._gateway_for is None:
@@ -306,18 +307,6 @@ class Engine:
         # journal even when its entry is confirmed in this one (the next run retries it).
         self._finish_journal({o: e for o, e in confirmed.items()
                               if o in problems or o not in unwritten}, problems, report)
-
-    def _observed_rate(self) -> float | None:
-        """The fastest account rate among the gateways in use (None: unlimited)."""
-        with self._gateway_lock:
-            gateways = list(self._gateways.values())
-        rates = [getattr(getattr(g, "limiter", None), "rate", None) for g in gateways]
-        return None if not rates or None in rates else max(r for r in rates if r)
-
-    def _observed_latency(self) -> float | None:
-        with self._gateway_lock:
-            meters = [getattr(g, "latency", None) for g in self._gateways.values()]
-        return slowest(m for m in meters if isinstance(m, LatencyMeter))
 
     def _finish_journal(
         self, confirmed: dict[str, int], problems: dict[str, list[str]], report: RunReport

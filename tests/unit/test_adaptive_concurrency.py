@@ -57,3 +57,24 @@ def test_one_kind_of_work_gets_what_one_endpoint_keeps_busy() -> None:
     limit = AdaptiveLimit(minimum=4, maximum=64, rate=lambda: 100.0, latency=lambda: 0.35)
     # 25/s (one endpoint) x 350 ms x 1.5 x 2 requests a group, + 2.
     assert limit.per_kind == 29 and limit.per_kind < limit.limit
+
+
+class _Gateway:
+    def __init__(self, rate: float | None, latency: float | None) -> None:
+        self.limiter = type("Bucket", (), {"rate": rate})()
+        self.latency = LatencyMeter()
+        if latency is not None:
+            self.latency.observe(latency)
+
+
+def test_a_runs_limit_reads_its_gateways_rates_and_latencies() -> None:
+    from sf_stripe_sync.config import Settings
+
+    gateways: list[object] = []
+    limit = AdaptiveLimit.for_gateways(Settings(concurrency=2, concurrency_max=40),
+                                       lambda: gateways)
+    assert limit.limit == 40  # no gateway yet: unlimited rate, 300 ms assumed
+    gateways += [_Gateway(25.0, 0.05), _Gateway(25.0, None)]
+    assert limit.limit == 4  # 25/s x 50 ms x 1.5 + 2
+    gateways.append(_Gateway(None, 0.05))
+    assert limit.limit == limit_at(0.05, rate=None, minimum=2, maximum=40)

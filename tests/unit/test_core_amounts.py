@@ -249,3 +249,42 @@ def test_term_basis_compares_the_whole_term() -> None:
     off = plan(item("802A", "price_A", 10.0), TotalAmount=10.0, rules=rules)
     assert [w.code for w in off.warnings] == [IssueCode.AMOUNT_MISMATCH]
     assert "term" in off.warnings[0].message
+
+
+def test_stripes_items_on_custom_prices_read_back_as_the_plans_and_keep_their_money() -> None:
+    from sf_stripe_sync.core.models import OneTimeItem, Phase, PhaseItem, PhaseProperties
+    from sf_stripe_sync.core.pricing import in_plan_terms
+
+    custom = facts("price_c750", 750).model_copy(
+        update={"lookup_key": "sfss:prod_X:usd:month-1:750", "list_price": "price_A"})
+    catalog = PriceCatalog(prices={**CATALOG.prices, "price_c750": custom})
+    stripe_phase = Phase(
+        start=datetime(2027, 1, 1, tzinfo=UTC), end=datetime(2028, 1, 1, tzinfo=UTC),
+        properties=PhaseProperties(currency="usd"),
+        items=(PhaseItem(price="price_c750", quantity=2),),
+        one_time_items=(OneTimeItem(price="price_setup", quantity=1,
+                                    service_date=datetime(2027, 1, 1, tzinfo=UTC)),))
+    (phase,) = in_plan_terms([stripe_phase], catalog)
+    (theirs,) = phase.items
+    assert theirs.price == "sfss:prod_X:usd:month-1:750"
+    assert theirs.custom_price is not None and theirs.custom_price.list_price == "price_A"
+
+    # a new order's line at the same negotiated amount and quantity is the same item
+    known = KnownState(schedule_id="sub_sched_1", remote_phases=(phase,),
+                       current_phase_start=datetime(2027, 1, 1, tzinfo=UTC))
+    bundle = OrderBundle(
+        order={"Id": "801B", "Status": "Activated", "AccountId": "001A",
+               "EffectiveDate": "2027-01-01", "EndDate": "2028-01-01", "CurrencyIsoCode": "USD"},
+        items=({**item("802B", "price_A", 7.5, Quantity=2), "OrderId": "801B"},),
+        account={"Id": "001A", "Name": "Acme"})
+    order, issues = normalize_order(bundle, fields=FIELDS, rules=SyncRules())
+    assert order is not None
+    amended = plan_order(order, contract_orders=[], known=known, rules=SyncRules(),
+                         as_of=AS_OF, stripe_account="default", issues=issues, prices=catalog)
+    assert amended.operation.value == "amend" and amended.schedule is not None
+    (sent,) = amended.schedule.phases
+    assert [(i.price, i.quantity, i.unit_amount) for i in sent.items] == [
+        ("sfss:prod_X:usd:month-1:750", 2, 750)]
+    (setup,) = sent.one_time_items
+    assert (setup.price, setup.amount) == ("price_setup", 50000)
+    assert amended.billing_total == 12 * 1500 + 50000

@@ -36,6 +36,7 @@ from decimal import Decimal
 
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue, warning
 from sf_stripe_sync.core.models import (
+    CustomPrice,
     DesiredSchedule,
     Discount,
     OneTimeItem,
@@ -46,6 +47,7 @@ from sf_stripe_sync.core.models import (
     PriceCatalog,
 )
 from sf_stripe_sync.core.money import from_minor_units, round_half_up
+from sf_stripe_sync.core.pricing import custom_spec
 from sf_stripe_sync.core.term import add_interval, term_total
 
 HUNDRED = Decimal(100)
@@ -131,14 +133,19 @@ def attach_one_time(schedule: DesiredSchedule, items: Sequence[OneTimeItem]
 
 
 def _priced_item(item: PhaseItem, lines: Mapping[str, OrderLine],
-                 catalog: PriceCatalog) -> PhaseItem:
+                 catalog: PriceCatalog, specs: Mapping[str, CustomPrice]) -> PhaseItem:
     line = next((lines[i] for i in item.order_item_ids
                  if i in lines and lines[i].price_id == item.price), None)
     update: dict[str, object] = {}
+    spec = item.custom_price or specs.get(item.price)
     if line is not None:
         update = {"unit_amount": line.unit_amount, "interval": line.interval,
                   "interval_count": line.interval_count, "metered": line.charge == "metered",
                   "custom_price": line.custom_price}
+    elif spec is not None:  # one of our custom prices, on an item Stripe has
+        update = {"unit_amount": spec.unit_amount, "interval": spec.interval,
+                  "interval_count": spec.interval_count if spec.interval else None,
+                  "metered": spec.usage_type == "metered", "custom_price": spec}
     elif item.price in catalog.prices:
         facts = catalog.prices[item.price]
         update = {"unit_amount": facts.unit_amount, "interval": facts.interval,
@@ -148,6 +155,19 @@ def _priced_item(item: PhaseItem, lines: Mapping[str, OrderLine],
     if isinstance(unit, int) and not update.get("metered", item.metered):
         update["amount"] = discounted(unit * item.quantity, item.discount)
     return item.model_copy(update=update)
+
+
+def _priced_once(item: OneTimeItem, catalog: PriceCatalog) -> OneTimeItem:
+    """A one-time charge read back from Stripe: its amount from the price it names."""
+    if item.amount is not None:
+        return item
+    facts = catalog.prices.get(item.price)
+    unit = item.custom_price.unit_amount if item.custom_price is not None else (
+        facts.unit_amount if facts is not None else None)
+    if unit is None:
+        return item
+    return item.model_copy(update={"unit_amount": unit,
+                                   "amount": discounted(unit * item.quantity, item.discount)})
 
 
 def _recurring_amount(phase: Phase) -> int | None:
@@ -163,10 +183,12 @@ def price_schedule(schedule: DesiredSchedule, lines: Sequence[OrderLine],
                    catalog: PriceCatalog) -> DesiredSchedule:
     """Money on every item and phase (see the module docstring)."""
     by_id = {line.id: line for line in lines}
+    specs = {s.lookup_key: s for f in catalog.prices.values() if (s := custom_spec(f))}
     phases = []
     for phase in schedule.phases:
-        items = tuple(_priced_item(i, by_id, catalog) for i in phase.items)
-        priced = phase.model_copy(update={"items": items})
+        items = tuple(_priced_item(i, by_id, catalog, specs) for i in phase.items)
+        once = tuple(_priced_once(o, catalog) for o in phase.one_time_items)
+        priced = phase.model_copy(update={"items": items, "one_time_items": once})
         phases.append(priced.model_copy(update={"recurring_amount": _recurring_amount(priced)}))
     return schedule.model_copy(update={"phases": tuple(phases)})
 

@@ -32,13 +32,14 @@ local emulator, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sf_stripe_sync.core.keys import child_key, customer_key
 from sf_stripe_sync.core.models import OrderPlan, PriceCatalog
@@ -57,6 +58,16 @@ from sf_stripe_sync.stripe.prices import create_params as price_create_params
 from sf_stripe_sync.stripe.prices import custom_price_key, facts_from_stripe
 
 Raw = dict[str, Any]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _locked(method: F) -> F:
+    """One operation at a time, as if each were one request to one Stripe."""
+    @functools.wraps(method)
+    def run(self: FakeBillingGateway, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return cast(F, run)
 
 
 def _unix(value: int | str, now: datetime) -> int:
@@ -184,6 +195,7 @@ class FakeBillingGateway:
 
     # ------------------------------------------------------------------ prices
 
+    @_locked
     def price_facts(self, price_ids: Sequence[str]) -> PriceCatalog:
         with self._lock:
             found: dict[str, Any] = {}
@@ -240,6 +252,7 @@ class FakeBillingGateway:
 
     # ------------------------------------------------------------------ schedules: writes
 
+    @_locked
     def create_schedule(self, plan: OrderPlan, *, customer_id: str, op_key: str
                         ) -> ScheduleResult:
         phases = list(enumerate(build.desired_schedule(plan).phases))
@@ -263,6 +276,7 @@ class FakeBillingGateway:
                                              create)
         return result
 
+    @_locked
     def update_schedule(self, plan: OrderPlan, *, schedule_id: str, op_key: str,
                         current: Any = None) -> ScheduleResult:
         if current is None:

@@ -17,18 +17,21 @@ could not be written (the others were); 2 usage or configuration error.
 from __future__ import annotations
 
 import argparse
-import threading
 from collections.abc import Callable
-from typing import Any
 
 from sf_stripe_sync.billing_state.pull import BillingPull
 from sf_stripe_sync.billing_state.salesforce_side import BillingSalesforce
 from sf_stripe_sync.billing_state.status import billing_status, status_lines
 from sf_stripe_sync.catalog.context import CatalogContext, catalog_context
-from sf_stripe_sync.catalog.webhooks import WebhookEndpoint, verify_event
-from sf_stripe_sync.catalog_commands import _customer_of, _emit, _summary
-from sf_stripe_sync.config import resolve_secret
-from sf_stripe_sync.errors import ConfigError, UsageError
+from sf_stripe_sync.catalog_commands import (
+    _customer_of,
+    _emit,
+    _summary,
+    read_webhook_payload,
+    serve_webhooks,
+    verified_event,
+)
+from sf_stripe_sync.errors import ConfigError
 from sf_stripe_sync.logs import configure_logging
 from sf_stripe_sync.preflight.run import require_ready
 from sf_stripe_sync.runtime import Runtime, open_runtime
@@ -69,22 +72,11 @@ def run_pull(args: argparse.Namespace) -> int:
     return _run(args, step)
 
 
-def _secret(ctx: CatalogContext) -> Any:
-    secret = resolve_secret(ctx.settings.billing_state.webhook_secret_env, ctx.settings)
-    assert secret is not None
-    return secret
-
-
 def run_webhook(args: argparse.Namespace) -> int:
-    try:
-        payload = args.payload.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read webhook payload {args.payload}: {exc.strerror}") from exc
+    payload = read_webhook_payload(args)
 
     def step(rt: Runtime, ctx: CatalogContext) -> int:
-        tolerance = (args.tolerance if args.tolerance is not None
-                     else ctx.settings.catalog.webhook_tolerance_seconds)
-        event = verify_event(payload, args.signature, _secret(ctx), tolerance=tolerance)
+        event = verified_event(args, payload, ctx, ctx.settings.billing_state.webhook_secret_env)
         pull = make_billing_pull(rt, ctx, args.stripe_account)
         outcome = pull.apply_event(event)
         document = {"event": event.get("id"), "type": event.get("type"), "outcome": outcome,
@@ -98,16 +90,9 @@ def run_webhook(args: argparse.Namespace) -> int:
 def run_serve_webhooks(args: argparse.Namespace) -> int:
     def step(rt: Runtime, ctx: CatalogContext) -> int:
         pull = make_billing_pull(rt, ctx, args.stripe_account)
-        endpoint = WebhookEndpoint(pull.apply_event, _secret(ctx),
-                                   tolerance=ctx.settings.catalog.webhook_tolerance_seconds)
-        endpoint.start(host=args.host, port=args.port)
-        print(f"listening for Stripe billing webhooks at {endpoint.url} ({rt.describe}); "
-              "Ctrl-C to stop", flush=True)
-        try:
-            threading.Event().wait()
-        finally:
-            endpoint.stop()
-        return EXIT_OK
+        return serve_webhooks(args, rt, ctx, pull.apply_event,
+                              ctx.settings.billing_state.webhook_secret_env,
+                              "Stripe billing webhooks")
 
     return _run(args, step)
 

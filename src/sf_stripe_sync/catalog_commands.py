@@ -119,23 +119,52 @@ def run_pull(args: argparse.Namespace) -> int:
     return _run(args, step)
 
 
-def _webhook_secret(ctx: CatalogContext) -> Any:
-    secret = resolve_secret(ctx.settings.catalog.webhook_secret_env, ctx.settings)
+def webhook_secret(ctx: CatalogContext, env_name: str) -> Any:
+    """The webhook signing secret named by ``env_name`` (the preflight made sure it is set)."""
+    secret = resolve_secret(env_name, ctx.settings)
     assert secret is not None
     return secret
 
 
-def run_webhook(args: argparse.Namespace) -> int:
+def read_webhook_payload(args: argparse.Namespace) -> bytes:
+    """The raw delivery body of ``--payload``, read before anything is opened."""
     try:
-        payload = args.payload.read_bytes()
+        payload: bytes = args.payload.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read webhook payload {args.payload}: {exc.strerror}") from exc
+    return payload
+
+
+def verified_event(args: argparse.Namespace, payload: bytes, ctx: CatalogContext,
+                   secret_env: str) -> dict[str, Any]:
+    """The delivery's event once its ``--signature`` checks out, within ``--tolerance``
+    seconds (else the configured window)."""
+    tolerance = (args.tolerance if args.tolerance is not None
+                 else ctx.settings.catalog.webhook_tolerance_seconds)
+    return verify_event(payload, args.signature, webhook_secret(ctx, secret_env),
+                        tolerance=tolerance)
+
+
+def serve_webhooks(args: argparse.Namespace, rt: Runtime, ctx: CatalogContext,
+                   apply: Callable[[dict[str, Any]], str], secret_env: str, what: str) -> int:
+    """Take signed deliveries on ``--host``/``--port`` and ``apply`` each, until Ctrl-C."""
+    endpoint = WebhookEndpoint(apply, webhook_secret(ctx, secret_env),
+                               tolerance=ctx.settings.catalog.webhook_tolerance_seconds)
+    endpoint.start(host=args.host, port=args.port)
+    print(f"listening for {what} at {endpoint.url} ({rt.describe}); Ctrl-C to stop",
+          flush=True)
+    try:
+        threading.Event().wait()
+    finally:
+        endpoint.stop()
+    return EXIT_OK
+
+
+def run_webhook(args: argparse.Namespace) -> int:
+    payload = read_webhook_payload(args)
 
     def step(ctx: CatalogContext, rt: Runtime) -> int:
-        tolerance = (args.tolerance if args.tolerance is not None
-                     else ctx.settings.catalog.webhook_tolerance_seconds)
-        event = verify_event(payload, args.signature, _webhook_secret(ctx),
-                             tolerance=tolerance)
+        event = verified_event(args, payload, ctx, ctx.settings.catalog.webhook_secret_env)
         outcome = make_pull(ctx, args.stripe_account).apply_event(event)
         document = {"event": event.get("id"), "type": event.get("type"), "outcome": outcome}
         _emit(args, document, [f"webhook {event.get('type')} {event.get('id')}: {outcome}"])
@@ -146,17 +175,8 @@ def run_webhook(args: argparse.Namespace) -> int:
 
 def run_serve_webhooks(args: argparse.Namespace) -> int:
     def step(ctx: CatalogContext, rt: Runtime) -> int:
-        pull = make_pull(ctx, args.stripe_account)
-        endpoint = WebhookEndpoint(pull.apply_event, _webhook_secret(ctx),
-                                   tolerance=ctx.settings.catalog.webhook_tolerance_seconds)
-        endpoint.start(host=args.host, port=args.port)
-        print(f"listening for Stripe webhooks at {endpoint.url} ({rt.describe}); "
-              "Ctrl-C to stop", flush=True)
-        try:
-            threading.Event().wait()
-        finally:
-            endpoint.stop()
-        return EXIT_OK
+        return serve_webhooks(args, rt, ctx, make_pull(ctx, args.stripe_account).apply_event,
+                              ctx.settings.catalog.webhook_secret_env, "Stripe webhooks")
 
     return _run(args, step)
 

@@ -100,14 +100,10 @@ def _catalog_commands(sub: Any) -> None:
     _catalog_target(p)
     p = catalog_sub.add_parser("webhook", help="apply one signed webhook delivery")
     _catalog_target(p)
-    p.add_argument("--payload", type=Path, required=True, metavar="FILE")
-    p.add_argument("--signature", required=True, metavar="STRIPE_SIGNATURE")
-    p.add_argument("--tolerance", type=int, default=None, metavar="SECONDS",
-                   help="maximum age of the signature; 0 accepts any age (replays)")
+    _webhook_delivery_args(p)
     p = catalog_sub.add_parser("serve-webhooks", help="receive webhook deliveries")
     _catalog_target(p)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=12113)
+    _webhook_listener_args(p, default_port=12113)
     p = catalog_sub.add_parser("portals", help="one portal configuration per configured role")
     _catalog_target(p)
     p = sub.add_parser("entitlements", help="a customer's active entitlements in Stripe")
@@ -123,6 +119,20 @@ def _catalog_commands(sub: Any) -> None:
     p.add_argument("--return-url", default=None, metavar="URL")
 
 
+def _webhook_delivery_args(p: argparse.ArgumentParser) -> None:
+    """One signed delivery, as ``catalog webhook`` and ``billing webhook`` take it."""
+    p.add_argument("--payload", type=Path, required=True, metavar="FILE")
+    p.add_argument("--signature", required=True, metavar="STRIPE_SIGNATURE")
+    p.add_argument("--tolerance", type=int, default=None, metavar="SECONDS",
+                   help="maximum age of the signature; 0 accepts any age (replays)")
+
+
+def _webhook_listener_args(p: argparse.ArgumentParser, *, default_port: int) -> None:
+    """Where a ``serve-webhooks`` command listens."""
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=default_port)
+
+
 def _billing_commands(sub: Any) -> None:
     billing = sub.add_parser("billing", help="Stripe's billing state back in Salesforce")
     billing_sub = billing.add_subparsers(dest="billing", required=True, parser_class=_Parser)
@@ -131,14 +141,10 @@ def _billing_commands(sub: Any) -> None:
     _catalog_target(p)
     p = billing_sub.add_parser("webhook", help="apply one signed billing webhook delivery")
     _catalog_target(p)
-    p.add_argument("--payload", type=Path, required=True, metavar="FILE")
-    p.add_argument("--signature", required=True, metavar="STRIPE_SIGNATURE")
-    p.add_argument("--tolerance", type=int, default=None, metavar="SECONDS",
-                   help="maximum age of the signature; 0 accepts any age (replays)")
+    _webhook_delivery_args(p)
     p = billing_sub.add_parser("serve-webhooks", help="receive billing webhook deliveries")
     _catalog_target(p)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=12114)
+    _webhook_listener_args(p, default_port=12114)
     p = billing_sub.add_parser("status", help="an Account's subscriptions and last invoices")
     _catalog_target(p)
     p.add_argument("account_id", metavar="ACCOUNT_ID")

@@ -136,6 +136,38 @@ def test_bad_one_time_charges_are_refused_naming_the_parameter(
     assert refused.param == param
 
 
+def _retired_price(client: stripe.StripeClient, *, recurring: bool) -> str:
+    params: dict[str, Any] = {"product": "prod_A", "currency": "usd", "unit_amount": 100}
+    if recurring:
+        params["recurring"] = {"interval": "month"}
+    made = client.v1.prices.create(params=params)
+    client.v1.prices.update(made.id, params={"active": False})
+    return made.id
+
+
+@pytest.mark.parametrize(("items", "once", "param", "words"), [
+    ("price_FEE", None, "phases[0][items][0][price]",
+     "`type=one_time` but this field only accepts prices with `type=recurring`"),
+    ("price_A", "price_A", "phases[0][add_invoice_items][0][price]",
+     "`type=recurring` but this field only accepts prices with `type=one_time`"),
+    ("retired recurring", None, "phases[0][items][0][price]", "inactive"),
+    ("price_A", "retired one-time", "phases[0][add_invoice_items][0][price]", "inactive"),
+    ("price_NONE", None, "phases[0][items][0][price]", "No such price"),
+])
+def test_phase_items_and_one_time_charges_take_only_active_prices_of_their_type(
+        client: stripe.StripeClient, items: str, once: str | None, param: str,
+        words: str) -> None:
+    retired = {"retired recurring": _retired_price(client, recurring=True),
+               "retired one-time": _retired_price(client, recurring=False)}
+    phase: dict[str, Any] = {"items": [{"price": retired.get(items, items)}]}
+    if once is not None:
+        phase["add_invoice_items"] = [{"price": retired.get(once, once)}]
+    refused = _refused(lambda: client.v1.subscription_schedules.create(params={
+        "customer": "cus_A", "start_date": NOW, "phases": [phase]}))
+    assert refused.param == param
+    assert words in str(refused.user_message)
+
+
 def test_a_clocked_customers_schedule_lives_in_the_clocks_time(
         client: stripe.StripeClient, emu: StripeEmulator) -> None:
     clocks = client.v1.test_helpers.test_clocks

@@ -78,6 +78,21 @@ def base_object(ctx: Context, kind: str, object_id: str) -> JSON:
     return {"id": object_id, "object": kind, "created": ctx.now, "livemode": False}
 
 
+def usable_price(ctx: Context, price_id: str, param: str, price_type: str) -> JSON:
+    """The active price ``price_id`` of ``price_type`` (``recurring`` for phase items,
+    ``one_time`` for one-time charges), refused as Stripe refuses any other."""
+    price = ctx.find("price", price_id)
+    if price is None:
+        raise invalid(f"No such price: '{price_id}'", param=param, code="resource_missing")
+    if not price["active"]:
+        raise invalid("The price specified is inactive. This field only accepts active prices.",
+                      param=param)
+    if price["type"] != price_type:
+        raise invalid(f"The price specified is set to `type={price['type']}` but this field "
+                      f"only accepts prices with `type={price_type}`.", param=param)
+    return price
+
+
 def apply_metadata(current: dict[str, str] | None, value: Any) -> dict[str, str]:
     """Stripe's metadata update: "" clears all, a key set to "" is removed, others merge."""
     result = dict(current or {})

@@ -17,7 +17,11 @@ from decimal import Decimal
 from typing import Any
 
 from sf_stripe_sync.sandbox.stripe_emulator.errors import invalid
-from sf_stripe_sync.sandbox.stripe_emulator.resources.common import Context, base_object
+from sf_stripe_sync.sandbox.stripe_emulator.resources.common import (
+    Context,
+    base_object,
+    usable_price,
+)
 from sf_stripe_sync.sandbox.stripe_emulator.store import JSON
 
 MAX_ADD_INVOICE_ITEMS = 20
@@ -57,17 +61,7 @@ def _price(ctx: Context, raw: JSON, path: str) -> JSON:
                       param=f"{path}[price]")
     if "price_data" in raw:
         return _inline_price(ctx, raw["price_data"], f"{path}[price_data]")
-    price = ctx.find("price", str(raw["price"]))
-    if price is None:
-        raise invalid(f"No such price: '{raw['price']}'", param=f"{path}[price]",
-                      code="resource_missing")
-    if not price["active"]:
-        raise invalid("The price specified is inactive. This field only accepts active prices.",
-                      param=f"{path}[price]")
-    if price["type"] != "one_time":
-        raise invalid("The price specified is set to `type=recurring` but this field only "
-                      "accepts prices with `type=one_time`.", param=f"{path}[price]")
-    return price
+    return usable_price(ctx, str(raw["price"]), f"{path}[price]", "one_time")
 
 
 def build(ctx: Context, raw_items: Any, currency: str, path: str,

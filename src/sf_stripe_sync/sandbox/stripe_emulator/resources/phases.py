@@ -29,7 +29,7 @@ from dateutil.relativedelta import relativedelta
 
 from sf_stripe_sync.sandbox.stripe_emulator.errors import invalid, missing_param
 from sf_stripe_sync.sandbox.stripe_emulator.resources import invoice_items
-from sf_stripe_sync.sandbox.stripe_emulator.resources.common import Context
+from sf_stripe_sync.sandbox.stripe_emulator.resources.common import Context, usable_price
 from sf_stripe_sync.sandbox.stripe_emulator.store import JSON
 
 MAX_ITEMS_PER_PHASE = 20
@@ -81,16 +81,7 @@ def _item(ctx: Context, raw: JSON, path: str) -> tuple[JSON, JSON]:
     price_id = str(raw.get("price") or raw.get("plan") or "")
     if not price_id:
         raise missing_param(f"{path}[price]")
-    price = ctx.find("price", price_id)
-    if price is None:
-        raise invalid(f"No such price: '{price_id}'", param=f"{path}[price]",
-                      code="resource_missing")
-    if not price["active"]:
-        raise invalid("The price specified is inactive. This field only accepts active prices.",
-                      param=f"{path}[price]")
-    if price["type"] != "recurring":
-        raise invalid("The price specified is set to `type=one_time` but this field only "
-                      "accepts prices with `type=recurring`.", param=f"{path}[price]")
+    price = usable_price(ctx, price_id, f"{path}[price]", "recurring")
     metered = price["recurring"]["usage_type"] == "metered"
     quantity: int | None = None if metered else 1
     if "quantity" in raw:

@@ -81,6 +81,13 @@ def test_an_upsert_on_a_field_that_is_not_an_external_id_is_refused_whole(
     assert org.records(LOG) == []
 
 
+def test_an_upsert_of_more_than_two_hundred_records_is_refused_whole(org: LocalOrg) -> None:
+    status, errors = _upsert(org, [_log(f"sfss-k{n}", "a") for n in range(201)])
+
+    assert status == 400 and errors[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
+    assert org.records(LOG) == []
+
+
 def test_an_insert_of_a_key_another_record_holds_is_a_duplicate_value(org: LocalOrg) -> None:
     writer = writer_for(session_conn(org))
     writer.insert(LOG, [_log("sfss-k", "a")])

@@ -255,14 +255,10 @@ class OrgApi:
         return sf_error(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed")
 
     def _collection(self, mode: str, body: Any) -> OrgResponse:
-        if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-            return sf_error(400, "JSON_PARSER_ERROR",
-                            "The request body must be an object with a records list")
+        refused = _collection_refusal(body)
+        if refused is not None:
+            return refused
         records = body["records"]
-        if len(records) > MAX_COLLECTION_SIZE:
-            return sf_error(400, "EXCEEDED_ID_LIMIT",
-                            "record limit reached. cannot submit more than 200 records into "
-                            "this call")
         all_or_none = bool(body.get("allOrNone", False))
         results = self.writer.collection("insert" if mode == "insert" else "update",
                                          records, all_or_none)
@@ -278,14 +274,10 @@ class OrgApi:
             return sf_error(400, "INVALID_FIELD",
                             f"Field name provided, {external} is not an External ID or "
                             f"indexed field for {obj.name}")
-        if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-            return sf_error(400, "JSON_PARSER_ERROR",
-                            "The request body must be an object with a records list")
+        refused = _collection_refusal(body)
+        if refused is not None:
+            return refused
         records = body["records"]
-        if len(records) > MAX_COLLECTION_SIZE:
-            return sf_error(400, "EXCEEDED_ID_LIMIT",
-                            "record limit reached. cannot submit more than 200 records into "
-                            "this call")
         return json_response(200, self.writer.upsert_collection(
             obj, spec.name, records, bool(body.get("allOrNone", False))))
 
@@ -341,3 +333,16 @@ def _call_kind(method: str, parts: list[str]) -> str:
     if head == "sobjects" and len(parts) == 3 and parts[2] != "describe":
         return "read"
     return "describe"
+
+
+def _collection_refusal(body: Any) -> OrgResponse | None:
+    """Why an sObject Collections body is refused as a whole, or None when it is not:
+    it must be an object with a ``records`` list of at most 200 records."""
+    if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+        return sf_error(400, "JSON_PARSER_ERROR",
+                        "The request body must be an object with a records list")
+    if len(body["records"]) > MAX_COLLECTION_SIZE:
+        return sf_error(400, "EXCEEDED_ID_LIMIT",
+                        "record limit reached. cannot submit more than 200 records into "
+                        "this call")
+    return None

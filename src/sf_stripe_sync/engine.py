@@ -472,9 +472,7 @@ class Engine:
             # the executor again: its guards find the plan in Stripe and send nothing.
             try:
                 applied = apply_plan(self._gateway(account), plan,
-                                     account_name=order.account_name,
-                                     invoice_now=self.settings.rules.invoice_now,
-                                     prorate=self.settings.rules.prorate, current=remote,
+                                     account_name=order.account_name, current=remote,
                                      known_customer_id=self._stored_customer(account, order))
             except SyncError as exc:
                 store.journal_mark(entry.id, JournalState.FAILED,

@@ -96,8 +96,6 @@ def apply_plan(
     plan: OrderPlan,
     *,
     account_name: str | None = None,
-    invoice_now: bool = False,
-    prorate: bool = False,
     current: RemoteScheduleLike | None = None,
     known_customer_id: str | None = None,
 ) -> Applied:
@@ -109,7 +107,7 @@ def apply_plan(
     """
     op_key = op_key_for(plan)
     if plan.operation is OperationKind.CANCEL:
-        return _cancel(gateway, plan, op_key, invoice_now=invoice_now, prorate=prorate)
+        return _cancel(gateway, plan, op_key)
     if plan.operation not in (OperationKind.CREATE, OperationKind.AMEND, OperationKind.REPLACE):
         raise TerminalError(f"plan for order {plan.order_id} is {plan.operation}: nothing to apply")
     customer_id, created = ensure_customer(gateway, plan, account_name, known_customer_id)
@@ -159,9 +157,7 @@ def _live_schedule(gateway: BillingGateway, customer_id: str, plan: OrderPlan, *
     return found
 
 
-def _cancel(
-    gateway: BillingGateway, plan: OrderPlan, op_key: str, *, invoice_now: bool, prorate: bool
-) -> Applied:
+def _cancel(gateway: BillingGateway, plan: OrderPlan, op_key: str) -> Applied:
     """One request when the schedule is known: the cancel itself, no read before it.
 
     A schedule Stripe already finished is found from Stripe's refusal instead: the
@@ -171,8 +167,7 @@ def _cancel(
         raise TerminalError(f"order {plan.order_id} has no Stripe schedule to cancel",
                             code="invalid_record")
     try:
-        result = gateway.cancel_schedule(plan.schedule_id, op_key=op_key,
-                                         invoice_now=invoice_now, prorate=prorate)
+        result = gateway.cancel_schedule(plan, op_key=op_key)
     except TerminalError:
         current = gateway.retrieve_schedule(plan.schedule_id)
         if current.status in FINISHED_STATUSES:

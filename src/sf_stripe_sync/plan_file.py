@@ -75,7 +75,6 @@ def basis_for(
     requests = planned_requests(
         plan, account_name=plan.stripe_account, op_key=op_key, current=current,
         proration_behavior=proration_behavior(rules.proration_behavior),
-        invoice_now=rules.invoice_now, prorate=rules.prorate,
         customer_name=order.account_name)
     return basis, requests
 

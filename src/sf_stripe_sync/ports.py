@@ -187,9 +187,9 @@ class BillingGateway(Protocol):
         """``current``: what this gateway's own ``retrieve_schedule`` returned, if read."""
         ...
 
-    def cancel_schedule(
-        self, schedule_id: str, *, op_key: str, invoice_now: bool, prorate: bool
-    ) -> ScheduleResultLike: ...
+    def cancel_schedule(self, plan: OrderPlan, *, op_key: str) -> ScheduleResultLike:
+        """Cancel ``plan.schedule_id`` now, as the plan says (``invoice_now``, ``prorate``)."""
+        ...
 
 
 class StateStore(Protocol):

@@ -130,17 +130,19 @@ def test_an_update_replaces_the_phases_and_the_fingerprint(billing: Billing) -> 
     assert [i.quantity for i in now.phases[0].items] == [5]
 
 
+def cancel_of(p: OrderPlan, schedule_id: str) -> OrderPlan:
+    return p.model_copy(update={"operation": OperationKind.CANCEL, "schedule_id": schedule_id})
+
+
 def test_a_cancel_finishes_the_schedule_and_a_second_cancel_sends_no_write(
         billing: Billing) -> None:
     cus = customer(billing)
     p = plan()
     made = billing.run().create_schedule(p, customer_id=cus, op_key=key(p)).schedule
-    result = billing.run().cancel_schedule(made.id, op_key="cancel-1", invoice_now=False,
-                                           prorate=False)
+    result = billing.run().cancel_schedule(cancel_of(p, made.id), op_key="cancel-1")
     assert result.schedule.status == "canceled" and result.request_ids
     assert billing.run().find_schedule(customer_id=cus, contract_key="800C1") is None
-    again = billing.run().cancel_schedule(made.id, op_key="cancel-2", invoice_now=False,
-                                          prorate=False)
+    again = billing.run().cancel_schedule(cancel_of(p, made.id), op_key="cancel-2")
     assert again.schedule.status == "canceled" and again.request_ids == ()
     amended = plan(5, fingerprint="fp-2", operation=OperationKind.AMEND)
     with pytest.raises(TerminalError):

@@ -14,6 +14,7 @@ from test_gateway_support import (
     NEXT_JAN,
     SEED,
     Stand,
+    cancel_of,
     discounted_plan,
     item,
     key_for,
@@ -148,8 +149,7 @@ def test_find_schedule_picks_ours_by_contract_key(stand: Stand) -> None:
 def test_find_schedule_ignores_canceled_schedules(stand: Stand) -> None:
     p = discounted_plan(stand)
     made = stand.gateway.create_schedule(p, customer_id=stand.customer, op_key=key_for(p))
-    stand.gateway.cancel_schedule(made.schedule.id, op_key="cancel-1", invoice_now=False,
-                                  prorate=False)
+    stand.gateway.cancel_schedule(cancel_of(p, made.schedule.id), op_key="cancel-1")
     assert stand.gateway.find_schedule(customer_id=stand.customer, contract_key="800C1") is None
 
 
@@ -212,8 +212,7 @@ def test_amend_keeps_a_phase_edited_directly_in_stripe(stand: Stand) -> None:
 def test_update_of_canceled_schedule_is_refused_without_writing(stand: Stand) -> None:
     p = discounted_plan(stand)
     made = stand.gateway.create_schedule(p, customer_id=stand.customer, op_key=key_for(p))
-    stand.gateway.cancel_schedule(made.schedule.id, op_key="cancel-1", invoice_now=False,
-                                  prorate=False)
+    stand.gateway.cancel_schedule(cancel_of(p, made.schedule.id), op_key="cancel-1")
     mark = stand.mark()
     with pytest.raises(TerminalError) as refused:
         stand.gateway.update_schedule(p, schedule_id=made.schedule.id, op_key="upd-1")
@@ -225,15 +224,14 @@ def test_cancel_sends_invoice_now_and_prorate_and_converges(stand: Stand) -> Non
     p = discounted_plan(stand)
     made = stand.gateway.create_schedule(p, customer_id=stand.customer, op_key=key_for(p))
     mark = stand.mark()
-    result = stand.gateway.cancel_schedule(made.schedule.id, op_key="cancel-1",
-                                           invoice_now=True, prorate=False)
+    cancel = cancel_of(p, made.schedule.id, invoice_now=True)
+    result = stand.gateway.cancel_schedule(cancel, op_key="cancel-1")
     (sent,) = stand.emu.requests()[mark:]
     assert sent["path"].endswith("/cancel")
     assert sent["params"] == {"invoice_now": "true", "prorate": "false"}
     assert result.schedule.status == "canceled"
     assert result.writes == 1
-    again = stand.gateway.cancel_schedule(made.schedule.id, op_key="cancel-2",
-                                          invoice_now=True, prorate=False)
+    again = stand.gateway.cancel_schedule(cancel, op_key="cancel-2")
     assert again.schedule.status == "canceled"
 
 

@@ -125,3 +125,10 @@ def discounted_plan(stand: Stand, *, quantity: int = 2, fingerprint: str = "fp-1
 
 def key_for(p: OrderPlan) -> str:
     return operation_key("default", p.operation.value, p.order_id, p.fingerprint)
+
+
+def cancel_of(p: OrderPlan, schedule_id: str, *, invoice_now: bool = False,
+              prorate: bool = False) -> OrderPlan:
+    """The cancel plan of the schedule ``p`` made: cancel terms travel in the plan."""
+    return p.model_copy(update={"operation": OperationKind.CANCEL, "schedule_id": schedule_id,
+                                "invoice_now": invoice_now, "prorate": prorate})

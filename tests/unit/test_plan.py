@@ -221,6 +221,9 @@ def test_cancel_fingerprint_covers_invoice_now_and_prorate() -> None:
                      rules=SyncRules(invoice_now=True, prorate=True))
     assert plain.operation is invoicing.operation is OperationKind.CANCEL
     assert plain.fingerprint != invoicing.fingerprint
+    # What the fingerprint covers travels in the plan: the executor sends exactly that.
+    assert (plain.invoice_now, plain.prorate) == (False, False)
+    assert (invoicing.invoice_now, invoicing.prorate) == (True, True)
 
 
 def test_cancel_without_a_schedule_fails_with_invalid_record() -> None:

@@ -351,6 +351,11 @@ class OrderPlan(Frozen):
     drift: tuple[DriftChange, ...] | None = None
     """Where Stripe's current schedule differs from the desired one, field by field;
     None when Stripe's schedule was not read (no schedule yet, or no Stripe access)."""
+    invoice_now: bool = False
+    """Cancel: invoice the usage and prorations so far at once (``rules.invoice_now``, in
+    the cancel's fingerprint); the executor sends what the plan says."""
+    prorate: bool = False
+    """Cancel: credit the unused part of the current period (``rules.prorate``)."""
 
     @property
     def errors(self) -> tuple[OrderIssue, ...]:

@@ -294,7 +294,8 @@ def _plan_cancel(base: OrderPlan, known: KnownState, rules: SyncRules) -> OrderP
     })
     done = known.remote_status in ENDED_REMOTE_STATUSES or known.applied_fingerprint == fp
     kind = OperationKind.NOOP if done else OperationKind.CANCEL
-    return base.model_copy(update={"operation": kind, "fingerprint": fp})
+    return base.model_copy(update={"operation": kind, "fingerprint": fp,
+                                   "invoice_now": rules.invoice_now, "prorate": rules.prorate})
 
 
 def _contract_members(

@@ -438,11 +438,14 @@ class StripeGateway:
             raise
         return self._result(obj, cost, coupons)
 
-    def cancel_schedule(self, schedule_id: str, *, op_key: str, invoice_now: bool,
-                        prorate: bool) -> ScheduleResult:
+    def cancel_schedule(self, plan: OrderPlan, *, op_key: str) -> ScheduleResult:
         """Cancel now; a schedule Stripe reports as already canceled counts as done."""
         cost = _Cost()
-        cancel = build.cancel_params(invoice_now=invoice_now, prorate=prorate)
+        schedule_id = plan.schedule_id
+        if not schedule_id:
+            raise TerminalError(f"order {plan.order_id} has no Stripe schedule to cancel",
+                                code="invalid_record")
+        cancel = build.cancel_params(invoice_now=plan.invoice_now, prorate=plan.prorate)
         try:
             obj = self._call(
                 "subscription_schedules.cancel", "write",

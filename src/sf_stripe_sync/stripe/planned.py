@@ -46,8 +46,6 @@ def planned_requests(
     op_key: str,
     current: RemoteSchedule | None,
     proration_behavior: build.ProrationBehavior,
-    invoice_now: bool,
-    prorate: bool,
     customer_name: str | None = None,
 ) -> list[Request]:
     """The writes ``executor.apply_plan`` will send for ``plan``, in order."""
@@ -55,8 +53,8 @@ def planned_requests(
         if current is not None and current.status in ("canceled", "released", "completed"):
             return []
         path = f"/v1/subscription_schedules/{plan.schedule_id}/cancel"
-        return [_request(path, op_key, build.cancel_params(invoice_now=invoice_now,
-                                                           prorate=prorate))]
+        return [_request(path, op_key, build.cancel_params(invoice_now=plan.invoice_now,
+                                                           prorate=plan.prorate))]
     if plan.operation not in (OperationKind.CREATE, OperationKind.AMEND, OperationKind.REPLACE):
         return []
     requests: list[Request] = []

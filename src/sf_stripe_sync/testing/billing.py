@@ -306,10 +306,10 @@ class FakeBillingGateway:
                                              {"id": schedule_id, **body}, update)
         return result
 
-    def cancel_schedule(self, schedule_id: str, *, op_key: str, invoice_now: bool,
-                        prorate: bool) -> ScheduleResult:
-        body = {"id": schedule_id, **build.cancel_params(invoice_now=invoice_now,
-                                                         prorate=prorate)}
+    def cancel_schedule(self, plan: OrderPlan, *, op_key: str) -> ScheduleResult:
+        schedule_id = plan.schedule_id or ""
+        body = {"id": schedule_id, **build.cancel_params(invoice_now=plan.invoice_now,
+                                                         prorate=plan.prorate)}
         with self._lock:
             raw = self.schedules.get(schedule_id)
             if raw is None:

@@ -80,6 +80,7 @@ from sf_stripe_sync.run_leases import (
 )
 from sf_stripe_sync.run_report import COUNTED, SUCCEEDED, OrderOutcome, RunOptions, RunReport
 from sf_stripe_sync.state.errors import IllegalTransition
+from sf_stripe_sync.state.records import CONTRACT_ACTIVE, CONTRACT_CANCELED
 from sf_stripe_sync.state.store import ContractState, FailedOrder, JournalState
 from sf_stripe_sync.writeback import WriteBackBatch
 
@@ -456,7 +457,7 @@ class Engine:
                                 message="another run is working on this contract")
         try:
             state = store.get_contract(account.name, plan.contract_key)
-            if state is not None and state.status != "canceled" and not plan.drift and (
+            if state is not None and not state.is_canceled and not plan.drift and (
                     state.applied_fingerprint == plan.fingerprint):
                 # Another run applied this very plan while this one was planning.
                 repair_ids(store, bundle, order, plan, batch, state.schedule_id)
@@ -518,7 +519,8 @@ class Engine:
             account=account.name, contract_key=plan.contract_key,
             schedule_id=applied.schedule_id, customer_id=applied.customer_id,
             applied_fingerprint=plan.fingerprint, applied_order_ids=frozenset(applied_ids),
-            status="canceled" if plan.operation is OperationKind.CANCEL else "active",
+            status=(CONTRACT_CANCELED if plan.operation is OperationKind.CANCEL
+                    else CONTRACT_ACTIVE),
             updated_at=self.clock()))
         if order.account_id:
             store.put_id(account.name, "customer", order.account_id, applied.customer_id)

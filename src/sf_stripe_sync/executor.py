@@ -34,8 +34,6 @@ from sf_stripe_sync.core.models import OperationKind, OrderPlan
 from sf_stripe_sync.errors import IdempotencyConflict, TerminalError
 from sf_stripe_sync.ports import BillingGateway, RemoteScheduleLike
 
-FINISHED_STATUSES = frozenset({"canceled", "released", "completed"})
-
 
 @dataclass(frozen=True)
 class Applied:
@@ -87,7 +85,7 @@ def ensure_customer(
         account_id=plan.account_id,
         name=account_name,
         known_customer_id=plan.customer_id or known_customer_id,
-        metadata={"salesforce_account_id": plan.account_id},
+        metadata={},  # the gateway tags the customer with the Account id itself
     )
 
 
@@ -133,7 +131,7 @@ def apply_plan(
                            result.request_ids, result.writes + customer_writes, created)
     if current is None or current.id != target:
         current = gateway.retrieve_schedule(target)
-    if current.status in FINISHED_STATUSES:
+    if current.is_finished:
         raise TerminalError(
             f"Stripe schedule {target} of order {plan.order_id} is {current.status} and "
             "cannot be changed; clear the schedule id on the Order and Contract to start anew",
@@ -152,7 +150,7 @@ def _live_schedule(gateway: BillingGateway, customer_id: str, plan: OrderPlan, *
     """The customer's live schedule for the plan's contract, as Stripe lists it."""
     found = gateway.find_schedule(customer_id=customer_id, contract_key=plan.contract_key,
                                   fresh=fresh)
-    if found is None or found.status in FINISHED_STATUSES:
+    if found is None or found.is_finished:
         return None
     return found
 
@@ -170,7 +168,7 @@ def _cancel(gateway: BillingGateway, plan: OrderPlan, op_key: str) -> Applied:
         result = gateway.cancel_schedule(plan, op_key=op_key)
     except TerminalError:
         current = gateway.retrieve_schedule(plan.schedule_id)
-        if current.status in FINISHED_STATUSES:
+        if current.is_finished:
             return Applied(plan.operation, current.id, current.customer, op_key,
                            already_applied=True)
         raise

@@ -46,7 +46,6 @@ from sf_stripe_sync.reading import OrderReader
 APPLYING = frozenset({OperationKind.CREATE, OperationKind.AMEND, OperationKind.REPLACE})
 PLANNED_SCHEDULE = "(planned)"
 """The schedule id a dry-run stands in for a schedule its own create would make."""
-FINISHED_STATUSES = frozenset({"canceled", "released", "completed"})
 
 
 class Planner:
@@ -75,7 +74,7 @@ class Planner:
         if planned is not None:
             return planned
         state = self.store.get_contract(account.name, order.contract_key) if self.store else None
-        if state is not None and state.status != "canceled":
+        if state is not None and not state.is_canceled:
             return KnownState(schedule_id=state.schedule_id,
                               applied_fingerprint=state.applied_fingerprint,
                               applied_order_ids=frozenset(state.applied_order_ids))
@@ -117,14 +116,14 @@ class Planner:
         assert known.schedule_id is not None
         remote = self.gateway(account).retrieve_schedule(known.schedule_id)
         applied = known.applied_fingerprint
-        if applied is None and remote.status not in FINISHED_STATUSES:
+        if applied is None and not remote.is_finished:
             applied = remote.fingerprint
         theirs = [*(i.price for p in remote.phases for i in p.items),
                   *(o.price for p in remote.phases for o in p.one_time_items)]
         prices = None if cancelling else self.prices(account, [*wanted, *theirs])
         phases = in_plan_terms(remote.phases, prices) if prices is not None else remote.phases
         return decide(known.model_copy(update={
-            "remote_phases": phases, "remote_status": remote.status,
+            "remote_phases": phases, "remote_finished": remote.is_finished,
             "current_phase_start": remote.current_phase_start,
             "applied_fingerprint": applied}), prices), remote
 

@@ -81,8 +81,8 @@ def test_a_created_schedule_carries_the_plan_and_is_found_by_its_contract(
     p = plan()
     result = billing.run().create_schedule(p, customer_id=cus, op_key=key(p))
     made = result.schedule
-    assert made.customer == cus and made.status == "not_started"
-    assert made.fingerprint == "fp-1"
+    assert made.customer == cus and made.status == "not_started" and not made.is_finished
+    assert made.fingerprint == "fp-1" and made.contract_key == "800C1"
     assert [(i.price, i.quantity, i.order_item_ids) for i in made.phases[1].items] == [
         ("price_A", 2, ("802a",)), ("price_B", 1, ("802b",))]
     assert [(ph.start, ph.end) for ph in made.phases] == [(JAN, JUN), (JUN, NEXT_JAN)]
@@ -141,6 +141,7 @@ def test_a_cancel_finishes_the_schedule_and_a_second_cancel_sends_no_write(
     made = billing.run().create_schedule(p, customer_id=cus, op_key=key(p)).schedule
     result = billing.run().cancel_schedule(cancel_of(p, made.id), op_key="cancel-1")
     assert result.schedule.status == "canceled" and result.request_ids
+    assert result.schedule.is_finished and billing.run().retrieve_schedule(made.id).is_finished
     assert billing.run().find_schedule(customer_id=cus, contract_key="800C1") is None
     again = billing.run().cancel_schedule(cancel_of(p, made.id), op_key="cancel-2")
     assert again.schedule.status == "canceled" and again.request_ids == ()

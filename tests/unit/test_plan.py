@@ -130,7 +130,7 @@ def test_new_order_on_known_schedule_amends_over_stripes_phases() -> None:
     created = plan(ORIGINAL)
     assert created.schedule is not None
     known = KnownState(schedule_id="sub_sched_1", applied_order_ids=frozenset({"801O"}),
-                       remote_phases=created.schedule.phases, remote_status="active")
+                       remote_phases=created.schedule.phases)
     result = plan(CHANGE, siblings=(ORIGINAL,), known=known)
     assert result.operation is OperationKind.AMEND
     assert result.schedule_id == "sub_sched_1"
@@ -234,7 +234,7 @@ def test_cancel_without_a_schedule_fails_with_invalid_record() -> None:
 
 
 def test_cancel_of_a_schedule_stripe_already_cancelled_is_a_noop() -> None:
-    known = KnownState(schedule_id="sub_sched_1", remote_status="canceled")
+    known = KnownState(schedule_id="sub_sched_1", remote_finished=True)
     assert plan(OVERLAP, known=known, cancel=True).operation is OperationKind.NOOP
 
 

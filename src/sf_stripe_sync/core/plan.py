@@ -74,8 +74,6 @@ from sf_stripe_sync.core.models import (
 from sf_stripe_sync.core.pricing import price_order, price_orders
 from sf_stripe_sync.core.rules import SyncRules
 
-ENDED_REMOTE_STATUSES = frozenset({"canceled", "released", "completed"})
-
 
 class KnownState(Frozen):
     """What the engine knows of a contract's schedule when it plans."""
@@ -86,7 +84,8 @@ class KnownState(Frozen):
     """Orders already folded into the schedule."""
     remote_phases: tuple[Phase, ...] | None = None
     """Current and future phases as Stripe has them; None when not read."""
-    remote_status: str | None = None
+    remote_finished: bool = False
+    """Stripe says the schedule is over (canceled, released or completed)."""
     current_phase_start: AwareDatetime | None = None
 
 
@@ -292,7 +291,7 @@ def _plan_cancel(base: OrderPlan, known: KnownState, rules: SyncRules) -> OrderP
         "invoice_now": rules.invoice_now,
         "prorate": rules.prorate,
     })
-    done = known.remote_status in ENDED_REMOTE_STATUSES or known.applied_fingerprint == fp
+    done = known.remote_finished or known.applied_fingerprint == fp
     kind = OperationKind.NOOP if done else OperationKind.CANCEL
     return base.model_copy(update={"operation": kind, "fingerprint": fp,
                                    "invoice_now": rules.invoice_now, "prorate": rules.prorate})

@@ -33,6 +33,8 @@ STANDARD_COUNT_KEYS: tuple[str, ...] = ("create", "amend", "replace", "cancel", 
 """Counts every run summary reports, zero when the run did not mention them."""
 
 ContractStatus = Literal["active", "canceled"]
+CONTRACT_ACTIVE: ContractStatus = "active"
+CONTRACT_CANCELED: ContractStatus = "canceled"
 
 
 class JournalState(StrEnum):
@@ -115,8 +117,13 @@ class ContractState(_Record):
     customer_id: str | None = None
     applied_fingerprint: str | None = None
     applied_order_ids: frozenset[str] = frozenset()
-    status: ContractStatus = "active"
+    status: ContractStatus = CONTRACT_ACTIVE
     updated_at: AwareDatetime
+
+    @property
+    def is_canceled(self) -> bool:
+        """Its schedule was canceled by us: a new plan starts a new schedule."""
+        return self.status == CONTRACT_CANCELED
 
 
 class FailedOrder(_Record):

@@ -70,6 +70,8 @@ def pop_order_item_ids(metadata: dict[str, str]) -> tuple[str, ...]:
     parts = [metadata.pop(META_ORDER_ITEM_IDS, "")] + [metadata.pop(k) for _, k in spilled]
     return tuple(i for part in parts for i in part.split(ITEM_ID_SEPARATOR) if i)
 LIVE_STATUSES = ("not_started", "active")
+FINISHED_STATUSES = ("canceled", "released", "completed")
+"""A schedule in one of these can no longer be changed (Stripe's final statuses)."""
 
 
 class RemoteSchedule(BaseModel):
@@ -91,6 +93,11 @@ class RemoteSchedule(BaseModel):
     def is_live(self) -> bool:
         """Still changeable: not started yet, or running."""
         return self.status in LIVE_STATUSES
+
+    @property
+    def is_finished(self) -> bool:
+        """Canceled, released or completed: Stripe no longer lets it change."""
+        return self.status in FINISHED_STATUSES
 
     @property
     def contract_key(self) -> str | None:

@@ -50,7 +50,7 @@ def planned_requests(
 ) -> list[Request]:
     """The writes ``executor.apply_plan`` will send for ``plan``, in order."""
     if plan.operation is OperationKind.CANCEL:
-        if current is not None and current.status in ("canceled", "released", "completed"):
+        if current is not None and current.is_finished:
             return []
         path = f"/v1/subscription_schedules/{plan.schedule_id}/cancel"
         return [_request(path, op_key, build.cancel_params(invoice_now=plan.invoice_now,
@@ -63,7 +63,7 @@ def planned_requests(
         customer = customer_placeholder(plan.account_id)
         create = build.customer_create_params(
             account_id=plan.account_id, name=customer_name,
-            metadata={"salesforce_account_id": plan.account_id})
+            metadata={})
         requests.append(_request("/v1/customers", customer_key(account_name, plan.account_id),
                                  create, when="no customer is found by search"))
     schedule = build.desired_schedule(plan)

@@ -28,38 +28,33 @@ past orders fully processed: an order that failed for a transient reason keeps t
 watermark behind it so the next run picks it up again. ``crashpoints`` marks the step
 boundaries the reliability suite kills.
 
-Collaborators: ``reading`` (pages, watermark, contract prefetch), ``executor`` (one plan
-to Stripe, with its guards), ``run_leases``, ``failures`` (how a failed order is
-reported), ``resume`` (finishing an interrupted write-back), ``writeback`` (batched
-Salesforce writes) and ``run_report`` (options and outcome values).
+Collaborators: ``reading`` (pages, watermark, contract prefetch), ``planning`` (one
+order's plan), ``applying`` (one plan sent under its contract's lease and journaled,
+through ``executor``, the plan to Stripe with its guards), ``run_leases``, ``failures``
+(how a failed order is reported), ``resume`` (finishing an interrupted write-back),
+``writeback`` (batched Salesforce writes) and ``run_report`` (options and outcome values).
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
+from sf_stripe_sync.applying import PlanApplier
 from sf_stripe_sync.concurrency import AdaptiveLimit
 from sf_stripe_sync.config import Settings, StripeAccountSettings
 from sf_stripe_sync.core.fingerprint import fingerprint
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue
-from sf_stripe_sync.core.models import OperationKind, Order, OrderBundle, OrderPlan, PriceCatalog
+from sf_stripe_sync.core.models import OperationKind, Order, OrderBundle, PriceCatalog
 from sf_stripe_sync.core.normalize import normalize_order
 from sf_stripe_sync.core.plan import failed_plan, not_found_plan, skipped_plan
 from sf_stripe_sync.core.render import display_names
-from sf_stripe_sync.crashpoints import crashpoint
 from sf_stripe_sync.errors import ConfigError, SyncError
-from sf_stripe_sync.executor import Applied, apply_plan, op_key_for
-from sf_stripe_sync.failures import FailureRecorder, error_code
-from sf_stripe_sync.page_runner import (
-    FlushTimer,
-    RunWriteBack,
-    contract_key_of,
-    schedule_kind_of,
-)
+from sf_stripe_sync.executor import op_key_for
+from sf_stripe_sync.failures import FailureRecorder
+from sf_stripe_sync.page_runner import FlushTimer, RunWriteBack, contract_key_of, schedule_kind_of
 from sf_stripe_sync.pipeline import Pipeline
 from sf_stripe_sync.planning import Planner
 from sf_stripe_sync.ports import (
@@ -71,17 +66,8 @@ from sf_stripe_sync.ports import (
 )
 from sf_stripe_sync.reading import OrderReader, is_missing, modstamp
 from sf_stripe_sync.resume import finish_interrupted, repair_ids
-from sf_stripe_sync.run_leases import (
-    LeaseKeeper,
-    contract_lease,
-    lease_owner,
-    run_lease,
-    take_lease,
-)
+from sf_stripe_sync.run_leases import LeaseKeeper, lease_owner, run_lease
 from sf_stripe_sync.run_report import COUNTED, SUCCEEDED, OrderOutcome, RunOptions, RunReport
-from sf_stripe_sync.state.errors import IllegalTransition
-from sf_stripe_sync.state.records import CONTRACT_ACTIVE, CONTRACT_CANCELED
-from sf_stripe_sync.state.store import ContractState, FailedOrder, JournalState
 from sf_stripe_sync.writeback import WriteBackBatch
 
 __all__ = ["COUNTED", "SUCCEEDED", "Engine", "OrderOutcome", "RunOptions", "RunReport"]
@@ -127,6 +113,10 @@ class Engine:
                                self._gateway if gateway_for is not None else None,
                                price_catalog=price_catalog)
         self.failures = FailureRecorder(store, self.owner, settings.default_stripe_account)
+        self._applier = (None if store is None else PlanApplier(
+            store=store, owner=self.owner, lease_owner=self.lease_owner,
+            lease_ttl=self.lease_ttl, clock=clock, account=settings.stripe_account,
+            gateway=self._gateway, failures=self.failures))
         self._gateway_lock = threading.Lock()
         self.on_page: Callable[[list[OrderBundle], list[OrderOutcome | None]], None] | None = (
             None)
@@ -185,22 +175,21 @@ class Engine:
             if not options.explicit and max_seen is not None:
                 self.reader.advance_watermark(store, min(max_seen, now), first_pending)
             store.run_finish(
-                report.run_id,
-                finished_at=self.clock(),
-                counts=report.counts,
-                stripe_writes=report.stripe_writes,
-                salesforce_calls=report.salesforce_calls,
-                failed_orders=[FailedOrder(order_id=o.order_id, code=o.code or "error",
-                                           message=o.message or "") for o in report.failed],
-                succeeded_orders=[o.order_id for o in report.outcomes
-                                  if o.result in SUCCEEDED],
-            )
+                report.run_id, finished_at=self.clock(), counts=report.counts,
+                stripe_writes=report.stripe_writes, salesforce_calls=report.salesforce_calls,
+                failed_orders=report.failed_orders, succeeded_orders=report.succeeded_ids)
         return report
 
     def _require_store(self) -> StateStore:
         if self.store is None:
             raise ConfigError("a state store is needed to sync (only --dry-run runs without)")
         return self.store
+
+    @property
+    def applier(self) -> PlanApplier:
+        if self._applier is None:
+            raise ConfigError("a state store is needed to sync (only --dry-run runs without)")
+        return self._applier
 
     # ------------------------------------------------------------------ planning
 
@@ -217,25 +206,6 @@ class Engine:
                 gateway = self._gateway_for(account)
                 self._gateways[account.name] = gateway
         return gateway
-
-    def plan(
-        self,
-        order: Order,
-        *,
-        as_of: datetime,
-        cancel_requested: bool = False,
-        read_remote: bool = True,
-        drift_reads: bool = False,
-        issues: Sequence[OrderIssue] = (),
-    ) -> tuple[OrderPlan, RemoteScheduleLike | None]:
-        """Plan one order (``planning.Planner``); Stripe's schedule is read for an amend
-        or a replace (and a noop when ``drift_reads``) when a gateway is configured.
-
-        ``issues``: what normalizing the order found; an error among them fails the plan
-        (as in the preview) instead of the bad line being silently left out."""
-        return self.planner.plan(order, as_of=as_of, cancel_requested=cancel_requested,
-                                 read_remote=read_remote, drift_reads=drift_reads,
-                                 issues=issues)
 
     # ------------------------------------------------------------------ pages
 
@@ -286,15 +256,7 @@ class Engine:
         keep_plans = options.dry_run if options.keep_plans is None else options.keep_plans
         if keep_plans:
             report.labels.update(display_names(page, fields=self.settings.fields))
-        for outcome in outcomes:
-            if outcome is None:
-                continue
-            if not keep_plans and outcome.result != "failed":
-                outcome.plan = None
-            report.outcomes.append(outcome)
-            report.stripe_writes += outcome.writes
-            if outcome.plan is not None and keep_plans:
-                report.plans.append(outcome.plan)
+        report.add(outcomes, keep_plans=keep_plans)
 
     def _flush(self, batch: WriteBackBatch, confirmed: dict[str, int],
                report: RunReport) -> None:
@@ -306,24 +268,9 @@ class Engine:
             unwritten = set(self._unwritten)
         # An order whose records failed in an earlier flush stays unfinished in the
         # journal even when its entry is confirmed in this one (the next run retries it).
-        self._finish_journal({o: e for o, e in confirmed.items()
-                              if o in problems or o not in unwritten}, problems, report)
-
-    def _finish_journal(
-        self, confirmed: dict[str, int], problems: dict[str, list[str]], report: RunReport
-    ) -> None:
-        assert self.store is not None
-        for order_id, entry_id in confirmed.items():
-            if order_id in problems:
-                report.notes.append(f"write-back of {order_id} incomplete: "
-                                    + "; ".join(problems[order_id]))
-                continue
-            # Another run may have finished this write-back first; the writes are idempotent.
-            with contextlib.suppress(IllegalTransition):
-                self.store.journal_mark(entry_id, JournalState.WRITTEN_BACK)
-        for order_id, errors in problems.items():
-            if order_id not in confirmed:
-                report.notes.append(f"write-back of {order_id} failed: " + "; ".join(errors))
+        self.applier.written_back({o: e for o, e in confirmed.items()
+                                   if o in problems or o not in unwritten}, problems,
+                                  report.notes)
 
     # ------------------------------------------------------------------ one order
 
@@ -383,9 +330,9 @@ class Engine:
         default_account = self.settings.default_stripe_account
         dry_run = batch is None
         try:
-            plan, remote = self.plan(order, as_of=as_of, cancel_requested=cancel_requested,
-                                     read_remote=True, issues=issues,
-                                     drift_reads=dry_run or rules.on_drift == "overwrite")
+            plan, remote = self.planner.plan(
+                order, as_of=as_of, cancel_requested=cancel_requested, read_remote=True,
+                issues=issues, drift_reads=dry_run or rules.on_drift == "overwrite")
         except ConfigError as exc:
             issue = OrderIssue(code=IssueCode.INVALID_RECORD, message=str(exc),
                                order_id=order_id, field=self.settings.fields.order_stripe_account)
@@ -403,8 +350,9 @@ class Engine:
             return OrderOutcome(order_id, "skip", plan, message="; ".join(
                 w.message for w in plan.warnings))
         if plan.operation is OperationKind.NOOP:
-            if batch is not None and not self._finish_interrupted(bundle, order, plan, batch,
-                                                                  confirmed):
+            if batch is not None and not finish_interrupted(
+                    self.applier.store, self.owner, self.clock(), bundle, order, plan, batch,
+                    confirmed):
                 repair_ids(self.store, bundle, order, plan, batch)
             return self._recorded(OrderOutcome(order_id, "noop", plan,
                                                schedule_id=plan.schedule_id),
@@ -418,7 +366,7 @@ class Engine:
             return OrderOutcome(order_id, "failed", plan, code="stale_plan",
                                 message=f"order {order_id} changed since the plan was saved: "
                                         "not applied; plan it again")
-        return self._execute(bundle, order, plan, remote, batch, confirmed)
+        return self.applier.apply(bundle, order, plan, remote, batch, confirmed)
 
     def _recorded(self, outcome: OrderOutcome, options: RunOptions, bundle: OrderBundle,
                   order: Order, remote: RemoteScheduleLike | None) -> OrderOutcome:
@@ -430,106 +378,3 @@ class Engine:
                 self.settings, outcome.plan, order, self.reader.contract_stamps(order),
                 modstamp(bundle), remote, fingerprint(bundle))
         return outcome
-
-    def _finish_interrupted(
-        self, bundle: OrderBundle, order: Order, plan: OrderPlan, batch: WriteBackBatch,
-        confirmed: dict[str, int],
-    ) -> bool:
-        if self.store is None:
-            return False
-        return finish_interrupted(self.store, self.owner, self.clock(), bundle, order, plan,
-                                  batch, confirmed)
-
-    def _execute(
-        self,
-        bundle: OrderBundle,
-        order: Order,
-        plan: OrderPlan,
-        remote: RemoteScheduleLike | None,
-        batch: WriteBackBatch,
-        confirmed: dict[str, int],
-    ) -> OrderOutcome:
-        store = self._require_store()
-        account = self.settings.stripe_account(plan.stripe_account)
-        lease_key = contract_lease(account.name, plan.contract_key)
-        if not take_lease(store, lease_key, self.lease_owner, self.clock, self.lease_ttl):
-            return OrderOutcome(order.id, "skip", plan, transient=True,
-                                message="another run is working on this contract")
-        try:
-            state = store.get_contract(account.name, plan.contract_key)
-            if state is not None and not state.is_canceled and not plan.drift and (
-                    state.applied_fingerprint == plan.fingerprint):
-                # Another run applied this very plan while this one was planning.
-                repair_ids(store, bundle, order, plan, batch, state.schedule_id)
-                return OrderOutcome(order.id, "noop", plan, schedule_id=state.schedule_id)
-            op_key = op_key_for(plan)
-            entry = store.journal_begin(
-                run_id=self.owner, order_id=order.id, contract_key=plan.contract_key,
-                account=account.name, operation=plan.operation.value,
-                fingerprint=plan.fingerprint, idempotency_key=op_key)
-            if entry.state in (JournalState.PLANNED, JournalState.SENT):
-                store.journal_mark(entry.id, JournalState.SENT)
-            # A CONFIRMED entry (crash before the contract state was saved) goes through
-            # the executor again: its guards find the plan in Stripe and send nothing.
-            try:
-                applied = apply_plan(self._gateway(account), plan,
-                                     account_name=order.account_name, current=remote,
-                                     known_customer_id=self._stored_customer(account, order))
-            except SyncError as exc:
-                store.journal_mark(entry.id, JournalState.FAILED,
-                                   error_code=error_code(exc), error_message=str(exc))
-                return self.failures.failed(bundle, plan, exc, batch, op_key=op_key)
-            crashpoint("after_stripe")
-            store.journal_mark(entry.id, JournalState.CONFIRMED, stripe_id=applied.schedule_id,
-                               request_ids=applied.request_ids)
-            self._remember(account, order, plan, applied)
-            crashpoint("after_journal")
-            batch.add_success(
-                order=bundle.order, operation=plan.operation.value,
-                schedule_id=applied.schedule_id, contract_id=order.contract_id,
-                contract_schedule_id=order.contract_schedule_id, account_id=order.account_id,
-                customer_id=applied.customer_id, known_customer_id=order.customer_id,
-                idempotency_key=op_key, request_ids=applied.request_ids,
-                message=_success_message(plan, applied))
-            # Recorded after the records: a flush in between marks this entry one flush
-            # late, never before its records were written.
-            confirmed[order.id] = entry.id
-            return OrderOutcome(order.id, plan.operation.value, plan,
-                                schedule_id=applied.schedule_id, writes=applied.writes,
-                                request_ids=applied.request_ids)
-        finally:
-            store.release_lease(lease_key, self.lease_owner)
-
-    def _stored_customer(self, account: StripeAccountSettings, order: Order) -> str | None:
-        """The customer the store holds for the order's Account (when Salesforce's field
-        is empty, e.g. an earlier write-back was lost): it vouches, so no search is sent."""
-        if order.customer_id or not order.account_id or self.store is None:
-            return None
-        return self.store.get_stripe_id(account.name, "customer", order.account_id)
-
-    def _remember(
-        self, account: StripeAccountSettings, order: Order, plan: OrderPlan, applied: Applied
-    ) -> None:
-        store = self._require_store()
-        previous = store.get_contract(account.name, plan.contract_key)
-        applied_ids = set(previous.applied_order_ids) if previous else set()
-        applied_ids.update(plan.covers_order_ids)
-        applied_ids.add(order.id)
-        store.put_contract(ContractState(
-            account=account.name, contract_key=plan.contract_key,
-            schedule_id=applied.schedule_id, customer_id=applied.customer_id,
-            applied_fingerprint=plan.fingerprint, applied_order_ids=frozenset(applied_ids),
-            status=(CONTRACT_CANCELED if plan.operation is OperationKind.CANCEL
-                    else CONTRACT_ACTIVE),
-            updated_at=self.clock()))
-        if order.account_id:
-            store.put_id(account.name, "customer", order.account_id, applied.customer_id)
-        store.put_id(account.name, "schedule", plan.contract_key, applied.schedule_id)
-
-
-def _success_message(plan: OrderPlan, applied: Applied) -> str:
-    phases = len(plan.schedule.phases) if plan.schedule else 0
-    text = f"{plan.operation.value} schedule {applied.schedule_id} ({phases} phases)"
-    if applied.already_applied:
-        text += "; already in Stripe, nothing sent"
-    return text

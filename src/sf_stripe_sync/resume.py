@@ -7,7 +7,9 @@ ids, the status and the operation's Sync_Log (only when Salesforce does not hold
 and hands the entry to the page's journal bookkeeping to close after the flush, unless
 the run that confirmed it is still alive and will do so itself. ``repair_ids`` is the
 quieter case: a noop whose Order or Contract lacks the schedule id (a write-back lost
-some other way) gets the ids back, with no Sync_Log.
+some other way) gets the ids back, with no Sync_Log. ``queue_success`` is the one way
+an order's success reaches the write-back batch (a sent plan, a finished interrupted
+write-back and a repair alike).
 """
 
 from __future__ import annotations
@@ -45,14 +47,11 @@ def finish_interrupted(
     if not schedule_id:
         return False
     phases = len(plan.schedule.phases) if plan.schedule else 0
-    batch.add_success(
-        order=bundle.order, operation=entry.operation, schedule_id=schedule_id,
-        contract_id=order.contract_id, contract_schedule_id=order.contract_schedule_id,
-        account_id=order.account_id, customer_id=state.customer_id if state else None,
-        known_customer_id=order.customer_id, idempotency_key=entry.idempotency_key,
-        request_ids=entry.request_ids, verify_log=True,
-        message=f"{entry.operation} schedule {schedule_id} ({phases} phases); "
-                "write-back finished after an interrupted run")
+    queue_success(batch, bundle, order, entry.operation, schedule_id,
+                  state.customer_id if state else None, key=entry.idempotency_key,
+                  request_ids=entry.request_ids, verify_log=True,
+                  message=f"{entry.operation} schedule {schedule_id} ({phases} phases); "
+                          "write-back finished after an interrupted run")
     confirmed[order.id] = entry.id
     return True
 
@@ -70,9 +69,30 @@ def repair_ids(
     if not schedule_id:
         return
     state = store.get_contract(plan.stripe_account, plan.contract_key) if store else None
+    queue_success(batch, bundle, order, plan.operation.value, schedule_id,
+                  state.customer_id if state else None, log=False)
+
+
+def queue_success(
+    batch: WriteBackBatch,
+    bundle: OrderBundle,
+    order: Order,
+    operation: str,
+    schedule_id: str,
+    customer_id: str | None,
+    *,
+    key: str = "",
+    request_ids: tuple[str, ...] = (),
+    message: str = "",
+    log: bool = True,
+    verify_log: bool = False,
+) -> None:
+    """Queue the ids, the status and (``log``) the Sync_Log of an order whose
+    ``operation`` Stripe holds: ``key`` is its idempotency key; ``verify_log``: the log
+    may be in Salesforce already (looked up first, never written twice)."""
     batch.add_success(
-        order=bundle.order, operation=plan.operation.value, schedule_id=schedule_id,
+        order=bundle.order, operation=operation, schedule_id=schedule_id,
         contract_id=order.contract_id, contract_schedule_id=order.contract_schedule_id,
-        account_id=order.account_id, customer_id=state.customer_id if state else None,
-        known_customer_id=order.customer_id, idempotency_key="", request_ids=(),
-        message="", log=False)
+        account_id=order.account_id, customer_id=customer_id,
+        known_customer_id=order.customer_id, idempotency_key=key, request_ids=request_ids,
+        message=message, log=log, verify_log=verify_log)

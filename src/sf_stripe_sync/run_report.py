@@ -7,12 +7,13 @@ in ``COUNTED``; ``pending`` lists what the next run must try again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sf_stripe_sync.core.models import OrderPlan
+from sf_stripe_sync.state.records import FailedOrder
 
 COUNTED = ("create", "amend", "replace", "cancel", "noop", "skip", "failed")
 SUCCEEDED = frozenset({"create", "amend", "replace", "cancel", "noop"})
@@ -88,6 +89,30 @@ class RunReport:
     @property
     def failed(self) -> list[OrderOutcome]:
         return [o for o in self.outcomes if o.result == "failed"]
+
+    @property
+    def failed_orders(self) -> list[FailedOrder]:
+        """The failures as the state store's run record keeps them."""
+        return [FailedOrder(order_id=o.order_id, code=o.code or "error",
+                            message=o.message or "") for o in self.failed]
+
+    @property
+    def succeeded_ids(self) -> list[str]:
+        """Orders whose outcome counts as a success (their recorded failures clear)."""
+        return [o.order_id for o in self.outcomes if o.result in SUCCEEDED]
+
+    def add(self, outcomes: Iterable[OrderOutcome | None], *, keep_plans: bool) -> None:
+        """One page's outcomes (None: an order the run leaves alone). Without
+        ``keep_plans`` only a failed order keeps its plan, so memory stays flat."""
+        for outcome in outcomes:
+            if outcome is None:
+                continue
+            if not keep_plans and outcome.result != "failed":
+                outcome.plan = None
+            self.outcomes.append(outcome)
+            self.stripe_writes += outcome.writes
+            if outcome.plan is not None and keep_plans:
+                self.plans.append(outcome.plan)
 
     @property
     def pending(self) -> list[OrderOutcome]:

@@ -27,13 +27,14 @@ from sf_stripe_sync.core.limits import (
     PRODUCT_NAME_MAX,
     fit_text,
 )
+from sf_stripe_sync.core.metadata_keys import META_CUSTOM_PRICE, META_PRICEBOOK_ENTRY_ID
 from sf_stripe_sync.core.money import currency_exponent, decimal_from_json, to_minor_units
 from sf_stripe_sync.core.rules import FieldMap
 from sf_stripe_sync.errors import TerminalError
 
 META_PRODUCT2 = "salesforce_product2_id"
-META_ENTRY = "salesforce_pricebook_entry_id"
-META_CUSTOM = "salesforce_custom_price"
+META_ENTRY = META_PRICEBOOK_ENTRY_ID
+META_CUSTOM = META_CUSTOM_PRICE
 """Set to "true" on the Prices the sync makes for negotiated amounts (never list prices)."""
 FEATURE_SEPARATOR = ";"
 

@@ -26,6 +26,7 @@ from datetime import datetime
 
 from sf_stripe_sync.core.dates import iso_z
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue, warning
+from sf_stripe_sync.core.metadata_keys import META_ORDER_ITEM_IDS
 from sf_stripe_sync.core.models import Discount, DriftChange, Phase, PhaseItem
 
 MAX_DRIFT_DETAILS = 5
@@ -50,7 +51,7 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-ORDER_ITEM_METADATA_KEY = "salesforce_order_item_id"
+ORDER_ITEM_METADATA_KEY = META_ORDER_ITEM_IDS
 """Compared as ``order_item_ids`` (Stripe's copy is read into that field)."""
 
 

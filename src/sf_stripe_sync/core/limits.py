@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sf_stripe_sync.core.metadata_keys import ENGINE_METADATA_KEYS
+
 METADATA_MAX_KEYS = 50
 METADATA_KEY_MAX = 40
 METADATA_VALUE_MAX = 500
@@ -32,11 +34,6 @@ FEATURE_NAME_MAX = 80
 FEATURE_LOOKUP_KEY_MAX = 80
 TRUNCATION_MARKER = "…[truncated]"
 
-ENGINE_METADATA_KEYS = (
-    "salesforce_order_id", "salesforce_contract_id", "salesforce_account_id",
-    "salesforce_contract_key", "sf_sync_fingerprint", "salesforce_order_item_id",
-)
-"""Keys the engine itself writes on schedules, phases and items (never configurable)."""
 ENGINE_KEYS_PER_OBJECT = 5
 """The most of ``ENGINE_METADATA_KEYS`` any one object carries (a schedule)."""
 

@@ -58,6 +58,12 @@ from sf_stripe_sync.core.dates import iso_z
 from sf_stripe_sync.core.drift import drift_issue, schedule_drift
 from sf_stripe_sync.core.fingerprint import canonical_schedule, fingerprint
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue, warning
+from sf_stripe_sync.core.metadata_keys import (
+    CONTRACT_METADATA_KEYS,
+    META_ACCOUNT_ID,
+    META_CONTRACT_ID,
+    META_ORDER_ID,
+)
 from sf_stripe_sync.core.models import (
     ConsolidationResult,
     DesiredSchedule,
@@ -106,14 +112,11 @@ def plan_metadata(order: Order) -> dict[str, str]:
     return freeze_metadata(
         {
             **order.metadata,
-            "salesforce_order_id": order.id,
-            "salesforce_contract_id": order.contract_id or order.id,
-            "salesforce_account_id": order.account_id,
+            META_ORDER_ID: order.id,
+            META_CONTRACT_ID: order.contract_id or order.id,
+            META_ACCOUNT_ID: order.account_id,
         }
     )
-
-
-CONTRACT_METADATA_KEYS = ("salesforce_contract_id", "salesforce_account_id")
 
 
 def _contract_metadata(metadata: dict[str, str]) -> dict[str, str]:

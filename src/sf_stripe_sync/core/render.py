@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sf_stripe_sync.core.dates import iso_z
 from sf_stripe_sync.core.issues import OrderIssue
+from sf_stripe_sync.core.metadata_keys import META_CONTRACT_ID
 from sf_stripe_sync.core.models import (
     Discount,
     DriftChange,
@@ -160,7 +161,7 @@ def plan_json(plan: OrderPlan, labels: Labels | None = None) -> dict[str, Any]:
         "phases": [_phase_json(p, names) for p in phases],
         "warnings": [issue_json(i) for i in plan.warnings],
         "errors": [issue_json(i) for i in plan.errors],
-        "contract_id": plan.metadata.get("salesforce_contract_id", plan.contract_key),
+        "contract_id": plan.metadata.get(META_CONTRACT_ID, plan.contract_key),
         "account_id": plan.account_id,
         "customer_id": plan.customer_id,
         "schedule_id": plan.schedule_id,

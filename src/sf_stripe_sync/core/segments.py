@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue
+from sf_stripe_sync.core.metadata_keys import META_ORDER_ITEM_IDS
 from sf_stripe_sync.core.models import (
     Discount,
     OrderLine,
@@ -24,7 +25,7 @@ from sf_stripe_sync.core.models import (
     PhaseProperties,
 )
 
-ORDER_ITEM_METADATA_KEY = "salesforce_order_item_id"
+ORDER_ITEM_METADATA_KEY = META_ORDER_ITEM_IDS
 PROPERTY_NAMES = (
     "currency", "collection_method", "days_until_due", "default_payment_method", "discount",
 )

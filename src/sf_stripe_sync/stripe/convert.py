@@ -32,6 +32,13 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from sf_stripe_sync.core.limits import METADATA_VALUE_MAX
+
+# The engine's metadata keys, re-exported for stripe/ (their one home is the core).
+from sf_stripe_sync.core.metadata_keys import META_ACCOUNT_ID as META_ACCOUNT_ID
+from sf_stripe_sync.core.metadata_keys import META_CONTRACT_KEY as META_CONTRACT_KEY
+from sf_stripe_sync.core.metadata_keys import META_FINGERPRINT as META_FINGERPRINT
+from sf_stripe_sync.core.metadata_keys import META_ORDER_ID as META_ORDER_ID
+from sf_stripe_sync.core.metadata_keys import META_ORDER_ITEM_IDS as META_ORDER_ITEM_IDS
 from sf_stripe_sync.core.models import (
     Discount,
     OneTimeItem,
@@ -41,10 +48,8 @@ from sf_stripe_sync.core.models import (
 )
 from sf_stripe_sync.errors import TerminalError
 
-META_CONTRACT_KEY = "salesforce_contract_key"
-META_FINGERPRINT = "sf_sync_fingerprint"
-META_ORDER_ITEM_IDS = "salesforce_order_item_id"
-META_ACCOUNT_ID = "salesforce_account_id"
+META_SLOT = "sf_sync_slot"
+"""Which discount of a plan a coupon was made for (coupons only)."""
 ITEM_ID_SEPARATOR = ","
 
 

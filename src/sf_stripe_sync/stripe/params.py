@@ -59,7 +59,9 @@ from sf_stripe_sync.stripe.convert import (
     META_ACCOUNT_ID,
     META_CONTRACT_KEY,
     META_FINGERPRINT,
+    META_ORDER_ID,
     META_ORDER_ITEM_IDS,
+    META_SLOT,
     RemoteSchedule,
     order_item_ids_metadata,
 )
@@ -157,9 +159,9 @@ def coupon_params(plan: OrderPlan, slot: DiscountSlot) -> CouponCreateParams:
     """A single-use, forever coupon worth exactly ``slot.discount``."""
     discount = slot.discount
     metadata = {
-        "salesforce_order_id": plan.order_id,
+        META_ORDER_ID: plan.order_id,
         META_CONTRACT_KEY: plan.contract_key,
-        "sf_sync_slot": slot.slot,
+        META_SLOT: slot.slot,
     }
     if slot.item is not None and slot.item.order_item_ids:
         metadata.update(order_item_ids_metadata(slot.item.order_item_ids))
@@ -191,7 +193,7 @@ def coupon_id(discount: Discount | None, slot: str, coupons: Mapping[str, str]) 
 
 def schedule_metadata(plan: OrderPlan) -> dict[str, str]:
     metadata = dict(plan.metadata)
-    metadata.setdefault("salesforce_order_id", plan.order_id)
+    metadata.setdefault(META_ORDER_ID, plan.order_id)
     metadata[META_CONTRACT_KEY] = plan.contract_key
     metadata[META_FINGERPRINT] = plan.fingerprint
     return metadata

@@ -31,6 +31,7 @@ import stripe
 from stripe.params import PriceCreateParams, PriceListParams, PriceUpdateParams
 
 from sf_stripe_sync.core.keys import KEY_PREFIX
+from sf_stripe_sync.core.metadata_keys import META_CUSTOM_PRICE, META_PRICEBOOK_ENTRY_ID
 from sf_stripe_sync.core.models import CustomPrice, PriceCatalog, PriceFacts
 from sf_stripe_sync.core.pricing import LOOKUP_KEY_PREFIX
 from sf_stripe_sync.errors import TerminalError
@@ -39,8 +40,8 @@ T = TypeVar("T")
 Call = Callable[..., Any]
 LOOKUP_KEYS_PER_LIST = 10
 """Stripe's limit on ``lookup_keys`` in one price list request."""
-META_CUSTOM = "salesforce_custom_price"
-META_ENTRY = "salesforce_pricebook_entry_id"
+META_CUSTOM = META_CUSTOM_PRICE
+META_ENTRY = META_PRICEBOOK_ENTRY_ID
 META_LIST_PRICE = "sf_sync_list_price"
 
 

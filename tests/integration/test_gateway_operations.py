@@ -57,7 +57,7 @@ def test_ensure_customer_creates_once_then_finds_by_account_metadata(stand: Stan
                                          known_customer_id=None,
                                          metadata={}) == (customer, False)
     assert len(stand.emu.requests()) == again  # cached for the run: nothing sent
-    next_run = StripeGateway(stand.raw, account_name=stand.gateway.account_name)
+    next_run = StripeGateway.over_client(stand.raw, account_name=stand.gateway.account_name)
     assert next_run.ensure_customer(account_id="001NEW", name="Newco",
                                     known_customer_id=None,
                                     metadata={}) == (customer, False)

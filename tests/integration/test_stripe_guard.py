@@ -112,7 +112,7 @@ def test_a_customer_search_does_not_show_yet_is_found_through_the_accounts_key(
     made, _ = first.ensure_customer(account_id="001LAG", name="Lag Co",
                                     known_customer_id=None, metadata={})
     lagging = another_gateway(stand)
-    monkeypatch.setattr(lagging, "_search_customer", lambda _account_id: None)
+    monkeypatch.setattr(lagging.customers, "_search", lambda _account_id: None)
 
     found, _ = lagging.ensure_customer(account_id="001LAG", name="Lag Co",
                                        known_customer_id=None, metadata={})

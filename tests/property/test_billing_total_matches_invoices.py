@@ -107,7 +107,7 @@ def test_billing_total_is_what_the_invoices_of_the_whole_term_add_up_to(
                          account={"Id": "001G", "Name": "Generated"})
     order, issues = normalize_order(bundle, fields=FIELDS, rules=RULES)
     assert order is not None
-    gateway = StripeGateway(client, account_name="default")
+    gateway = StripeGateway.over_client(client, account_name="default")
     prices = gateway.price_facts(price_ids([order]))
     plan = plan_order(order, contract_orders=[], known=KnownState(), rules=RULES,
                       as_of=NOW, stripe_account="default", issues=issues, prices=prices)

@@ -20,6 +20,7 @@ from sf_stripe_sync.core.models import (
     PhaseProperties,
 )
 from sf_stripe_sync.errors import ConfigError, TerminalError
+from sf_stripe_sync.stripe import discounts
 from sf_stripe_sync.stripe import params as build
 from sf_stripe_sync.stripe.convert import RemoteSchedule
 
@@ -62,15 +63,15 @@ def _two_phase_plan(**kwargs: Any) -> OrderPlan:
 
 def _coupons_for(plan: OrderPlan) -> dict[str, str]:
     assert plan.schedule is not None
-    slots = build.discount_slots(list(enumerate(plan.schedule.phases)))
+    slots = discounts.discount_slots(list(enumerate(plan.schedule.phases)))
     return {s.slot: f"co_{n}" for n, s in enumerate(slots)}
 
 
 def test_discount_slots_name_phase_and_item_discounts_stably() -> None:
     plan = _two_phase_plan()
     assert plan.schedule is not None
-    slots = build.discount_slots(list(enumerate(plan.schedule.phases)))
-    again = build.discount_slots(list(enumerate(_two_phase_plan().schedule.phases)))  # type: ignore[union-attr]
+    slots = discounts.discount_slots(list(enumerate(plan.schedule.phases)))
+    again = discounts.discount_slots(list(enumerate(_two_phase_plan().schedule.phases)))  # type: ignore[union-attr]
     assert [s.slot for s in slots] == ["p0", "p1:price_B:802b,802c"]
     assert [s.slot for s in again] == [s.slot for s in slots]
 
@@ -78,7 +79,7 @@ def test_discount_slots_name_phase_and_item_discounts_stably() -> None:
 def test_existing_coupon_needs_no_new_coupon_and_is_passed_as_is() -> None:
     plan = _plan(_phase(JAN, JUN, ITEM_A, discount=Discount(coupon="co_existing")))
     assert plan.schedule is not None
-    assert build.discount_slots(list(enumerate(plan.schedule.phases))) == []
+    assert discounts.discount_slots(list(enumerate(plan.schedule.phases))) == []
     sent = build.create_params(plan, customer_id="cus_1", coupons={})
     assert sent["phases"][0]["discounts"] == [{"coupon": "co_existing"}]
 
@@ -86,9 +87,9 @@ def test_existing_coupon_needs_no_new_coupon_and_is_passed_as_is() -> None:
 def test_coupon_is_single_use_forever_and_amount_off_carries_currency() -> None:
     plan = _two_phase_plan()
     assert plan.schedule is not None
-    percent_slot, amount_slot = build.discount_slots(list(enumerate(plan.schedule.phases)))
-    percent = build.coupon_params(plan, percent_slot)
-    amount = build.coupon_params(plan, amount_slot)
+    percent_slot, amount_slot = discounts.discount_slots(list(enumerate(plan.schedule.phases)))
+    percent = discounts.coupon_params(plan, percent_slot)
+    amount = discounts.coupon_params(plan, amount_slot)
     for coupon in (percent, amount):
         assert coupon["max_redemptions"] == 1
         assert coupon["duration"] == "forever"
@@ -188,7 +189,7 @@ def test_update_of_schedule_not_started_sends_every_phase_from_plan_start() -> N
 def test_update_makes_coupons_only_for_phases_it_sends() -> None:
     plan = _two_phase_plan()
     sent_phases = build.phases_to_send(plan, _current(JUN))
-    assert [s.slot for s in build.discount_slots(sent_phases)] == ["p1:price_B:802b,802c"]
+    assert [s.slot for s in discounts.discount_slots(sent_phases)] == ["p1:price_B:802b,802c"]
 
 
 def test_update_when_every_phase_has_ended_is_refused() -> None:
@@ -264,7 +265,7 @@ def test_a_discounted_one_time_charge_gets_its_own_coupon_slot() -> None:
                         order_item_ids=("802s",), discount=Discount(amount_off=100,
                                                                     currency="usd"))
     phase = _phase(JAN, NEXT_JAN, ITEM_A).model_copy(update={"one_time_items": (setup,)})
-    (slot,) = build.discount_slots([(0, phase)])
+    (slot,) = discounts.discount_slots([(0, phase)])
     assert slot.slot == "p0:once:price_setup:802s"
     sent = build.create_params(_plan(phase), customer_id="cus_1",
                                coupons={slot.slot: "co_1"})

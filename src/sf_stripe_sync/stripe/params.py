@@ -1,20 +1,18 @@
 """Build Stripe request parameters from core models, as the SDK's own TypedDicts.
 
-Theory of operation: every request body the gateway sends is built here and typed with
-``stripe.params`` (``SubscriptionScheduleCreateParams``, ``CouponCreateParams`` ...), so
-``mypy --strict`` refuses a misspelled or misplaced parameter. Only existing prices are
+Theory of operation: every request body the gateway sends is built here (discounts and
+their coupons in ``stripe.discounts``) and typed with ``stripe.params``
+(``SubscriptionScheduleCreateParams``, ``CustomerCreateParams`` ...), so ``mypy
+--strict`` refuses a misspelled or misplaced parameter. Only existing prices are
 referenced (``items[].price``), never ``price_data``: an item billed through a custom
 price names it by lookup key in the plan, and ``prices`` (lookup key -> Stripe id, made
 by ``stripe.prices``) gives the id to send. A metered item is sent without a quantity;
 a phase's one-time charges are its ``add_invoice_items`` (``discountable: false`` unless
 the line carries its own discount, so an order discount never reaches a setup fee).
 
-Discounts: a ``Discount`` with ``percent_off`` / ``amount_off`` needs a new single-use
-coupon; ``discount_slots`` names each one by a *slot* that is stable for a given plan
-(``p{phase}`` for a phase discount, ``p{phase}:{price}:{item ids}`` for an item
-discount), and the gateway makes the coupon under ``child_key(op_key, "coupon:" + slot)``.
-A ``Discount(coupon=id)`` (read back from Stripe) is passed on as is.
-
+A schedule's phases are built ONCE (``schedule_phases``, from one phase, item and
+one-time charge builder each), for a create and an update alike, so a field mapped onto
+a phase or an item is added in one place; the operation-specific parts go around them.
 Create sends every phase, the first starting at the plan's start (or ``now``). Update
 sends the phases that have not ended before the schedule's current phase; the first one
 keeps the current phase's start date, because Stripe refuses to move it.
@@ -23,12 +21,10 @@ keeps the current phase's start date, because Stripe refuses to move it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from stripe.params import (
-    CouponCreateParams,
     CustomerCreateParams,
     CustomerSearchParams,
     SubscriptionScheduleCancelParams,
@@ -39,15 +35,12 @@ from stripe.params import (
     SubscriptionScheduleListParams,
     SubscriptionScheduleUpdateParams,
     SubscriptionScheduleUpdateParamsPhase,
-    SubscriptionScheduleUpdateParamsPhaseAddInvoiceItem,
-    SubscriptionScheduleUpdateParamsPhaseItem,
 )
 
 from sf_stripe_sync.core.limits import CUSTOMER_NAME_MAX, fit_text
 from sf_stripe_sync.core.models import (
     CustomPrice,
     DesiredSchedule,
-    Discount,
     OneTimeItem,
     OrderPlan,
     Phase,
@@ -61,26 +54,23 @@ from sf_stripe_sync.stripe.convert import (
     META_FINGERPRINT,
     META_ORDER_ID,
     META_ORDER_ITEM_IDS,
-    META_SLOT,
     RemoteSchedule,
     order_item_ids_metadata,
+)
+from sf_stripe_sync.stripe.discounts import (
+    IndexedPhase,
+    coupon_id,
+    item_slot,
+    once_slot,
+    phase_slot,
 )
 
 ProrationBehavior = Literal["create_prorations", "none", "always_invoice"]
 PRORATION_BEHAVIORS: tuple[ProrationBehavior, ...] = ("create_prorations", "none",
                                                       "always_invoice")
-IndexedPhase = tuple[int, Phase]
-"""A phase with its index in the plan's schedule (the index names its coupon slots)."""
-
-
-@dataclass(frozen=True)
-class DiscountSlot:
-    """One discount that needs a coupon made for it, named by a stable slot."""
-
-    slot: str
-    discount: Discount
-    phase: Phase
-    item: PhaseItem | OneTimeItem | None = None
+SentPhase = TypeVar("SentPhase", SubscriptionScheduleCreateParamsPhase,
+                    SubscriptionScheduleUpdateParamsPhase)
+"""A phase as a create or an update sends it: one builder, type-checked for both."""
 
 
 def proration_behavior(value: str) -> ProrationBehavior:
@@ -102,18 +92,6 @@ def desired_schedule(plan: OrderPlan) -> DesiredSchedule:
     return plan.schedule
 
 
-def phase_slot(index: int) -> str:
-    return f"p{index}"
-
-
-def item_slot(index: int, item: PhaseItem) -> str:
-    return f"p{index}:{item.price}:{ITEM_ID_SEPARATOR.join(item.order_item_ids)}"
-
-
-def once_slot(index: int, item: OneTimeItem) -> str:
-    return f"p{index}:once:{item.price}:{ITEM_ID_SEPARATOR.join(item.order_item_ids)}"
-
-
 def sent_price(price: str, prices: Mapping[str, str]) -> str:
     """The Stripe id to send for a plan's price (a custom price's lookup key mapped)."""
     return prices.get(price, price)
@@ -129,66 +107,6 @@ def custom_prices(phases: Sequence[IndexedPhase]) -> list[CustomPrice]:
             if spec is not None:
                 found.setdefault(spec.lookup_key, spec)
     return [found[k] for k in sorted(found)]
-
-
-def needs_coupon(discount: Discount | None) -> bool:
-    return discount is not None and discount.coupon is None and (
-        discount.percent_off is not None or discount.amount_off is not None
-    )
-
-
-def discount_slots(phases: Sequence[IndexedPhase]) -> list[DiscountSlot]:
-    """Every discount of ``phases`` that needs a new coupon, in a stable order."""
-    slots: list[DiscountSlot] = []
-    for index, phase in phases:
-        if needs_coupon(phase.discount):
-            assert phase.discount is not None
-            slots.append(DiscountSlot(phase_slot(index), phase.discount, phase))
-        for item in phase.items:
-            if needs_coupon(item.discount):
-                assert item.discount is not None
-                slots.append(DiscountSlot(item_slot(index, item), item.discount, phase, item))
-        for once in phase.one_time_items:
-            if needs_coupon(once.discount):
-                assert once.discount is not None
-                slots.append(DiscountSlot(once_slot(index, once), once.discount, phase, once))
-    return slots
-
-
-def coupon_params(plan: OrderPlan, slot: DiscountSlot) -> CouponCreateParams:
-    """A single-use, forever coupon worth exactly ``slot.discount``."""
-    discount = slot.discount
-    metadata = {
-        META_ORDER_ID: plan.order_id,
-        META_CONTRACT_KEY: plan.contract_key,
-        META_SLOT: slot.slot,
-    }
-    if slot.item is not None and slot.item.order_item_ids:
-        metadata.update(order_item_ids_metadata(slot.item.order_item_ids))
-    params: CouponCreateParams = {
-        "duration": "forever",
-        "max_redemptions": 1,
-        "metadata": metadata,
-    }
-    if discount.amount_off is not None:
-        params["amount_off"] = discount.amount_off
-        params["currency"] = (discount.currency or slot.phase.properties.currency).lower()
-    elif discount.percent_off is not None:
-        # A percentage, not money: the SDK types it as float and sends str(value).
-        params["percent_off"] = float(discount.percent_off)
-    else:
-        raise TerminalError(f"order {plan.order_id}: discount in slot {slot.slot} has no value",
-                            code="invalid_plan")
-    return params
-
-
-def coupon_id(discount: Discount | None, slot: str, coupons: Mapping[str, str]) -> str | None:
-    """The coupon a discount refers to: the existing one, or the one made for its slot."""
-    if discount is None:
-        return None
-    if discount.coupon is not None:
-        return discount.coupon
-    return coupons[slot]
 
 
 def schedule_metadata(plan: OrderPlan) -> dict[str, str]:
@@ -207,18 +125,17 @@ def item_metadata(item: PhaseItem) -> dict[str, str]:
     return metadata
 
 
-def _check_ends(phases: Sequence[IndexedPhase], plan: OrderPlan) -> None:
-    for position, (index, phase) in enumerate(phases):
-        if phase.end is None and position != len(phases) - 1:
-            raise TerminalError(f"order {plan.order_id}: phase {index} is open-ended but "
-                                "is not the last phase", code="invalid_plan")
+def default_payment_method(phases: Sequence[Phase]) -> str | None:
+    """The schedule-wide ``default_settings.default_payment_method``: the saved payment
+    method the orders name (the first phase's; each phase also carries its own)."""
+    return phases[0].properties.default_payment_method if phases else None
 
 
-# --------------------------------------------------------------------------- create
+# --------------------------------------------------------------------------- phases
 
 
-def _create_item(index: int, item: PhaseItem, coupons: Mapping[str, str],
-                 prices: Mapping[str, str]) -> SubscriptionScheduleCreateParamsPhaseItem:
+def _item(index: int, item: PhaseItem, coupons: Mapping[str, str],
+          prices: Mapping[str, str]) -> SubscriptionScheduleCreateParamsPhaseItem:
     out: SubscriptionScheduleCreateParamsPhaseItem = {"price": sent_price(item.price, prices)}
     if not item.metered:
         out["quantity"] = item.quantity
@@ -231,8 +148,8 @@ def _create_item(index: int, item: PhaseItem, coupons: Mapping[str, str],
     return out
 
 
-def _create_once(index: int, item: OneTimeItem, coupons: Mapping[str, str],
-                 prices: Mapping[str, str]) -> SubscriptionScheduleCreateParamsPhaseAddInvoiceItem:
+def _once(index: int, item: OneTimeItem, coupons: Mapping[str, str],
+          prices: Mapping[str, str]) -> SubscriptionScheduleCreateParamsPhaseAddInvoiceItem:
     out: SubscriptionScheduleCreateParamsPhaseAddInvoiceItem = {
         "price": sent_price(item.price, prices), "quantity": item.quantity}
     if item.order_item_ids:
@@ -245,14 +162,12 @@ def _create_once(index: int, item: OneTimeItem, coupons: Mapping[str, str],
     return out
 
 
-def _create_phase(index: int, phase: Phase, coupons: Mapping[str, str],
-                  prices: Mapping[str, str]) -> SubscriptionScheduleCreateParamsPhase:
+def _phase(kind: type[SentPhase], index: int, phase: Phase, coupons: Mapping[str, str],
+           prices: Mapping[str, str]) -> SentPhase:
     props = phase.properties
-    out: SubscriptionScheduleCreateParamsPhase = {
-        "items": [_create_item(index, item, coupons, prices) for item in phase.items],
-        "collection_method": props.collection_method,
-        "currency": props.currency,
-    }
+    out = kind(items=[_item(index, item, coupons, prices) for item in phase.items])
+    out["collection_method"] = props.collection_method
+    out["currency"] = props.currency
     if phase.end is not None:
         out["end_date"] = unix(phase.end)
     if props.collection_method == "send_invoice" and props.days_until_due is not None:
@@ -265,9 +180,22 @@ def _create_phase(index: int, phase: Phase, coupons: Mapping[str, str],
     if phase.metadata:
         out["metadata"] = dict(phase.metadata)
     if phase.one_time_items:
-        out["add_invoice_items"] = [_create_once(index, o, coupons, prices)
+        out["add_invoice_items"] = [_once(index, o, coupons, prices)
                                     for o in phase.one_time_items]
     return out
+
+
+def schedule_phases(kind: type[SentPhase], plan: OrderPlan, phases: Sequence[IndexedPhase],
+                    coupons: Mapping[str, str], prices: Mapping[str, str]) -> list[SentPhase]:
+    """The phases as sent, by create and update alike (only the last may be open-ended)."""
+    for position, (index, phase) in enumerate(phases):
+        if phase.end is None and position != len(phases) - 1:
+            raise TerminalError(f"order {plan.order_id}: phase {index} is open-ended but "
+                                "is not the last phase", code="invalid_plan")
+    return [_phase(kind, index, phase, coupons, prices) for index, phase in phases]
+
+
+# --------------------------------------------------------------------------- create / update
 
 
 def create_params(plan: OrderPlan, *, customer_id: str, coupons: Mapping[str, str],
@@ -275,29 +203,20 @@ def create_params(plan: OrderPlan, *, customer_id: str, coupons: Mapping[str, st
     """The whole desired schedule, starting at the plan's start (or now)."""
     schedule = desired_schedule(plan)
     phases = list(enumerate(schedule.phases))
-    _check_ends(phases, plan)
+    sent = schedule_phases(SubscriptionScheduleCreateParamsPhase, plan, phases, coupons,
+                           prices or {})
     start: int | Literal["now"] = "now" if plan.start_now else unix(schedule.phases[0].start)
     params: SubscriptionScheduleCreateParams = {
         "customer": customer_id,
         "start_date": start,
         "end_behavior": schedule.end_behavior,
-        "phases": [_create_phase(index, phase, coupons, prices or {})
-                   for index, phase in phases],
+        "phases": sent,
         "metadata": schedule_metadata(plan),
     }
     method = default_payment_method(schedule.phases)
     if method:
         params["default_settings"] = {"default_payment_method": method}
     return params
-
-
-def default_payment_method(phases: Sequence[Phase]) -> str | None:
-    """The schedule-wide ``default_settings.default_payment_method``: the saved payment
-    method the orders name (the first phase's; each phase also carries its own)."""
-    return phases[0].properties.default_payment_method if phases else None
-
-
-# --------------------------------------------------------------------------- update
 
 
 def phases_to_send(plan: OrderPlan, current: RemoteSchedule) -> list[IndexedPhase]:
@@ -314,67 +233,14 @@ def phases_to_send(plan: OrderPlan, current: RemoteSchedule) -> list[IndexedPhas
     return kept
 
 
-def _update_item(index: int, item: PhaseItem, coupons: Mapping[str, str],
-                 prices: Mapping[str, str]) -> SubscriptionScheduleUpdateParamsPhaseItem:
-    out: SubscriptionScheduleUpdateParamsPhaseItem = {"price": sent_price(item.price, prices)}
-    if not item.metered:
-        out["quantity"] = item.quantity
-    metadata = item_metadata(item)
-    if metadata:
-        out["metadata"] = metadata
-    coupon = coupon_id(item.discount, item_slot(index, item), coupons)
-    if coupon is not None:
-        out["discounts"] = [{"coupon": coupon}]
-    return out
-
-
-def _update_once(index: int, item: OneTimeItem, coupons: Mapping[str, str],
-                 prices: Mapping[str, str]) -> SubscriptionScheduleUpdateParamsPhaseAddInvoiceItem:
-    out: SubscriptionScheduleUpdateParamsPhaseAddInvoiceItem = {
-        "price": sent_price(item.price, prices), "quantity": item.quantity}
-    if item.order_item_ids:
-        out["metadata"] = {META_ORDER_ITEM_IDS: ITEM_ID_SEPARATOR.join(item.order_item_ids)}
-    coupon = coupon_id(item.discount, once_slot(index, item), coupons)
-    if coupon is not None:
-        out["discounts"] = [{"coupon": coupon}]
-    else:
-        out["discountable"] = False
-    return out
-
-
-def _update_phase(index: int, phase: Phase, coupons: Mapping[str, str],
-                  prices: Mapping[str, str]) -> SubscriptionScheduleUpdateParamsPhase:
-    props = phase.properties
-    out: SubscriptionScheduleUpdateParamsPhase = {
-        "items": [_update_item(index, item, coupons, prices) for item in phase.items],
-        "collection_method": props.collection_method,
-        "currency": props.currency,
-    }
-    if phase.end is not None:
-        out["end_date"] = unix(phase.end)
-    if props.collection_method == "send_invoice" and props.days_until_due is not None:
-        out["invoice_settings"] = {"days_until_due": props.days_until_due}
-    if props.default_payment_method:
-        out["default_payment_method"] = props.default_payment_method
-    coupon = coupon_id(props.discount, phase_slot(index), coupons)
-    if coupon is not None:
-        out["discounts"] = [{"coupon": coupon}]
-    if phase.metadata:
-        out["metadata"] = dict(phase.metadata)
-    if phase.one_time_items:
-        out["add_invoice_items"] = [_update_once(index, o, coupons, prices)
-                                    for o in phase.one_time_items]
-    return out
-
-
 def update_params(plan: OrderPlan, *, current: RemoteSchedule, coupons: Mapping[str, str],
                   proration_behavior: ProrationBehavior,
                   prices: Mapping[str, str] | None = None) -> SubscriptionScheduleUpdateParams:
     """The current and future phases; the first keeps the current phase's start date."""
     schedule = desired_schedule(plan)
     phases = phases_to_send(plan, current)
-    _check_ends(phases, plan)
-    sent = [_update_phase(index, phase, coupons, prices or {}) for index, phase in phases]
+    sent = schedule_phases(SubscriptionScheduleUpdateParamsPhase, plan, phases, coupons,
+                           prices or {})
     first_start: int | Literal["now"]
     if current.current_phase_start is not None:
         first_start = unix(current.current_phase_start)

@@ -2,7 +2,7 @@
 
 Theory of operation (DESIGN 2, "Prices, amounts and charges"). ``PriceBook`` belongs
 to one gateway (one Stripe account, one run) and sends its requests through the
-gateway's single ``call`` (pacing, retries, error translation, counting).
+account's ``session.StripeSession`` (pacing, retries, error translation, counting).
 
 * ``facts(ids)``: the ``PriceFacts`` of each price, read once per run per price and
   cached (Stripe's price list cannot filter by id, so an uncached price costs one
@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-import stripe
 from stripe.params import PriceCreateParams, PriceListParams, PriceUpdateParams
 
 from sf_stripe_sync.core.keys import KEY_PREFIX
@@ -35,9 +34,8 @@ from sf_stripe_sync.core.metadata_keys import META_CUSTOM_PRICE, META_PRICEBOOK_
 from sf_stripe_sync.core.models import CustomPrice, PriceCatalog, PriceFacts
 from sf_stripe_sync.core.pricing import LOOKUP_KEY_PREFIX
 from sf_stripe_sync.errors import TerminalError
+from sf_stripe_sync.stripe.session import Cost, StripeSession
 
-T = TypeVar("T")
-Call = Callable[..., Any]
 LOOKUP_KEYS_PER_LIST = 10
 """Stripe's limit on ``lookup_keys`` in one price list request."""
 META_CUSTOM = META_CUSTOM_PRICE
@@ -95,8 +93,10 @@ def create_params(spec: CustomPrice) -> PriceCreateParams:
 class PriceBook:
     """Price facts and custom prices of one Stripe account for one run."""
 
-    def __init__(self, client: stripe.StripeClient, call: Call, account_name: str) -> None:
-        self._client, self._call, self.account_name = client, call, account_name
+    def __init__(self, session: StripeSession) -> None:
+        self._session = session
+        self._client = session.client
+        self.account_name = session.account_name
         self._facts: dict[str, PriceFacts | None] = {}
         self._custom: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -122,8 +122,8 @@ class PriceBook:
 
     def _read(self, price_id: str) -> PriceFacts | None:
         try:
-            obj = self._call("prices.retrieve", "read",
-                             partial(self._client.v1.prices.retrieve, price_id))
+            obj = self._session.call("prices.retrieve",
+                                     partial(self._client.v1.prices.retrieve, price_id))
         except TerminalError as exc:
             if exc.code == "resource_missing":
                 return None
@@ -132,7 +132,8 @@ class PriceBook:
 
     # ------------------------------------------------------------------ custom prices
 
-    def resolve(self, specs: Sequence[CustomPrice], cost: Any = None) -> dict[str, str]:
+    def resolve(self, specs: Sequence[CustomPrice], cost: Cost | None = None
+                ) -> dict[str, str]:
         """lookup key -> Stripe price id, for every spec (made when missing)."""
         by_key = {s.lookup_key: s for s in specs}
         with self._lock:
@@ -145,10 +146,10 @@ class PriceBook:
                     self._custom[key] = self._create(by_key[key], cost)
             return {k: self._custom[k] for k in by_key}
 
-    def _list(self, keys: Sequence[str], cost: Any) -> dict[str, str]:
+    def _list(self, keys: Sequence[str], cost: Cost | None) -> dict[str, str]:
         params: PriceListParams = {"lookup_keys": list(keys), "limit": 100}
-        page = self._call("prices.list", "read",
-                          partial(self._client.v1.prices.list, params=params))
+        page = self._session.call("prices.list",
+                                  partial(self._client.v1.prices.list, params=params))
         found: dict[str, str] = {}
         for obj in page.data:
             raw = obj.to_dict()
@@ -157,21 +158,22 @@ class PriceBook:
                 continue
             if not raw.get("active", True):
                 update: PriceUpdateParams = {"active": True}
-                self._call("prices.update", "write",
-                           partial(self._client.v1.prices.update, raw["id"], params=update),
-                           cost)
+                self._session.call(
+                    "prices.update",
+                    partial(self._client.v1.prices.update, raw["id"], params=update),
+                    kind="write", cost=cost)
             found[str(key)] = str(raw["id"])
             self._facts.setdefault(str(raw["id"]), facts_from_stripe(raw))
         return found
 
-    def _create(self, spec: CustomPrice, cost: Any) -> str:
+    def _create(self, spec: CustomPrice, cost: Cost | None) -> str:
         key = custom_price_key(self.account_name, spec.lookup_key)
         params = create_params(spec)
         try:
-            obj = self._call("prices.create", "write",
-                             partial(self._client.v1.prices.create, params=params,
-                                     options={"idempotency_key": key}),
-                             cost, idempotency_key=key)
+            obj = self._session.call("prices.create",
+                                     partial(self._client.v1.prices.create, params=params,
+                                             options={"idempotency_key": key}),
+                                     kind="write", key=key, cost=cost)
         except TerminalError:
             # Another host (or an earlier run whose key Stripe forgot) took the lookup
             # key first: that Price is the one to use.

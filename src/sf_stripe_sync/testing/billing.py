@@ -44,6 +44,7 @@ from typing import Any, TypeVar, cast
 from sf_stripe_sync.core.keys import child_key, customer_key
 from sf_stripe_sync.core.models import OrderPlan, PriceCatalog
 from sf_stripe_sync.errors import IdempotencyConflict, SyncError, TerminalError, TransientError
+from sf_stripe_sync.stripe import discounts
 from sf_stripe_sync.stripe import params as build
 from sf_stripe_sync.stripe.convert import (
     LIVE_STATUSES,
@@ -53,7 +54,7 @@ from sf_stripe_sync.stripe.convert import (
     ScheduleResult,
     schedule_from_stripe,
 )
-from sf_stripe_sync.stripe.gateway import coupon_id_for
+from sf_stripe_sync.stripe.coupons import coupon_id_for
 from sf_stripe_sync.stripe.prices import create_params as price_create_params
 from sf_stripe_sync.stripe.prices import custom_price_key, facts_from_stripe
 
@@ -205,7 +206,7 @@ class FakeBillingGateway:
                     found[price_id] = facts_from_stripe(self.prices[price_id])
             return PriceCatalog(prices=found, missing=frozenset(set(price_ids) - set(found)))
 
-    def _custom_prices(self, phases: Sequence[build.IndexedPhase]) -> dict[str, str]:
+    def _custom_prices(self, phases: Sequence[discounts.IndexedPhase]) -> dict[str, str]:
         """lookup key -> price id of each custom price the phases bill (made if missing)."""
         made: dict[str, str] = {}
         for spec in build.custom_prices(phases):
@@ -257,7 +258,7 @@ class FakeBillingGateway:
                         ) -> ScheduleResult:
         phases = list(enumerate(build.desired_schedule(plan).phases))
         before = self.writes()
-        coupons = self._make_coupons(plan, build.discount_slots(phases), op_key)
+        coupons = self._make_coupons(plan, discounts.discount_slots(phases), op_key)
         prices = self._custom_prices(phases)
         body: dict[str, Any] = dict(build.create_params(plan, customer_id=customer_id,
                                                         coupons=coupons, prices=prices))
@@ -286,7 +287,7 @@ class FakeBillingGateway:
                                 "longer be changed", code="schedule_not_live")
         sending = build.phases_to_send(plan, current)
         before = self.writes()
-        coupons = self._make_coupons(plan, build.discount_slots(sending), op_key)
+        coupons = self._make_coupons(plan, discounts.discount_slots(sending), op_key)
         prices = self._custom_prices(sending)
         body: dict[str, Any] = dict(build.update_params(
             plan, current=current, coupons=coupons, proration_behavior="create_prorations",
@@ -332,11 +333,11 @@ class FakeBillingGateway:
 
     # ------------------------------------------------------------------ helpers
 
-    def _make_coupons(self, plan: OrderPlan, slots: list[build.DiscountSlot],
+    def _make_coupons(self, plan: OrderPlan, slots: list[discounts.DiscountSlot],
                       op_key: str) -> dict[str, str]:
         made: dict[str, str] = {}
         for slot in slots:
-            body = dict(build.coupon_params(plan, slot))
+            body = dict(discounts.coupon_params(plan, slot))
             body["id"] = coupon_id_for(self.account_name, plan, slot.slot, body)
             coupon_id = str(body["id"])
             if coupon_id not in self.coupons:  # a coupon id is forever (Stripe refuses reuse)

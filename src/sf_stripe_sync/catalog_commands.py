@@ -69,7 +69,7 @@ def _summary(title: str, values: dict[str, Any]) -> list[str]:
 
 
 def make_push(ctx: CatalogContext, account: str | None) -> CatalogPush:
-    return CatalogPush(ctx.salesforce, ctx.stripe(account), ctx.settings)
+    return CatalogPush(ctx.salesforce, ctx.stripe(account), ctx.options)
 
 
 def price_resolver_for(rt: Runtime) -> MissingPriceResolver | None:
@@ -94,7 +94,7 @@ def run_push(args: argparse.Namespace) -> int:
 
 def run_features(args: argparse.Namespace) -> int:
     def step(ctx: CatalogContext, rt: Runtime) -> int:
-        sync = EntitlementSync(make_push(ctx, args.stripe_account), ctx.settings)
+        sync = EntitlementSync(make_push(ctx, args.stripe_account))
         report = sync.sync(args.product_ids or None)
         document = report.as_json()
         _emit(args, document, _summary(f"entitlement features ({rt.describe})", document))
@@ -106,7 +106,7 @@ def run_features(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- catalog pull / webhooks
 
 def make_pull(ctx: CatalogContext, account: str | None) -> CatalogPull:
-    return CatalogPull(ctx.salesforce, ctx.stripe(account), ctx.settings, ctx.memory)
+    return CatalogPull(ctx.salesforce, ctx.stripe(account), ctx.options, ctx.memory)
 
 
 def run_pull(args: argparse.Namespace) -> int:

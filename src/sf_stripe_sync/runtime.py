@@ -17,7 +17,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -33,7 +33,10 @@ from sf_stripe_sync.salesforce.retry import RetryPolicy as SalesforceRetryPolicy
 from sf_stripe_sync.state.store import StateStore, open_store
 from sf_stripe_sync.stripe.retry import RetryPolicy as StripeRetryPolicy
 
-DEMO_STRIPE_KEY = "sk_test_local_emulator"
+if TYPE_CHECKING:
+    from sf_stripe_sync.stripe.accounts import StripeAccounts
+    from sf_stripe_sync.stripe.session import StripeSession
+
 ORG_STATE_FILE = "sandbox-org.json"
 STRIPE_STATE_FILE = "sandbox-stripe.json"
 
@@ -72,6 +75,8 @@ class Runtime:
     stripe_key: Callable[[StripeAccountSettings], SecretStr | None] = lambda _account: None
     """The key the gateway of an account would use, None when none is configured."""
     stripe_retry: StripeRetryPolicy | None = None
+    stripe_session: Callable[[StripeAccountSettings], StripeSession] | None = None
+    """Each Stripe account's one session, shared by its gateways and the catalog."""
 
     def engine(
         self,
@@ -134,22 +139,11 @@ def _pick(value: float | None, default: float) -> float:
     return default if value is None else value
 
 
-def real_gateways(settings: Settings, store: StateStore | None = None
-                  ) -> Callable[[StripeAccountSettings], BillingGateway]:
-    from sf_stripe_sync.shared_ratelimit import share_if_possible
-    from sf_stripe_sync.stripe.gateway import StripeGateway, limiter_for
+def real_gateways(settings: Settings, store: StateStore | None = None) -> StripeAccounts:
+    """The configured Stripe accounts: one session each, the gateway factory on them."""
+    from sf_stripe_sync.stripe.accounts import StripeAccounts
 
-    def make(account: StripeAccountSettings) -> BillingGateway:
-        key = resolve_secret(account.api_key_env, settings)
-        assert key is not None
-        limiter = share_if_possible(store, limiter_for(account, key), account.name,
-                                    account.connected_account)
-        gateway: BillingGateway = StripeGateway.from_settings(
-            account, key, proration_behavior=settings.rules.proration_behavior,
-            retry=_stripe_retry(settings), limiter=limiter)
-        return gateway
-
-    return make
+    return StripeAccounts(settings, store=store, retry=_stripe_retry(settings))
 
 
 @dataclass(frozen=True)
@@ -235,10 +229,12 @@ def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> I
         if emulator_url is None and sandbox.stripe_url is not None:
             loopback_address(sandbox.stripe_url, "--stripe-emulator-url")
             emulator_url = sandbox.stripe_url
+        gateway_for: StripeAccounts
+        stripe_key: Callable[[StripeAccountSettings], SecretStr | None]
         if emulator_url is not None:
             settings, gateway_for = emulator_gateways(settings, emulator_url, store)
             parts.append(f"Stripe emulator at {emulator_url}")
-            stripe_key = _emulator_key(settings)
+            stripe_key = gateway_for.key
         else:
             gateway_for = real_gateways(settings, store)
             stripe_key = _configured_key(settings)
@@ -255,6 +251,7 @@ def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> I
             store=store, salesforce_calls=lambda: int(conn.api_calls),
             describe=", ".join(parts) or "Salesforce and Stripe as configured",
             salesforce=conn, stripe_key=stripe_key, stripe_retry=_stripe_retry(settings),
+            stripe_session=gateway_for.session,
         )
 
 
@@ -262,39 +259,14 @@ def _configured_key(settings: Settings) -> Callable[[StripeAccountSettings], Sec
     return lambda account: resolve_secret(account.api_key_env, settings, required=False)
 
 
-def _emulator_key(settings: Settings) -> Callable[[StripeAccountSettings], SecretStr | None]:
-    def key(account: StripeAccountSettings) -> SecretStr:
-        found = resolve_secret(account.api_key_env, settings, required=False)
-        return found or SecretStr(DEMO_STRIPE_KEY)
-
-    return key
-
-
 def emulator_gateways(
     settings: Settings, url: str, store: StateStore | None = None
-) -> tuple[Settings, Callable[[StripeAccountSettings], BillingGateway]]:
-    """Settings whose Stripe accounts all point at the emulator at ``url``, and the
-    gateway factory for them (paced in the store when it is shared)."""
+) -> tuple[Settings, StripeAccounts]:
+    """Settings whose Stripe accounts all point at the emulator at ``url``, and their
+    sessions and gateway factory (paced in the store when it is shared)."""
+    from sf_stripe_sync.stripe.accounts import StripeAccounts
+
     accounts = tuple(a.model_copy(update={"api_base": url}) for a in settings.stripe_accounts)
     settings = settings.model_copy(update={"stripe_accounts": accounts})
-    return settings, _emulator_gateway(settings, store)
-
-
-def _emulator_gateway(settings: Settings, store: StateStore | None = None
-                      ) -> Callable[[StripeAccountSettings], BillingGateway]:
-    from sf_stripe_sync.shared_ratelimit import share_if_possible
-    from sf_stripe_sync.stripe.gateway import StripeGateway, emulator_limiter
-
-    def make(account: StripeAccountSettings) -> BillingGateway:
-        # A configured test key is used when present (the emulator accepts any sk_test_);
-        # otherwise the demo key.
-        key = resolve_secret(account.api_key_env, settings, required=False)
-        gateway: BillingGateway = StripeGateway.from_settings(
-            account, key or SecretStr(DEMO_STRIPE_KEY),
-            proration_behavior=settings.rules.proration_behavior,
-            retry=_stripe_retry(settings),
-            limiter=share_if_possible(store, emulator_limiter(account), account.name,
-                                      account.connected_account))
-        return gateway
-
-    return make
+    return settings, StripeAccounts(settings, store=store, retry=_stripe_retry(settings),
+                                    emulator=True)

@@ -46,10 +46,10 @@ class CatalogEnv(Harness):
 
     def push(self, **overrides: Any) -> PushReport:
         return self.run(lambda ctx, rt: CatalogPush(ctx.salesforce, ctx.stripe(),
-                                                    rt.settings).push(), **overrides)
+                                                    ctx.options).push(), **overrides)
 
     def pull(self) -> PullReport:
-        return self.run(lambda ctx, rt: CatalogPull(ctx.salesforce, ctx.stripe(), rt.settings,
+        return self.run(lambda ctx, rt: CatalogPull(ctx.salesforce, ctx.stripe(), ctx.options,
                                                     ctx.memory).pull())
 
     def stripe(self) -> stripe.StripeClient:

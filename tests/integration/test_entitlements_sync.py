@@ -35,7 +35,7 @@ def env(tmp_path: Path) -> Iterator[CatalogEnv]:
 
 def _sync(env: CatalogEnv, product_ids: list[str] | None = None) -> EntitlementReport:
     return env.run(lambda ctx, rt: EntitlementSync(
-        CatalogPush(ctx.salesforce, ctx.stripe(), rt.settings), rt.settings).sync(product_ids))
+        CatalogPush(ctx.salesforce, ctx.stripe(), ctx.options)).sync(product_ids))
 
 
 def _attached(env: CatalogEnv, product_id: str) -> dict[str, dict[str, Any]]:

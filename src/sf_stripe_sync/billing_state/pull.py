@@ -41,8 +41,9 @@ from sf_stripe_sync.billing_state import records as rec
 from sf_stripe_sync.billing_state.salesforce_side import BillingSalesforce, Record, Target
 from sf_stripe_sync.catalog.event_pages import EventPages
 from sf_stripe_sync.catalog.memory import CatalogMemory
-from sf_stripe_sync.catalog.stripe_api import StripeCalls, as_dict
+from sf_stripe_sync.catalog.stripe_api import as_dict
 from sf_stripe_sync.config import Settings
+from sf_stripe_sync.stripe.session import StripeSession
 
 EVENT_TYPES = ("invoice.*", "customer.subscription.*", "subscription_schedule.*")
 CURSOR_KIND = "billing_events"
@@ -83,7 +84,7 @@ class Folded:
 
 
 class BillingPull:
-    def __init__(self, salesforce: BillingSalesforce, stripe: StripeCalls,
+    def __init__(self, salesforce: BillingSalesforce, stripe: StripeSession,
                  settings: Settings, memory: CatalogMemory | None = None) -> None:
         self.sf = salesforce
         self.stripe = stripe

@@ -13,8 +13,9 @@ from functools import partial
 from typing import Any
 
 from sf_stripe_sync.billing_state.records import major_units, next_invoice_at, subscription_of
-from sf_stripe_sync.catalog.stripe_api import StripeCalls, as_dict
+from sf_stripe_sync.catalog.stripe_api import as_dict
 from sf_stripe_sync.core.dates import from_unix, iso_z
+from sf_stripe_sync.stripe.session import StripeSession
 
 
 def _when(seconds: Any) -> str | None:
@@ -52,7 +53,7 @@ def _invoice(inv: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def billing_status(stripe: StripeCalls, account_id: str, customer: str, shown: int
+def billing_status(stripe: StripeSession, account_id: str, customer: str, shown: int
                    ) -> dict[str, Any]:
     v1 = stripe.client.v1
     subs = stripe.call("subscriptions.list", partial(

@@ -1,24 +1,28 @@
 """What every catalog step needs, taken from an open ``runtime.Runtime``.
 
 Theory of operation: ``open_runtime`` already logged in to Salesforce (or started the
-local org) and pointed the Stripe accounts at Stripe (or the emulator). The catalog
-reuses that connection and writer for Salesforce and builds its own SDK client per
-Stripe account (``stripe_api.open_stripe``), cached for the life of the context.
+local org) and opened the Stripe accounts (or pointed them at the emulator). The
+catalog reuses that connection and writer for Salesforce, and each Stripe account's one
+session (``Runtime.stripe_session``), the one the sync gateway sends through: one rate
+limiter, one retry policy, one error mapping per account. ``options`` is the narrow
+slice of the configuration the catalog steps read (``options.CatalogOptions``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from sf_stripe_sync.catalog.memory import CatalogMemory
+from sf_stripe_sync.catalog.options import CatalogOptions
 from sf_stripe_sync.catalog.salesforce_catalog import SalesforceCatalog
-from sf_stripe_sync.catalog.stripe_api import StripeCalls, open_stripe
-from sf_stripe_sync.config import Settings
+from sf_stripe_sync.config import Settings, StripeAccountSettings
 from sf_stripe_sync.errors import ConfigError
 from sf_stripe_sync.runtime import Runtime
 from sf_stripe_sync.salesforce.source import SalesforceOrderSource
 from sf_stripe_sync.salesforce.writer import SalesforceWriteBack
 from sf_stripe_sync.state.store import StateStore
+from sf_stripe_sync.stripe.session import StripeSession
 
 
 @dataclass
@@ -27,15 +31,15 @@ class CatalogContext:
     salesforce: SalesforceCatalog
     store: StateStore
     memory: CatalogMemory
-    _clients: dict[str, StripeCalls] = field(default_factory=dict)
+    sessions: Callable[[StripeAccountSettings], StripeSession]
 
-    def stripe(self, account_name: str | None = None) -> StripeCalls:
-        account = self.settings.stripe_account(account_name)
-        client = self._clients.get(account.name)
-        if client is None:
-            client = open_stripe(self.settings, account)
-            self._clients[account.name] = client
-        return client
+    @property
+    def options(self) -> CatalogOptions:
+        return CatalogOptions.of(self.settings)
+
+    def stripe(self, account_name: str | None = None) -> StripeSession:
+        """The named (else the default) Stripe account's session."""
+        return self.sessions(self.settings.stripe_account(account_name))
 
 
 def catalog_context(rt: Runtime) -> CatalogContext:
@@ -43,8 +47,11 @@ def catalog_context(rt: Runtime) -> CatalogContext:
             rt.writer, SalesforceWriteBack):
         raise ConfigError("the catalog needs a Salesforce connection (a real org or "
                           "--salesforce-sandbox)")
+    if rt.stripe_session is None:
+        raise ConfigError("the catalog needs the runtime's Stripe accounts")
     settings = rt.settings
     salesforce = SalesforceCatalog(rt.source.conn, rt.writer, fields=settings.fields,
                                    catalog=settings.catalog, portal=settings.portal)
     return CatalogContext(settings=settings, salesforce=salesforce, store=rt.store,
-                          memory=CatalogMemory.in_dir(settings.state_dir))
+                          memory=CatalogMemory.in_dir(settings.state_dir),
+                          sessions=rt.stripe_session)

@@ -32,12 +32,12 @@ from stripe.params.entitlements import FeatureListParams
 from sf_stripe_sync.catalog.features import FeatureLookup
 from sf_stripe_sync.catalog.mapping import CatalogDataError, feature_name, features_of
 from sf_stripe_sync.catalog.push import STOPPING, CatalogPush
-from sf_stripe_sync.catalog.stripe_api import StripeCalls, as_dict
-from sf_stripe_sync.config import Settings
+from sf_stripe_sync.catalog.stripe_api import as_dict
 from sf_stripe_sync.core.keys import operation_key
 from sf_stripe_sync.core.limits import FEATURE_LOOKUP_KEY_MAX
 from sf_stripe_sync.core.models import OrderBundle, OrderPlan
 from sf_stripe_sync.errors import TerminalError
+from sf_stripe_sync.stripe.session import StripeSession
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,10 @@ class EntitlementReport:
 
 
 class EntitlementSync:
-    def __init__(self, push: CatalogPush, settings: Settings) -> None:
+    def __init__(self, push: CatalogPush) -> None:
         self.push = push
-        self.stripe: StripeCalls = push.stripe
-        self.settings = settings
+        self.stripe: StripeSession = push.stripe
+        self.catalog = push.options.catalog
         self.report = EntitlementReport()
         self._active: dict[str, dict[str, Any]] | None = None
 
@@ -87,7 +87,7 @@ class EntitlementSync:
         return self._active
 
     def ensure_feature(self, lookup_key: str) -> str:
-        name = feature_name(lookup_key, self.settings.catalog.feature_names)
+        name = feature_name(lookup_key, self.catalog.feature_names)
         current = self.active_features().get(lookup_key)
         if current is not None:
             if current.get("name") != name:
@@ -131,7 +131,7 @@ class EntitlementSync:
             params["starting_after"] = page.data[-1].id
 
     def sync_product(self, product: Mapping[str, Any]) -> None:
-        wanted = features_of(product, self.settings.catalog.features_field)
+        wanted = features_of(product, self.catalog.features_field)
         too_long = [k for k in wanted if len(k) > FEATURE_LOOKUP_KEY_MAX]
         if too_long:  # refused before anything is written for this product
             raise CatalogDataError(
@@ -178,7 +178,7 @@ class EntitlementSync:
         return self.report
 
 
-def active_entitlements(stripe: StripeCalls, customer_id: str) -> list[dict[str, Any]]:
+def active_entitlements(stripe: StripeSession, customer_id: str) -> list[dict[str, Any]]:
     """What Stripe says the customer is entitled to now, by lookup key."""
     found: list[dict[str, Any]] = []
     starting_after: str | None = None

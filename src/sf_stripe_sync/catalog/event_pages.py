@@ -20,15 +20,16 @@ from typing import Any
 from stripe.params import EventListParams
 
 from sf_stripe_sync.catalog.memory import CatalogMemory
-from sf_stripe_sync.catalog.stripe_api import StripeCalls, as_dict
+from sf_stripe_sync.catalog.stripe_api import as_dict
 from sf_stripe_sync.errors import TerminalError
+from sf_stripe_sync.stripe.session import StripeSession
 
 log = logging.getLogger(__name__)
 Event = dict[str, Any]
 
 
 class EventPages:
-    def __init__(self, stripe: StripeCalls, memory: CatalogMemory, *, kind: str,
+    def __init__(self, stripe: StripeSession, memory: CatalogMemory, *, kind: str,
                  types: Sequence[str], page_size: int) -> None:
         self.stripe = stripe
         self.memory = memory

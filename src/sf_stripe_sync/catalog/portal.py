@@ -30,9 +30,10 @@ from stripe.params.billing_portal import (
 
 from sf_stripe_sync.catalog.memory import CatalogMemory
 from sf_stripe_sync.catalog.settings import PortalRole, PortalSettings
-from sf_stripe_sync.catalog.stripe_api import StripeCalls, as_dict
+from sf_stripe_sync.catalog.stripe_api import as_dict
 from sf_stripe_sync.core.keys import operation_key
 from sf_stripe_sync.errors import ConfigError, TerminalError, UsageError
+from sf_stripe_sync.stripe.session import StripeSession
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def configuration_matches(current: dict[str, Any], params: ConfigurationCreatePa
 
 
 class PortalConfigurations:
-    def __init__(self, stripe: StripeCalls, settings: PortalSettings,
+    def __init__(self, stripe: StripeSession, settings: PortalSettings,
                  memory: CatalogMemory) -> None:
         self.stripe = stripe
         self.settings = settings

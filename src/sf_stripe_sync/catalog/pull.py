@@ -38,10 +38,11 @@ from sf_stripe_sync.catalog.mapping import (
     unit_price_of,
 )
 from sf_stripe_sync.catalog.memory import CatalogMemory
+from sf_stripe_sync.catalog.options import CatalogOptions
 from sf_stripe_sync.catalog.salesforce_catalog import Record, SalesforceCatalog
-from sf_stripe_sync.catalog.stripe_api import StripeCalls, as_dict
-from sf_stripe_sync.config import Settings
+from sf_stripe_sync.catalog.stripe_api import as_dict
 from sf_stripe_sync.errors import TerminalError
+from sf_stripe_sync.stripe.session import StripeSession
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,11 @@ def _text(value: object) -> str | None:
 
 
 class CatalogPull:
-    def __init__(self, salesforce: SalesforceCatalog, stripe: StripeCalls,
-                 settings: Settings, memory: CatalogMemory | None = None) -> None:
+    def __init__(self, salesforce: SalesforceCatalog, stripe: StripeSession,
+                 options: CatalogOptions, memory: CatalogMemory | None = None) -> None:
         self.sf = salesforce
         self.stripe = stripe
-        self.settings = settings
+        self.options = options
         self.memory = memory or CatalogMemory(None)
         self.report = PullReport()
 
@@ -80,7 +81,7 @@ class CatalogPull:
 
     def _pages(self) -> EventPages:
         return EventPages(self.stripe, self.memory, kind=CURSOR_KIND, types=EVENT_TYPES,
-                          page_size=self.settings.catalog.event_page_size)
+                          page_size=self.options.catalog.event_page_size)
 
     def cursor(self) -> str | None:
         return self._pages().cursor()
@@ -119,7 +120,7 @@ class CatalogPull:
 
     def _product_record(self, product: dict[str, Any]) -> tuple[Record | None, Record]:
         """(None, new record) when a Product2 was created, else (record, wanted values)."""
-        f = self.settings.fields
+        f = self.options.fields
         stripe_id = str(product["id"])
         wanted: Record = {"Name": _text(product.get("name")) or stripe_id,
                           "IsActive": bool(product.get("active")),
@@ -138,7 +139,7 @@ class CatalogPull:
         return record, wanted
 
     def apply_price(self, price: dict[str, Any]) -> str:
-        f = self.settings.fields
+        f = self.options.fields
         price_id = str(price["id"])
         if (price.get("metadata") or {}).get(META_CUSTOM) == "true":
             # A negotiated amount the sync billed one order line at: not a list price.
@@ -198,13 +199,13 @@ class CatalogPull:
         return record
 
     def _set_frequency(self, record: Record, price: dict[str, Any]) -> None:
-        field_name = self.settings.catalog.billing_frequency_field
+        field_name = self.options.catalog.billing_frequency_field
         recurring = price.get("recurring") or {}
         if not recurring or _text(record.get(field_name)) or not self.sf.has_field(
                 "Product2", field_name):
             return
         name = frequency_of(str(recurring.get("interval")),
-                            int(recurring.get("interval_count") or 1), self.settings.catalog)
+                            int(recurring.get("interval_count") or 1), self.options.catalog)
         if name is not None:
             self._update("Product2", record, {field_name: name})
 

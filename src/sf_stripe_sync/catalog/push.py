@@ -45,9 +45,9 @@ from sf_stripe_sync.catalog.mapping import (
     price_matches,
     product_matches,
 )
+from sf_stripe_sync.catalog.options import CatalogOptions
 from sf_stripe_sync.catalog.salesforce_catalog import Record, SalesforceCatalog
-from sf_stripe_sync.catalog.stripe_api import StripeCalls, as_dict
-from sf_stripe_sync.config import Settings
+from sf_stripe_sync.catalog.stripe_api import as_dict
 from sf_stripe_sync.core.keys import operation_key
 from sf_stripe_sync.errors import (
     ApiLimitExceeded,
@@ -56,6 +56,7 @@ from sf_stripe_sync.errors import (
     IdempotencyConflict,
     TerminalError,
 )
+from sf_stripe_sync.stripe.session import StripeSession
 
 log = logging.getLogger(__name__)
 STOPPING = (ConfigError, AuthenticationError, ApiLimitExceeded, IdempotencyConflict)
@@ -76,11 +77,11 @@ class PushReport:
 
 
 class CatalogPush:
-    def __init__(self, salesforce: SalesforceCatalog, stripe: StripeCalls,
-                 settings: Settings) -> None:
+    def __init__(self, salesforce: SalesforceCatalog, stripe: StripeSession,
+                 options: CatalogOptions) -> None:
         self.sf = salesforce
         self.stripe = stripe
-        self.settings = settings
+        self.options = options
         self.report = PushReport()
         self._products: dict[str, str] = {}
         self._pending: dict[str, dict[str, Record]] = {"Product2": {}, "PricebookEntry": {}}
@@ -158,12 +159,12 @@ class CatalogPush:
 
     def ensure_price(self, entry: Record, product: Record) -> str:
         """The Stripe price id of a PricebookEntry; a changed entry gets a new price."""
-        settings = self.settings
-        desired = desired_price(entry, product, fields=settings.fields,
-                                catalog=settings.catalog,
-                                default_currency=settings.rules.default_currency)
+        options = self.options
+        desired = desired_price(entry, product, fields=options.fields,
+                                catalog=options.catalog,
+                                default_currency=options.default_currency)
         product_id = self.ensure_product(product)
-        known = entry.get(settings.fields.pricebook_entry_price)
+        known = entry.get(options.fields.pricebook_entry_price)
         current = self._retrieve_price(str(known)) if known else None
         if current is not None and price_matches(current, desired, product_id):
             if not current.get("active"):
@@ -177,7 +178,7 @@ class CatalogPush:
             self._set_price_active(str(current["id"]), False, price_id)
             self.report.prices_deactivated.append(str(current["id"]))
         self._write_back("PricebookEntry", desired.entry_id,
-                         {settings.fields.pricebook_entry_price: price_id})
+                         {options.fields.pricebook_entry_price: price_id})
         return price_id
 
     def _retrieve_price(self, price_id: str) -> dict[str, Any] | None:

@@ -51,7 +51,8 @@ def make_billing_pull(rt: Runtime, ctx: CatalogContext, account: str | None) -> 
                           "--salesforce-sandbox)")
     salesforce = BillingSalesforce(rt.source.conn, rt.writer, fields=rt.settings.fields,
                                    billing=rt.settings.billing_state)
-    return BillingPull(salesforce, ctx.stripe(account), rt.settings, ctx.memory)
+    return BillingPull(salesforce, ctx.stripe(account), fields=rt.settings.fields,
+                       billing=rt.settings.billing_state, memory=ctx.memory)
 
 
 def _run(args: argparse.Namespace,

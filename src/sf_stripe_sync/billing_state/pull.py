@@ -39,10 +39,11 @@ from typing import Any
 
 from sf_stripe_sync.billing_state import records as rec
 from sf_stripe_sync.billing_state.salesforce_side import BillingSalesforce, Record, Target
+from sf_stripe_sync.billing_state.settings import BillingStateSettings
 from sf_stripe_sync.catalog.event_pages import EventPages
 from sf_stripe_sync.catalog.memory import CatalogMemory
 from sf_stripe_sync.catalog.stripe_api import as_dict
-from sf_stripe_sync.config import Settings
+from sf_stripe_sync.core.rules import FieldMap
 from sf_stripe_sync.stripe.session import StripeSession
 
 EVENT_TYPES = ("invoice.*", "customer.subscription.*", "subscription_schedule.*")
@@ -84,12 +85,13 @@ class Folded:
 
 
 class BillingPull:
-    def __init__(self, salesforce: BillingSalesforce, stripe: StripeSession,
-                 settings: Settings, memory: CatalogMemory | None = None) -> None:
+    def __init__(self, salesforce: BillingSalesforce, stripe: StripeSession, *,
+                 fields: FieldMap, billing: BillingStateSettings,
+                 memory: CatalogMemory | None = None) -> None:
         self.sf = salesforce
         self.stripe = stripe
-        self.settings = settings
-        self.bs = settings.billing_state
+        self.fields = fields
+        self.bs = billing
         self.memory = memory or CatalogMemory(None)
         self.report = BillingReport()
 
@@ -171,8 +173,8 @@ class BillingPull:
                                                 if s in schedule_of}
         by_schedule: dict[str, list[Target]] = {}
         for target in self.sf.targets_by_schedule(sorted(schedule_ids)):
-            key = (self.settings.fields.contract_schedule if target.sobject == "Contract"
-                   else self.settings.fields.order_schedule)
+            key = (self.fields.contract_schedule if target.sobject == "Contract"
+                   else self.fields.order_schedule)
             by_schedule.setdefault(str(target.record.get(key)), []).append(target)
         by_subscription: dict[str, list[Target]] = {}
         loose = [s for s in sub_ids if schedule_of.get(s) not in by_schedule]
@@ -182,8 +184,8 @@ class BillingPull:
         unknown = [s for s in loose if s not in by_subscription and s not in schedule_of]
         extra = self._ask_stripe(unknown, schedule_of)
         for target in self.sf.targets_by_schedule(extra):
-            key = (self.settings.fields.contract_schedule if target.sobject == "Contract"
-                   else self.settings.fields.order_schedule)
+            key = (self.fields.contract_schedule if target.sobject == "Contract"
+                   else self.fields.order_schedule)
             by_schedule.setdefault(str(target.record.get(key)), []).append(target)
         return by_schedule, by_subscription
 

@@ -8,7 +8,9 @@ bounces). Modules:
 
 * ``settings``: the ``[catalog]`` and ``[portal]`` configuration sections;
 * ``mapping``: pure translation of Salesforce records into desired Stripe objects;
-* ``stripe_api``: the stripe SDK client, retries and error translation for this package;
+* ``stripe_api``: answers as plain data; requests go through the account's
+  ``stripe.session.StripeSession`` (the sync gateway's: pacing, retries, errors);
+* ``options``: the few settings the catalog steps read (``CatalogOptions``);
 * ``salesforce_catalog``: reads and writes of Product2, PricebookEntry, Account, Contact;
 * ``push``: Salesforce -> Stripe products and prices (price changes make new prices);
 * ``resolver``: the engine hook that resolves a missing price through ``push``;

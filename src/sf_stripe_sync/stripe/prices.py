@@ -172,7 +172,7 @@ class PriceBook:
         try:
             obj = self._session.call("prices.create",
                                      partial(self._client.v1.prices.create, params=params,
-                                             options={"idempotency_key": key}),
+                                             options=self._session.options(key)),
                                      kind="write", key=key, cost=cost)
         except TerminalError:
             # Another host (or an earlier run whose key Stripe forgot) took the lookup

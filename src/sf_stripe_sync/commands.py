@@ -36,7 +36,7 @@ from sf_stripe_sync.config import Settings, StripeAccountSettings, load_settings
 from sf_stripe_sync.core.dates import iso_z, parse_as_of
 from sf_stripe_sync.core.models import OrderPlan, PriceCatalog
 from sf_stripe_sync.core.plan import not_found_plan
-from sf_stripe_sync.core.render import preview_document, render_table
+from sf_stripe_sync.core.render import preview_document
 from sf_stripe_sync.errors import ConfigError, UsageError
 from sf_stripe_sync.ports import BillingGateway, OrderSource
 
@@ -139,6 +139,8 @@ def render_preview(
 
         return render_html(plans, labels, as_of=as_of)
     from rich.console import Console
+
+    from sf_stripe_sync.render_terminal import render_table
 
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=output_width(),

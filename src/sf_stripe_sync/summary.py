@@ -57,7 +57,8 @@ def print_summary(report: RunReport, *, where: str, json_output: bool) -> None:
 
 
 def print_dry_run(report: RunReport, *, json_output: bool) -> None:
-    from sf_stripe_sync.core.render import preview_document, render_table
+    from sf_stripe_sync.core.render import preview_document
+    from sf_stripe_sync.render_terminal import render_table
 
     if json_output:
         json.dump(preview_document(report.plans), sys.stdout, indent=2)

@@ -7,6 +7,7 @@ import or call fails the suite wherever it is added.
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,52 @@ def test_the_checker_accepts_pure_code() -> None:
     pure = "from datetime import UTC, datetime\nfrom decimal import Decimal\n" \
            "x = datetime(2025, 1, 1, tzinfo=UTC)\n"
     assert violations(pure) == []
+
+
+# ------------------------------------------------------------------ third-party imports
+
+CORE_MAY_IMPORT = frozenset(sys.stdlib_module_names) | {"pydantic", "sf_stripe_sync"}
+"""The core is the standard library, pydantic and itself: no rich, no stripe, no httpx."""
+
+
+def third_party_imports(source: str) -> list[str]:
+    """Every absolute import of a package the core may not use."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        found += [n for n in names if n.split(".")[0] not in CORE_MAY_IMPORT]
+    return found
+
+
+@pytest.mark.parametrize("module", core_modules(), ids=lambda p: p.name)
+def test_core_module_imports_only_the_stdlib_pydantic_and_the_core(module: Path) -> None:
+    assert third_party_imports(module.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("module", core_modules(), ids=lambda p: p.name)
+def test_core_module_imports_nothing_of_the_project_outside_the_core(module: Path) -> None:
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    outside = [node.module for node in ast.walk(tree)
+               if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+               and node.module.startswith("sf_stripe_sync")
+               and not node.module.startswith("sf_stripe_sync.core")]
+    assert outside == []
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    ["import rich", "from rich.table import Table", "import stripe", "import httpx",
+     "def f():\n    from rich.console import Console\n", "import hypothesis.strategies"],
+)
+def test_the_import_rule_catches_third_party_packages(snippet: str) -> None:
+    assert third_party_imports(snippet) != []
+
+
+def test_the_import_rule_accepts_stdlib_pydantic_and_the_project() -> None:
+    allowed = ("import ast\nfrom collections.abc import Mapping\nfrom pydantic import BaseModel\n"
+               "from sf_stripe_sync.core.models import Order\nimport decimal\n")
+    assert third_party_imports(allowed) == []

@@ -19,8 +19,9 @@ from sf_stripe_sync.core.models import (
     PhaseItem,
     PhaseProperties,
 )
-from sf_stripe_sync.core.render import display_names, preview_document, render_table
+from sf_stripe_sync.core.render import display_names, preview_document
 from sf_stripe_sync.core.rules import FieldMap
+from sf_stripe_sync.render_terminal import render_table
 
 JAN = datetime(2027, 1, 1, tzinfo=UTC)
 JUN = datetime(2027, 6, 1, tzinfo=UTC)

@@ -1,14 +1,12 @@
-"""Rendering plans for people: the preview JSON (DESIGN 3) and a terminal table.
+"""Rendering plans for people: the preview JSON (DESIGN 3) and the text pieces.
 
 Theory of operation: ``preview_document`` is the one place that turns ``OrderPlan``
-values into the preview JSON contract; the table and HTML renderers show the same
-values. Records are shown by id; an optional ``labels`` map (built by
-``display_names`` from the raw bundles) adds the names people know (account, order,
-product) beside the ids without changing the contract keys.
-
-``render_table`` draws with rich onto a console the caller owns (the core never opens
-a terminal or a file). All text goes into rich as ``Text`` values, never as markup, so
-a name holding ``[brackets]`` is shown as written.
+values into the preview JSON contract; the text pieces below (dates, items, money,
+discounts, billing) are what the terminal table (``render_terminal``) and the HTML
+page (``render_html``) show, so both show the same values. Records are shown by id; an
+optional ``labels`` map (built by ``display_names`` from the raw bundles) adds the names
+people know (account, order, product) beside the ids without changing the contract keys.
+Drawing itself (rich, HTML) lives outside the core.
 """
 
 from __future__ import annotations
@@ -16,14 +14,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sf_stripe_sync.core.dates import iso_z
 from sf_stripe_sync.core.issues import OrderIssue
 from sf_stripe_sync.core.metadata_keys import META_CONTRACT_ID
 from sf_stripe_sync.core.models import (
     Discount,
-    DriftChange,
     OneTimeItem,
     OrderBundle,
     OrderPlan,
@@ -35,15 +32,9 @@ from sf_stripe_sync.core.money_text import (
     format_money,
     item_money,
     once_money,
-    order_money_text,
     per_interval,
-    totals_by_currency,
-    totals_text,
 )
 from sf_stripe_sync.core.rules import FieldMap
-
-if TYPE_CHECKING:
-    from rich.console import Console
 
 Labels = Mapping[str, str]
 
@@ -254,84 +245,5 @@ def operation_counts(plans: Sequence[OrderPlan]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def render_table(
-    plans: Sequence[OrderPlan], console: Console, labels: Labels | None = None
-) -> None:
-    """Per order a panel: phase table, then errors (red) and warnings (yellow)."""
-    from rich.console import Group
-    from rich.panel import Panel
-    from rich.table import Table
-    from rich.text import Text
-
-    names = labels or {}
-    for total in totals_by_currency(plans):
-        console.print(Text(f"total billed: {totals_text(total)}", style="bold"))
-    for plan in plans:
-        table = Table(show_header=True, header_style="bold", expand=False)
-        phases = plan.schedule.phases if plan.schedule is not None else ()
-        # The discount column only when a phase has one: 80 columns stay readable.
-        discounts = any(p.properties.discount is not None for p in phases)
-        columns = ("#", "start", "end", "items x qty", "amount",
-                   *(("discount",) if discounts else ()), "billing")
-        for column in columns:
-            table.add_column(column, no_wrap=column in ("#", "start", "end"))
-        for index, phase in enumerate(phases, start=1):
-            props = phase.properties
-            billing = billing_text(props.collection_method, props.days_until_due)
-            what = phase_item_lines(phase, names)
-            amounts = phase_money_lines(phase)
-            what += [""] * (len(amounts) - len(what))
-            for row, (item, amount) in enumerate(zip(what, amounts, strict=False)):
-                first = row == 0
-                cells = [Text(str(index) if first else ""),
-                         Text(when_text(phase.start) if first else ""),
-                         Text(when_text(phase.end) if first else ""),
-                         Text(item), Text(amount, justify="right")]
-                if discounts:
-                    cells.append(Text(discount_text(props.discount) if first else ""))
-                cells.append(Text(billing if first else ""))
-                table.add_row(*cells, end_section=row == len(amounts) - 1)
-        lines: list[Any] = [table] if phases else [Text("no phases", style="dim")]
-        money = order_money_text(plan)
-        if money:
-            lines.insert(0, Text(money, style="bold"))
-        for issue in plan.errors:
-            lines.append(Text(f"error {issue.code.value}: {issue.message}"
-                              + _ids_suffix(issue), style="red"))
-        for issue in plan.warnings:
-            if issue.code.value == "drift" and plan.drift:
-                lines.append(Text("warning drift: Stripe differs from Salesforce",
-                                  style="yellow"))
-                lines.append(_drift_table(plan.drift))
-                continue
-            lines.append(Text(f"warning {issue.code.value}: {issue.message}"
-                              + _ids_suffix(issue), style="yellow"))
-        title = Text(f"{plan.order_id}  {plan.operation.value}")
-        if plan.order_id in names:
-            title.append(f"  {names[plan.order_id]}")
-        subtitle_parts = [names.get(plan.account_id or "", plan.account_id or "no account")]
-        if plan.schedule is not None:
-            subtitle_parts.append(f"end: {plan.schedule.end_behavior}")
-        border = "red" if plan.errors else ("yellow" if plan.warnings else "green")
-        console.print(Panel(Group(*lines), title=title,
-                            subtitle=Text(" | ".join(subtitle_parts)), border_style=border))
-    summary = ", ".join(f"{k}: {v}" for k, v in operation_counts(plans).items())
-    console.print(Text(f"{len(plans)} orders ({summary})" if plans else "no orders"))
-
-
-def _drift_table(changes: Sequence[DriftChange]) -> Any:
-    """Every drifted field: phase, field, Stripe's value, Salesforce's value."""
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(show_header=True, header_style="yellow", expand=False, box=None)
-    for column in ("phase", "field", "Stripe has", "Salesforce wants"):
-        table.add_column(column)
-    for change in changes:
-        table.add_row(Text(str(change.phase)), Text(change.field),
-                      Text(change.stripe or "nothing"), Text(change.salesforce or "nothing"))
-    return table
-
-
-def _ids_suffix(issue: OrderIssue) -> str:
+def ids_suffix(issue: OrderIssue) -> str:
     return f" [{', '.join(issue.order_item_ids)}]" if issue.order_item_ids else ""

@@ -43,6 +43,36 @@ def _issue(
     )
 
 
+class _DiscountRead:
+    """One record's discount fields being read: the problems found so far."""
+
+    def __init__(self, record: Mapping[str, Any], *, sobject: str, record_id: str,
+                 order_id: str) -> None:
+        self.record = record
+        self.sobject, self.record_id, self.order_id = sobject, record_id, order_id
+        self.where = f"{sobject} {record_id}"
+        self.issues: list[OrderIssue] = []
+
+    def fail(self, code: IssueCode, message: str, field: str | None) -> None:
+        self.issues.append(
+            _issue(code, message, sobject=self.sobject, record_id=self.record_id,
+                   order_id=self.order_id, field=field)
+        )
+
+    def read(self, field: str) -> Decimal | None:
+        """The field as a number; blank or zero is None (no discount)."""
+        raw = self.record.get(field)
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        try:
+            value = decimal_from_json(raw)
+        except ValueError:
+            self.fail(IssueCode.INVALID_RECORD,
+                      f"{self.where}: {field} is not a number ({raw!r})", field)
+            return None
+        return None if value == 0 else value
+
+
 def discount_from_record(
     record: Mapping[str, Any],
     *,
@@ -57,64 +87,55 @@ def discount_from_record(
     An unknown ``currency`` is left for the caller to report (once, on the Order); an
     amount-off discount then yields no discount and no extra issue.
     """
-    where = f"{sobject} {record_id}"
-    issues: list[OrderIssue] = []
-
-    def fail(code: IssueCode, message: str, field: str | None) -> None:
-        issues.append(
-            _issue(code, message, sobject=sobject, record_id=record_id,
-                   order_id=order_id, field=field)
-        )
-
-    def read(field: str) -> Decimal | None:
-        raw = record.get(field)
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            return None
-        try:
-            value = decimal_from_json(raw)
-        except ValueError:
-            fail(IssueCode.INVALID_RECORD, f"{where}: {field} is not a number ({raw!r})", field)
-            return None
-        return None if value == 0 else value
-
-    amount = read(fields.discount_amount_off)
-    percent = read(fields.discount_percent_off)
-    if issues:
-        return None, issues
+    reading = _DiscountRead(record, sobject=sobject, record_id=record_id, order_id=order_id)
+    amount = reading.read(fields.discount_amount_off)
+    percent = reading.read(fields.discount_percent_off)
+    if reading.issues:
+        return None, reading.issues
     if amount is not None and percent is not None:
-        fail(
+        reading.fail(
             IssueCode.DISCOUNT_CONFLICT,
-            f"{where}: both {fields.discount_amount_off} ({amount}) and "
+            f"{reading.where}: both {fields.discount_amount_off} ({amount}) and "
             f"{fields.discount_percent_off} ({percent}) are set; keep only one",
             f"{fields.discount_amount_off},{fields.discount_percent_off}",
         )
-        return None, issues
+        return None, reading.issues
     if percent is not None:
-        if not Decimal(0) < percent <= HUNDRED:
-            fail(
-                IssueCode.INVALID_RECORD,
-                f"{where}: {fields.discount_percent_off} must be above 0 and at most 100, "
-                f"got {percent}",
-                fields.discount_percent_off,
-            )
-            return None, issues
-        return Discount(percent_off=percent), issues
+        return _percent_off(percent, fields, reading), reading.issues
     if amount is not None:
-        if amount < 0:
-            fail(
-                IssueCode.INVALID_RECORD,
-                f"{where}: {fields.discount_amount_off} must be positive, got {amount}",
-                fields.discount_amount_off,
-            )
-            return None, issues
-        code = currency.strip().lower()
-        if currency_exponent(code) is None:
-            return None, issues
-        try:
-            minor = to_minor_units(amount, code)
-        except ValueError as exc:
-            fail(IssueCode.INVALID_RECORD, f"{where}: {fields.discount_amount_off}: {exc}",
-                 fields.discount_amount_off)
-            return None, issues
-        return Discount(amount_off=minor, currency=code), issues
-    return None, issues
+        return _amount_off(amount, currency, fields, reading), reading.issues
+    return None, reading.issues
+
+
+def _percent_off(percent: Decimal, fields: FieldMap, reading: _DiscountRead) -> Discount | None:
+    if not Decimal(0) < percent <= HUNDRED:
+        reading.fail(
+            IssueCode.INVALID_RECORD,
+            f"{reading.where}: {fields.discount_percent_off} must be above 0 and at most "
+            f"100, got {percent}",
+            fields.discount_percent_off,
+        )
+        return None
+    return Discount(percent_off=percent)
+
+
+def _amount_off(amount: Decimal, currency: str, fields: FieldMap,
+                reading: _DiscountRead) -> Discount | None:
+    if amount < 0:
+        reading.fail(
+            IssueCode.INVALID_RECORD,
+            f"{reading.where}: {fields.discount_amount_off} must be positive, got {amount}",
+            fields.discount_amount_off,
+        )
+        return None
+    code = currency.strip().lower()
+    if currency_exponent(code) is None:
+        return None
+    try:
+        minor = to_minor_units(amount, code)
+    except ValueError as exc:
+        reading.fail(IssueCode.INVALID_RECORD,
+                     f"{reading.where}: {fields.discount_amount_off}: {exc}",
+                     fields.discount_amount_off)
+        return None
+    return Discount(amount_off=minor, currency=code)

@@ -41,6 +41,7 @@ Stripe's phases by construction).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import AwareDatetime
@@ -77,6 +78,7 @@ from sf_stripe_sync.core.models import (
     PriceCatalog,
     freeze_metadata,
 )
+from sf_stripe_sync.core.plan_time import drop_past, start_now_if_not_backdating
 from sf_stripe_sync.core.pricing import price_order, price_orders
 from sf_stripe_sync.core.rules import SyncRules
 
@@ -169,87 +171,133 @@ def plan_order(
     collected = [*issues, *priced_issues, *(i for i in sibling_issues if i.is_error)]
     if any(i.is_error for i in collected):
         return base.model_copy(update={"issues": tuple(collected)})
-    collected += total_issues
-
     siblings = _contract_members(order, contract_orders, rules)
-    all_lines = [line for o in siblings for line in o.lines]
-    covered: tuple[str, ...] = tuple(o.id for o in siblings)
-    limit = rules.max_items_per_phase
-    result: ConsolidationResult
-    current = None if known.remote_phases is None else [
-        p for p in known.remote_phases if p.end is None or p.end > as_of]
-    if known.schedule_id is None:
-        kind = OperationKind.CREATE
-        result = consolidate(all_lines, max_items_per_phase=limit)
-    elif order.id not in known.applied_order_ids:
-        kind = OperationKind.AMEND
-        if current is not None:
-            result = overlay(current, order.lines, max_items_per_phase=limit)
-            covered = (*sorted(known.applied_order_ids), order.id)
-        else:
-            result = consolidate(all_lines, max_items_per_phase=limit)
-    else:
-        kind = OperationKind.REPLACE
-        result = consolidate(all_lines, max_items_per_phase=limit)
+    ctx = _Planning(order=order, siblings=siblings,
+                    all_lines=[line for o in siblings for line in o.lines], known=known,
+                    rules=rules, as_of=as_of, catalog=catalog, base=base)
+    return _plan_apply(ctx, [*collected, *total_issues])
+
+
+@dataclass(frozen=True)
+class _Planning:
+    """What planning an apply (create / amend / replace / noop) works from."""
+
+    order: Order
+    siblings: list[Order]
+    """The order and the contract's other live orders, by id."""
+    all_lines: list[OrderLine]
+    known: KnownState
+    rules: SyncRules
+    as_of: datetime
+    catalog: PriceCatalog
+    base: OrderPlan
+
+    @property
+    def current(self) -> list[Phase] | None:
+        """Stripe's phases not ended by ``as_of``; None when they were not read."""
+        if self.known.remote_phases is None:
+            return None
+        return [p for p in self.known.remote_phases if p.end is None or p.end > self.as_of]
+
+
+def _plan_apply(ctx: _Planning, collected: list[OrderIssue]) -> OrderPlan:
+    """Create, amend or replace (or noop when the desired state is the applied one)."""
+    order, base = ctx.order, ctx.base
+    kind, result, covered = _choose(ctx)
     collected += result.issues
     if not result.ok or result.schedule is None:
         return base.model_copy(update={"issues": tuple(collected)})
+    current = ctx.current
     on_remote = kind is OperationKind.AMEND and current is not None
-    schedule, problem = _with_money(result.schedule, [order] if on_remote else siblings,
-                                    all_lines, catalog, current if on_remote else None)
+    schedule, problem = _with_money(result.schedule, [order] if on_remote else ctx.siblings,
+                                    ctx.all_lines, ctx.catalog, current if on_remote else None)
     if problem is not None:
         return base.model_copy(update={"issues": (*collected, problem)})
-
-    if schedule.end is not None and schedule.end <= as_of:
+    if schedule.end is not None and schedule.end <= ctx.as_of:
         collected.append(warning(
             IssueCode.ALREADY_ENDED,
-            f"service ended {iso_z(schedule.end)}, before {iso_z(as_of)}: nothing to send",
+            f"service ended {iso_z(schedule.end)}, before {iso_z(ctx.as_of)}: nothing to send",
             order_id=order.id,
-            order_item_ids=tuple(sorted(line.id for line in all_lines)),
+            order_item_ids=tuple(sorted(line.id for line in ctx.all_lines)),
         ))
         return base.model_copy(
             update={"operation": OperationKind.SKIP, "schedule": schedule,
                     "issues": tuple(collected)}
         )
-
-    # The desired state is fingerprinted before time trims it: a plan recomputed later,
-    # after phases have passed or from a schedule that started "now", is the same state.
-    # An amend sends Stripe's phases overlaid with the new lines (Stripe-side edits and
-    # existing coupons survive), but it is fingerprinted as the Salesforce-side desired
-    # state, so re-reading the contract's orders afterwards plans a noop, not a replace.
-    desired = schedule
-    if kind is OperationKind.AMEND and known.remote_phases is not None:
-        full = consolidate(all_lines, max_items_per_phase=limit)
-        if full.ok and full.schedule is not None:
-            desired, _ = _with_money(full.schedule, siblings, all_lines, catalog, None)
-    state_fp = fingerprint({
-        "intent": "apply",
-        "stripe_account": stripe_account,
-        "contract_key": order.contract_key,
-        "metadata": _contract_metadata(base.metadata),
-        "schedule": canonical_schedule(desired),
-    })
+    state_fp = _state_fingerprint(ctx, kind, schedule)
     start_now = False
     if kind is OperationKind.CREATE:
-        schedule, start_now, notes = _start_now_if_not_backdating(schedule, all_lines, rules, as_of)
+        schedule, start_now, notes = start_now_if_not_backdating(
+            schedule, ctx.all_lines, ctx.rules, ctx.as_of)
     else:
         amending = order.lines if kind is OperationKind.AMEND else ()
-        schedule, notes = _drop_past(schedule, amending, known.current_phase_start, as_of)
+        schedule, notes = drop_past(schedule, amending, ctx.known.current_phase_start,
+                                     ctx.as_of)
     collected += notes
-    if known.applied_fingerprint == state_fp:
+    if ctx.known.applied_fingerprint == state_fp:
         kind = OperationKind.NOOP
-    drift: tuple[DriftChange, ...] | None = None
-    if kind in (OperationKind.REPLACE, OperationKind.NOOP) and known.remote_phases is not None:
-        drift = schedule_drift(known.remote_phases, schedule.phases, as_of=as_of)
-        if drift:
-            collected.append(drift_issue(drift, order_id=order.id))
-            kind = _on_drift(kind, rules)
+    kind, drift = _with_drift(ctx, kind, schedule, collected)
     return base.model_copy(
         update={"operation": kind, "schedule": schedule, "fingerprint": state_fp,
                 "billing_total": billing_total(schedule),
                 "start_now": start_now, "issues": tuple(collected),
                 "covers_order_ids": covered, "drift": drift}
     )
+
+
+def _choose(ctx: _Planning) -> tuple[OperationKind, ConsolidationResult, tuple[str, ...]]:
+    """The operation, its schedule before money and time, and the orders it covers."""
+    limit = ctx.rules.max_items_per_phase
+    covered: tuple[str, ...] = tuple(o.id for o in ctx.siblings)
+    if ctx.known.schedule_id is None:
+        return OperationKind.CREATE, consolidate(ctx.all_lines, max_items_per_phase=limit), covered
+    if ctx.order.id in ctx.known.applied_order_ids:
+        return (OperationKind.REPLACE, consolidate(ctx.all_lines, max_items_per_phase=limit),
+                covered)
+    current = ctx.current
+    if current is None:
+        return OperationKind.AMEND, consolidate(ctx.all_lines, max_items_per_phase=limit), covered
+    result = overlay(current, ctx.order.lines, max_items_per_phase=limit)
+    return OperationKind.AMEND, result, (*sorted(ctx.known.applied_order_ids), ctx.order.id)
+
+
+def _state_fingerprint(ctx: _Planning, kind: OperationKind, schedule: DesiredSchedule) -> str:
+    """The desired state's fingerprint, taken before time trims the schedule.
+
+    A plan recomputed later, after phases have passed or from a schedule that started
+    "now", is the same state. An amend sends Stripe's phases overlaid with the new lines
+    (Stripe-side edits and existing coupons survive), but it is fingerprinted as the
+    Salesforce-side desired state, so re-reading the contract's orders afterwards plans
+    a noop, not a replace.
+    """
+    desired = schedule
+    if kind is OperationKind.AMEND and ctx.known.remote_phases is not None:
+        full = consolidate(ctx.all_lines, max_items_per_phase=ctx.rules.max_items_per_phase)
+        if full.ok and full.schedule is not None:
+            desired, _ = _with_money(full.schedule, ctx.siblings, ctx.all_lines, ctx.catalog,
+                                     None)
+    return fingerprint({
+        "intent": "apply",
+        "stripe_account": ctx.base.stripe_account,
+        "contract_key": ctx.order.contract_key,
+        "metadata": _contract_metadata(ctx.base.metadata),
+        "schedule": canonical_schedule(desired),
+    })
+
+
+def _with_drift(
+    ctx: _Planning, kind: OperationKind, schedule: DesiredSchedule,
+    collected: list[OrderIssue],
+) -> tuple[OperationKind, tuple[DriftChange, ...] | None]:
+    """Stripe's phases compared with the desired ones, for a replace or a noop."""
+    remote = ctx.known.remote_phases
+    if kind not in (OperationKind.REPLACE, OperationKind.NOOP) or remote is None:
+        return kind, None
+    drift = schedule_drift(remote, schedule.phases, as_of=ctx.as_of)
+    if drift:
+        collected.append(drift_issue(drift, order_id=ctx.order.id))
+        kind = _on_drift(kind, ctx.rules)
+    return kind, drift
 
 
 def _on_drift(kind: OperationKind, rules: SyncRules) -> OperationKind:
@@ -307,49 +355,6 @@ def _contract_members(
     members = {o.id: o for o in contract_orders if o.status != rules.cancel_status}
     members[order.id] = order
     return [members[k] for k in sorted(members)]
-
-
-def _start_now_if_not_backdating(
-    schedule: DesiredSchedule, lines: Sequence[OrderLine], rules: SyncRules, as_of: datetime
-) -> tuple[DesiredSchedule, bool, list[OrderIssue]]:
-    start = schedule.start
-    if rules.backdate or start is None or start >= as_of:
-        return schedule, False, []
-    kept = [p for p in schedule.phases if p.end is None or p.end > as_of]
-    kept[0] = kept[0].model_copy(update={"start": as_of})
-    past = tuple(sorted(line.id for line in lines if line.start < as_of))
-    note = warning(
-        IssueCode.CLIPPED_TO_CURRENT_PHASE,
-        f"service starts {iso_z(start)}, before {iso_z(as_of)}, and backdating is off: "
-        "the schedule starts now",
-        order_item_ids=past,
-    )
-    return schedule.model_copy(update={"phases": tuple(kept)}), True, [note]
-
-
-def _drop_past(
-    schedule: DesiredSchedule,
-    amending: Sequence[OrderLine],
-    current_phase_start: datetime | None,
-    as_of: datetime,
-) -> tuple[DesiredSchedule, list[OrderIssue]]:
-    """Leave out ended phases; the phase in force keeps the current phase's start."""
-    kept = [p for p in schedule.phases if p.end is None or p.end > as_of]
-    clip_to: datetime | None = None
-    if kept and kept[0].start <= as_of:
-        clip_to = current_phase_start if current_phase_start is not None else kept[0].start
-        if current_phase_start is not None and current_phase_start <= as_of:
-            kept[0] = kept[0].model_copy(update={"start": current_phase_start})
-    notes: list[OrderIssue] = []
-    early = tuple(sorted(line.id for line in amending if clip_to and line.start < clip_to))
-    if early and clip_to is not None:
-        notes.append(warning(
-            IssueCode.CLIPPED_TO_CURRENT_PHASE,
-            f"change dated before the current phase (started {iso_z(clip_to)}): "
-            "it takes effect from the current phase",
-            order_item_ids=early,
-        ))
-    return schedule.model_copy(update={"phases": tuple(kept)}), notes
 
 
 def failed_plan(

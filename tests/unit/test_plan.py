@@ -372,3 +372,14 @@ def test_known_state_from_salesforce_fields_marks_orders_with_a_schedule_as_appl
 def test_naive_as_of_is_refused() -> None:
     with pytest.raises(ValueError):
         plan(OVERLAP, as_of=datetime(2027, 1, 1))
+
+
+def test_a_contract_whose_reductions_cancel_every_line_fails_instead_of_sending_no_phase() -> None:
+    first = order(line("802A", "price_A", "2027-01-01", None), contract_id="800C")
+    cut = order(line("802B", "price_A", "2027-01-01", None, quantity=-1, order_id="801B",
+                     original="802A"), order_id="801B", contract_id="800C")
+    result = plan(cut, siblings=(first,))
+    assert result.operation is OperationKind.FAIL
+    assert [e.code for e in result.errors] == [IssueCode.INVALID_RECORD]
+    assert "nothing to bill" in result.errors[0].message
+    assert result.errors[0].order_item_ids == ("802A", "802B")

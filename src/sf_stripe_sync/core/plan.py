@@ -323,6 +323,12 @@ def _with_money(
             code=IssueCode.INVALID_RECORD, order_item_ids=ids,
             message="only one-time charges: a one-time charge is billed with a "
                     "subscription's invoice, and no recurring line makes one")
+    if not schedule.phases:  # Stripe refuses a schedule without a phase
+        return schedule, OrderIssue(
+            code=IssueCode.INVALID_RECORD,
+            order_item_ids=tuple(sorted(line.id for line in lines)),
+            message="nothing to bill: the reductions cancel every recurring line at every "
+                    "date; cancel the order to end its schedule")
     every_line = [*lines, *(line for o in orders for line in o.one_time_lines)]
     return price_schedule(attach_one_time(schedule, once), every_line, catalog), None
 

@@ -21,11 +21,9 @@ from sf_stripe_sync.core.models import OrderPlan, Phase
 from sf_stripe_sync.core.money_text import order_money_text, totals_by_currency, totals_text
 from sf_stripe_sync.core.render import (
     Labels,
-    discount_text,
     item_text,
     operation_counts,
-    phase_item_lines,
-    phase_money_lines,
+    phase_table,
     when_text,
 )
 
@@ -127,22 +125,18 @@ def _timeline_html(plan: OrderPlan, bounds: tuple[datetime, datetime], labels: L
 def _phase_table_html(plan: OrderPlan, labels: Labels) -> str:
     if plan.schedule is None or not plan.schedule.phases:
         return '<p class="muted">no phases</p>'
+    model = phase_table(plan.schedule.phases, labels, html=True)
     rows: list[str] = []
-    for index, phase in enumerate(plan.schedule.phases, start=1):
-        props = phase.properties
-        billing = props.collection_method + (
-            f" ({props.days_until_due} days)" if props.days_until_due is not None else "")
-        items = "<br>".join(escape(line) for line in phase_item_lines(phase, labels))
-        money = "<br>".join(escape(line) for line in phase_money_lines(phase))
-        cells = [str(index), when_text(phase.start), when_text(phase.end)]
+    for phase in model.rows:
+        items = "<br>".join(escape(line) for line in phase.items)
+        money = "<br>".join(escape(line) for line in phase.amounts)
+        cells = [phase.number, phase.start, phase.end]
         rows.append(
             "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells)
             + f'<td>{items}</td><td class="money">{money}</td>'
-            f"<td>{escape(discount_text(props.discount))}</td>"
-            f"<td>{escape(billing)}</td></tr>"
+            + "".join(f"<td>{escape(d)}</td>" for d in phase.details) + "</tr>"
         )
-    head = "".join(f"<th>{h}</th>" for h in ("#", "start", "end", "items x qty", "amount",
-                                              "discount", "billing"))
+    head = "".join(f"<th>{h}</th>" for h in model.headers)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 

@@ -21,16 +21,7 @@ from rich.text import Text
 
 from sf_stripe_sync.core.models import DriftChange, OrderPlan, Phase
 from sf_stripe_sync.core.money_text import order_money_text, totals_by_currency, totals_text
-from sf_stripe_sync.core.render import (
-    Labels,
-    billing_text,
-    discount_text,
-    ids_suffix,
-    operation_counts,
-    phase_item_lines,
-    phase_money_lines,
-    when_text,
-)
+from sf_stripe_sync.core.render import Labels, ids_suffix, operation_counts, phase_table
 
 
 def render_table(
@@ -66,29 +57,20 @@ def _panel(plan: OrderPlan, names: Labels) -> Panel:
 
 
 def _phase_table(phases: Sequence[Phase], names: Labels) -> Table:
+    model = phase_table(phases, names)
     table = Table(show_header=True, header_style="bold", expand=False)
-    # The discount column only when a phase has one: 80 columns stay readable.
-    discounts = any(p.properties.discount is not None for p in phases)
-    columns = ("#", "start", "end", "items x qty", "amount",
-               *(("discount",) if discounts else ()), "billing")
-    for column in columns:
+    for column in model.headers:
         table.add_column(column, no_wrap=column in ("#", "start", "end"))
-    for index, phase in enumerate(phases, start=1):
-        props = phase.properties
-        billing = billing_text(props.collection_method, props.days_until_due)
-        what = phase_item_lines(phase, names)
-        amounts = phase_money_lines(phase)
-        what += [""] * (len(amounts) - len(what))
-        for row, (item, amount) in enumerate(zip(what, amounts, strict=False)):
+    for phase in model.rows:
+        what = phase.items + [""] * (len(phase.amounts) - len(phase.items))
+        for row, (item, amount) in enumerate(zip(what, phase.amounts, strict=False)):
             first = row == 0
-            cells = [Text(str(index) if first else ""),
-                     Text(when_text(phase.start) if first else ""),
-                     Text(when_text(phase.end) if first else ""),
-                     Text(item), Text(amount, justify="right")]
-            if discounts:
-                cells.append(Text(discount_text(props.discount) if first else ""))
-            cells.append(Text(billing if first else ""))
-            table.add_row(*cells, end_section=row == len(amounts) - 1)
+            cells = [Text(phase.number if first else ""),
+                     Text(phase.start if first else ""),
+                     Text(phase.end if first else ""),
+                     Text(item), Text(amount, justify="right"),
+                     *(Text(detail if first else "") for detail in phase.details)]
+            table.add_row(*cells, end_section=row == len(phase.amounts) - 1)
     return table
 
 

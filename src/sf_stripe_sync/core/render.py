@@ -12,7 +12,8 @@ Drawing itself (rich, HTML) lives outside the core.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -238,6 +239,80 @@ def billing_text(collection_method: str, days_until_due: int | None) -> str:
     if collection_method == "send_invoice":
         return f"invoice, {days_until_due} days" if days_until_due is not None else "invoice"
     return "automatic" if collection_method == "charge_automatically" else collection_method
+
+
+def billing_details_text(collection_method: str, days_until_due: int | None) -> str:
+    """``send_invoice (30 days)``: the collection method as Stripe names it (HTML)."""
+    days = f" ({days_until_due} days)" if days_until_due is not None else ""
+    return collection_method + days
+
+
+# --------------------------------------------------------------------------- phase table
+
+
+@dataclass(frozen=True)
+class PhaseColumn:
+    """A column of the phase table after ``#``, ``start``, ``end``, items and amounts.
+
+    ``text`` is the cell of a phase (``html_text`` when the page words it otherwise);
+    ``terminal_when_set``: the terminal shows the column only when a phase has a value,
+    so 80 columns stay readable. A value shown per phase is added here, once, and both
+    the terminal table and the HTML page show it.
+    """
+
+    header: str
+    text: Callable[[Phase], str]
+    html_text: Callable[[Phase], str] | None = None
+    terminal_when_set: bool = False
+
+
+PHASE_COLUMNS: tuple[PhaseColumn, ...] = (
+    PhaseColumn("discount", lambda p: discount_text(p.properties.discount),
+                terminal_when_set=True),
+    PhaseColumn("billing",
+                lambda p: billing_text(p.properties.collection_method,
+                                       p.properties.days_until_due),
+                html_text=lambda p: billing_details_text(p.properties.collection_method,
+                                                         p.properties.days_until_due)),
+)
+PHASE_HEADERS = ("#", "start", "end", "items x qty", "amount")
+
+
+@dataclass(frozen=True)
+class PhaseRow:
+    """One phase as the tables show it: every cell already text."""
+
+    number: str
+    start: str
+    end: str
+    items: list[str]
+    amounts: list[str]
+    details: list[str]
+    """One cell per column of the table's ``columns``."""
+
+
+@dataclass(frozen=True)
+class PhaseTable:
+    columns: tuple[PhaseColumn, ...]
+    rows: list[PhaseRow]
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        return (*PHASE_HEADERS, *(c.header for c in self.columns))
+
+
+def phase_table(phases: Sequence[Phase], labels: Labels, *, html: bool = False) -> PhaseTable:
+    """The phase table of one plan: the terminal's (``html`` false) or the page's."""
+    columns = tuple(c for c in PHASE_COLUMNS
+                    if html or not c.terminal_when_set or any(c.text(p) for p in phases))
+    rows = [
+        PhaseRow(number=str(index), start=when_text(phase.start), end=when_text(phase.end),
+                 items=phase_item_lines(phase, labels), amounts=phase_money_lines(phase),
+                 details=[(c.html_text or c.text)(phase) if html else c.text(phase)
+                          for c in columns])
+        for index, phase in enumerate(phases, start=1)
+    ]
+    return PhaseTable(columns=columns, rows=rows)
 
 
 def operation_counts(plans: Sequence[OrderPlan]) -> dict[str, int]:

@@ -383,3 +383,20 @@ def test_a_contract_whose_reductions_cancel_every_line_fails_instead_of_sending_
     assert [e.code for e in result.errors] == [IssueCode.INVALID_RECORD]
     assert "nothing to bill" in result.errors[0].message
     assert result.errors[0].order_item_ids == ("802A", "802B")
+
+
+def test_an_amend_emptying_the_current_period_keeps_the_current_phase_start_and_says_so() -> None:
+    first = order(line("802A", "price_A", "2027-01-01", None), contract_id="800C")
+    created = plan(first, as_of=d("2027-01-15"))
+    assert created.schedule is not None
+    known = KnownState(schedule_id="sub_sched_1", applied_order_ids=frozenset({"801A"}),
+                       remote_phases=created.schedule.phases,
+                       current_phase_start=d("2027-01-01"))
+    pause = order(line("802B", "price_A", "2027-01-01", "2027-02-01", quantity=-1,
+                       order_id="801B", original="802A"), order_id="801B", contract_id="800C")
+    result = plan(pause, siblings=(first,), known=known, as_of=d("2027-01-15"))
+    assert result.operation is OperationKind.AMEND
+    assert phase_view(result) == [("2027-01-01", None, [("price_A", 1)])]
+    kept = [w for w in result.warnings if w.code is IssueCode.CLIPPED_TO_CURRENT_PHASE]
+    assert kept and "nothing is billed until 2027-02-01" in kept[0].message
+    assert kept[0].order_item_ids == ("802B",)

@@ -4,9 +4,12 @@ Theory of operation (DESIGN 2, Operations, time): ``as_of`` is the injected "now
 For an amend or a replace, phases ended by ``as_of`` are dropped and the phase in
 force keeps the current phase's start as Stripe has it (Stripe refuses a change to a
 started phase's start); an amending line dated before that start takes effect from it
-(warning ``clipped_to_current_phase``). A create whose start is past backdates unless
-``rules.backdate`` is false: then its first phase in force starts at ``as_of``
-(``start_now``), with the same warning naming the lines dated before now.
+(warning ``clipped_to_current_phase``). When nothing is to be billed between the
+current phase's start and the first phase (reductions empty the period in force), that
+phase still starts at the current phase's start, as the update sends it (same
+warning). A create whose start is past backdates unless ``rules.backdate`` is false:
+then its first phase in force starts at ``as_of`` (``start_now``), with the same
+warning naming the lines dated before now.
 """
 
 from __future__ import annotations
@@ -52,6 +55,10 @@ def drop_past(
         if current_phase_start is not None and current_phase_start <= as_of:
             kept[0] = kept[0].model_copy(update={"start": current_phase_start})
     notes: list[OrderIssue] = []
+    in_force = current_phase_start is not None and current_phase_start <= as_of
+    if kept and in_force and current_phase_start is not None and kept[0].start > as_of:
+        notes.append(_current_phase_kept(kept[0].start, current_phase_start, amending))
+        kept[0] = kept[0].model_copy(update={"start": current_phase_start})
     early = tuple(sorted(line.id for line in amending if clip_to and line.start < clip_to))
     if early and clip_to is not None:
         notes.append(warning(
@@ -61,3 +68,16 @@ def drop_past(
             order_item_ids=early,
         ))
     return schedule.model_copy(update={"phases": tuple(kept)}), notes
+
+
+def _current_phase_kept(start: datetime, current_phase_start: datetime,
+                        amending: Sequence[OrderLine]) -> OrderIssue:
+    """Nothing is billed until ``start``, but Stripe's phase in force cannot be emptied:
+    the first phase sent starts at the current phase's start (as the update sends it)."""
+    return warning(
+        IssueCode.CLIPPED_TO_CURRENT_PHASE,
+        f"nothing is billed until {iso_z(start)}, but the schedule's current phase "
+        f"(started {iso_z(current_phase_start)}) cannot be left without items: the phase "
+        f"from {iso_z(start)} starts at the current phase's start",
+        order_item_ids=tuple(sorted(line.id for line in amending if line.start < start)),
+    )

@@ -4,9 +4,10 @@ Theory of operation (DESIGN 2, Operations: "the preview shows drift"). ``schedul
 lines up Stripe's live phases (those not ended by ``as_of``) with the desired ones by
 position and compares everything the engine sets, field by field:
 
-* per phase: ``start``, ``end``, ``currency``, ``collection_method``, ``days_until_due``,
-  ``default_payment_method``, the phase ``discount`` and the phase ``metadata`` keys the
-  engine writes (keys Stripe-side users added are theirs, not drift);
+* per phase: ``start``, ``end``, every ``PhaseProperties`` field (``currency``,
+  ``collection_method``, ``days_until_due``, ``default_payment_method``, the phase
+  ``discount``...) and the phase ``metadata`` keys the engine writes (keys Stripe-side
+  users added are theirs, not drift);
 * per item, matched by price: an item on one side only (``item``), ``quantity``, the
   item ``discount``, the OrderItem ids it stands for (``order_item_ids``) and the item
   ``metadata`` keys the engine writes;
@@ -27,7 +28,7 @@ from datetime import datetime
 from sf_stripe_sync.core.dates import iso_z
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue, warning
 from sf_stripe_sync.core.metadata_keys import META_ORDER_ITEM_IDS
-from sf_stripe_sync.core.models import Discount, DriftChange, Phase, PhaseItem
+from sf_stripe_sync.core.models import Discount, DriftChange, Phase, PhaseItem, PhaseProperties
 
 MAX_DRIFT_DETAILS = 5
 
@@ -89,13 +90,13 @@ class _Diff:
         self.add(number, "start", _when(have.start), _when(want.start))
         self.add(number, "end", _when(have.end), _when(want.end))
         mine, theirs = want.properties, have.properties
-        self.add(number, "currency", theirs.currency.lower(), mine.currency.lower())
-        self.add(number, "collection_method", theirs.collection_method, mine.collection_method)
-        self.add(number, "days_until_due", _text(theirs.days_until_due),
-                 _text(mine.days_until_due))
-        self.add(number, "default_payment_method", theirs.default_payment_method,
-                 mine.default_payment_method)
-        self.discount(number, "discount", theirs.discount, mine.discount)
+        for name in PhaseProperties.model_fields:  # every phase property, in order
+            if name == "discount":
+                self.discount(number, name, theirs.discount, mine.discount)
+            elif name == "currency":
+                self.add(number, name, theirs.currency.lower(), mine.currency.lower())
+            else:
+                self.add(number, name, _text(getattr(theirs, name)), _text(getattr(mine, name)))
         stripe_meta, wanted_meta = _owned(have.metadata, want.metadata)
         self.add(number, "metadata", stripe_meta, wanted_meta)
         self.items(number, have.items, want.items)

@@ -26,9 +26,8 @@ from sf_stripe_sync.core.models import (
 )
 
 ORDER_ITEM_METADATA_KEY = META_ORDER_ITEM_IDS
-PROPERTY_NAMES = (
-    "currency", "collection_method", "days_until_due", "default_payment_method", "discount",
-)
+PROPERTY_NAMES = tuple(PhaseProperties.model_fields)
+"""Every phase property the lines of one phase must agree on, in declaration order."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -255,15 +255,16 @@ class PhaseColumn:
     """A column of the phase table after ``#``, ``start``, ``end``, items and amounts.
 
     ``text`` is the cell of a phase (``html_text`` when the page words it otherwise);
-    ``terminal_when_set``: the terminal shows the column only when a phase has a value,
-    so 80 columns stay readable. A value shown per phase is added here, once, and both
-    the terminal table and the HTML page show it.
+    ``terminal_when_set`` / ``html_when_set``: the terminal / the page shows the column
+    only when a phase has a value (80 columns stay readable). A value shown per phase is
+    added here, once, and both the terminal table and the HTML page show it.
     """
 
     header: str
     text: Callable[[Phase], str]
     html_text: Callable[[Phase], str] | None = None
     terminal_when_set: bool = False
+    html_when_set: bool = False
 
 
 PHASE_COLUMNS: tuple[PhaseColumn, ...] = (
@@ -304,7 +305,8 @@ class PhaseTable:
 def phase_table(phases: Sequence[Phase], labels: Labels, *, html: bool = False) -> PhaseTable:
     """The phase table of one plan: the terminal's (``html`` false) or the page's."""
     columns = tuple(c for c in PHASE_COLUMNS
-                    if html or not c.terminal_when_set or any(c.text(p) for p in phases))
+                    if not (c.html_when_set if html else c.terminal_when_set)
+                    or any(c.text(p) for p in phases))
     rows = [
         PhaseRow(number=str(index), start=when_text(phase.start), end=when_text(phase.end),
                  items=phase_item_lines(phase, labels), amounts=phase_money_lines(phase),

@@ -7,17 +7,20 @@ contract's schedule) and ``as_of`` (the injected "now"). Decisions, in this orde
 
 1. Any error already found (normalization, a sibling order's errors) -> ``FAIL``.
 2. The order is in the cancel status, or the caller asks -> ``CANCEL`` the known
-   schedule. With no schedule known there is nothing to cancel: that is ``FAIL`` with
-   ``invalid_record`` (an explicit request must not look like success). A cancel needs
-   only the schedule id, so line-level problems do not block it. An already cancelled
-   schedule (remote status, or the same cancel already applied) -> ``NOOP``.
+   schedule (``core.cancel``). With no schedule known there is nothing to cancel:
+   that is ``FAIL`` with ``invalid_record`` (an explicit request must not look like
+   success). A cancel needs only the schedule id, so line-level problems do not block
+   it. An already cancelled schedule (remote status, or the same cancel already
+   applied) -> ``NOOP``.
 3. No schedule known -> ``CREATE`` from all the contract's activated orders together.
 4. Schedule known, order not yet folded in -> ``AMEND``: the overlay of the order's lines
    on Stripe's current and future phases when those were read, else (offline preview)
    the consolidation of every contract order's lines.
 5. Schedule known, order already folded in -> ``REPLACE`` with the consolidation of
    every contract order's lines.
-6. The desired state's fingerprint equals the one last applied -> ``NOOP``.
+6. The desired state's fingerprint equals the one last applied -> ``NOOP`` (also when
+   an amend replayed after a lost write-back can no longer be laid over Stripe's
+   phases: the contract's desired state is then planned as the noop it is).
 
 Time: a schedule that ends at or before ``as_of`` is ``SKIP`` (warning
 ``already_ended``). For amend/replace, phases ended by ``as_of`` are dropped and the
@@ -54,6 +57,7 @@ from sf_stripe_sync.core.amounts import (
     order_totals,
     price_schedule,
 )
+from sf_stripe_sync.core.cancel import plan_cancel
 from sf_stripe_sync.core.consolidate import consolidate
 from sf_stripe_sync.core.dates import iso_z
 from sf_stripe_sync.core.drift import drift_issue, schedule_drift
@@ -162,7 +166,9 @@ def plan_order(
         metadata=plan_metadata(order),
     )
     if cancel_requested or order.status == rules.cancel_status:
-        return _plan_cancel(base, known, rules)
+        return plan_cancel(base, schedule_id=known.schedule_id,
+                           finished=known.remote_finished,
+                           applied_fingerprint=known.applied_fingerprint, rules=rules)
     catalog = prices if prices is not None else PriceCatalog()
     order, priced_issues = price_order(order, catalog, rules)
     contract_orders, sibling_issues = price_orders(contract_orders, catalog, rules)
@@ -204,6 +210,9 @@ def _plan_apply(ctx: _Planning, collected: list[OrderIssue]) -> OrderPlan:
     """Create, amend or replace (or noop when the desired state is the applied one)."""
     order, base = ctx.order, ctx.base
     kind, result, covered = _choose(ctx)
+    if kind is OperationKind.AMEND and not result.ok and _already_applied(ctx):
+        kind, result = OperationKind.REPLACE, _whole(ctx)  # planned as the noop it is
+        covered = tuple(o.id for o in ctx.siblings)
     collected += result.issues
     if not result.ok or result.schedule is None:
         return base.model_copy(update={"issues": tuple(collected)})
@@ -261,6 +270,24 @@ def _choose(ctx: _Planning) -> tuple[OperationKind, ConsolidationResult, tuple[s
     return OperationKind.AMEND, result, (*sorted(ctx.known.applied_order_ids), ctx.order.id)
 
 
+def _whole(ctx: _Planning) -> ConsolidationResult:
+    return consolidate(ctx.all_lines, max_items_per_phase=ctx.rules.max_items_per_phase)
+
+
+def _already_applied(ctx: _Planning) -> bool:
+    """The contract's desired state is the one last applied, though the amend cannot be
+    laid over Stripe's phases again: an amend replayed after its write-back was lost
+    (a reduction that removed an item left no trace of its id in Stripe)."""
+    if ctx.known.applied_fingerprint is None:
+        return False
+    whole = _whole(ctx)
+    if not whole.ok or whole.schedule is None:
+        return False
+    desired, problem = _with_money(whole.schedule, ctx.siblings, ctx.all_lines, ctx.catalog,
+                                   None)
+    return problem is None and _desired_fingerprint(ctx, desired) == ctx.known.applied_fingerprint
+
+
 def _state_fingerprint(ctx: _Planning, kind: OperationKind, schedule: DesiredSchedule) -> str:
     """The desired state's fingerprint, taken before time trims the schedule.
 
@@ -276,6 +303,10 @@ def _state_fingerprint(ctx: _Planning, kind: OperationKind, schedule: DesiredSch
         if full.ok and full.schedule is not None:
             desired, _ = _with_money(full.schedule, ctx.siblings, ctx.all_lines, ctx.catalog,
                                      None)
+    return _desired_fingerprint(ctx, desired)
+
+
+def _desired_fingerprint(ctx: _Planning, desired: DesiredSchedule) -> str:
     return fingerprint({
         "intent": "apply",
         "stripe_account": ctx.base.stripe_account,
@@ -331,27 +362,6 @@ def _with_money(
                     "date; cancel the order to end its schedule")
     every_line = [*lines, *(line for o in orders for line in o.one_time_lines)]
     return price_schedule(attach_one_time(schedule, once), every_line, catalog), None
-
-
-def _plan_cancel(base: OrderPlan, known: KnownState, rules: SyncRules) -> OrderPlan:
-    if known.schedule_id is None:
-        problem = OrderIssue(
-            code=IssueCode.INVALID_RECORD,
-            message="no schedule to cancel: the order has no Stripe schedule yet",
-            order_id=base.order_id,
-        )
-        return base.model_copy(update={"issues": (problem,)})
-    fp = fingerprint({
-        "intent": "cancel",
-        "stripe_account": base.stripe_account,
-        "schedule_id": known.schedule_id,
-        "invoice_now": rules.invoice_now,
-        "prorate": rules.prorate,
-    })
-    done = known.remote_finished or known.applied_fingerprint == fp
-    kind = OperationKind.NOOP if done else OperationKind.CANCEL
-    return base.model_copy(update={"operation": kind, "fingerprint": fp,
-                                   "invoice_now": rules.invoice_now, "prorate": rules.prorate})
 
 
 def _contract_members(

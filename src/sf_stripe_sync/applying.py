@@ -21,17 +21,17 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sf_stripe_sync.config import StripeAccountSettings
-from sf_stripe_sync.core.models import OperationKind, Order, OrderBundle, OrderPlan
+from sf_stripe_sync.core.models import Order, OrderBundle, OrderPlan
 from sf_stripe_sync.crashpoints import crashpoint
 from sf_stripe_sync.errors import SyncError
-from sf_stripe_sync.executor import Applied, apply_plan, op_key_for
+from sf_stripe_sync.executor import Applied, op_key_for
 from sf_stripe_sync.failures import FailureRecorder, error_code
+from sf_stripe_sync.operations import apply_plan, contract_status
 from sf_stripe_sync.ports import BillingGateway, RemoteScheduleLike, StateStore
 from sf_stripe_sync.resume import queue_success, repair_ids
 from sf_stripe_sync.run_leases import contract_lease, take_lease
 from sf_stripe_sync.run_report import OrderOutcome
 from sf_stripe_sync.state.errors import IllegalTransition
-from sf_stripe_sync.state.records import CONTRACT_ACTIVE, CONTRACT_CANCELED
 from sf_stripe_sync.state.store import ContractState, JournalState
 from sf_stripe_sync.writeback import WriteBackBatch
 
@@ -167,8 +167,7 @@ class PlanApplier:
             account=account.name, contract_key=plan.contract_key,
             schedule_id=applied.schedule_id, customer_id=applied.customer_id,
             applied_fingerprint=plan.fingerprint, applied_order_ids=frozenset(applied_ids),
-            status=(CONTRACT_CANCELED if plan.operation is OperationKind.CANCEL
-                    else CONTRACT_ACTIVE),
+            status=contract_status(plan.operation),
             updated_at=self.clock()))
         if order.account_id:
             store.put_id(account.name, "customer", order.account_id, applied.customer_id)

@@ -1,9 +1,11 @@
 """Apply one ``OrderPlan`` to Stripe, guarded so nothing is ever made twice.
 
 Theory of operation: the plan says *what* (create / amend / replace / cancel); this
-module does it through a ``BillingGateway`` and returns an ``Applied`` record of what
-Stripe now holds. Stripe's idempotency keys protect a retry within ~24 h; beyond that
-window the guards here take over (DESIGN 2, Idempotency):
+module's handlers do it through a ``BillingGateway`` and return an ``Applied`` record of
+what Stripe now holds (``put_schedule`` for create / amend / replace, ``cancel_schedule``;
+``operations`` says which handler an operation has and calls it). Stripe's idempotency
+keys protect a retry within ~24 h; beyond that window the guards here take over (DESIGN
+2, Idempotency):
 
 * before a **create**, always, look for a schedule of the customer carrying our
   metadata (``salesforce_contract_key``): the local store cannot vouch for what another
@@ -89,28 +91,25 @@ def ensure_customer(
     )
 
 
-def apply_plan(
-    gateway: BillingGateway,
-    plan: OrderPlan,
-    *,
-    account_name: str | None = None,
-    current: RemoteScheduleLike | None = None,
-    known_customer_id: str | None = None,
-) -> Applied:
-    """Execute a create / amend / replace / cancel plan; other kinds are refused.
+@dataclass(frozen=True)
+class Known:
+    """What the engine knows beside the plan when it sends it."""
 
-    ``current``: the schedule as the planner just read it (amend / replace); when it is
-    the schedule being updated it serves as the guard's read, so an update costs one
-    read and one write instead of two reads.
-    """
-    op_key = op_key_for(plan)
-    if plan.operation is OperationKind.CANCEL:
-        return _cancel(gateway, plan, op_key)
-    if plan.operation not in (OperationKind.CREATE, OperationKind.AMEND, OperationKind.REPLACE):
-        raise TerminalError(f"plan for order {plan.order_id} is {plan.operation}: nothing to apply")
-    customer_id, created = ensure_customer(gateway, plan, account_name, known_customer_id)
+    account_name: str | None = None
+    """The Salesforce Account's name, for a customer made on the way."""
+    current: RemoteScheduleLike | None = None
+    """The schedule as the planner just read it (amend / replace): when it is the one
+    being updated it serves as the guard's read, so an update costs one read and one
+    write instead of two reads."""
+    known_customer_id: str | None = None
+
+
+def put_schedule(gateway: BillingGateway, plan: OrderPlan, op_key: str, known: Known) -> Applied:
+    """Create, amend or replace: make the plan's schedule, or update the one Stripe has."""
+    customer_id, created = ensure_customer(gateway, plan, known.account_name,
+                                           known.known_customer_id)
     customer_writes = 1 if created else 0
-    planned = current
+    planned = current = known.current
     target = plan.schedule_id
     if target is None:
         current = _live_schedule(gateway, customer_id, plan)
@@ -155,7 +154,8 @@ def _live_schedule(gateway: BillingGateway, customer_id: str, plan: OrderPlan, *
     return found
 
 
-def _cancel(gateway: BillingGateway, plan: OrderPlan, op_key: str) -> Applied:
+def cancel_schedule(gateway: BillingGateway, plan: OrderPlan, op_key: str,
+                    known: Known) -> Applied:
     """One request when the schedule is known: the cancel itself, no read before it.
 
     A schedule Stripe already finished is found from Stripe's refusal instead: the

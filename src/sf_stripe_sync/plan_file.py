@@ -30,12 +30,12 @@ from sf_stripe_sync.core.fingerprint import fingerprint
 from sf_stripe_sync.core.models import Order, OrderPlan
 from sf_stripe_sync.core.render import issue_json
 from sf_stripe_sync.errors import UsageError
+from sf_stripe_sync.operations import SENDING
 from sf_stripe_sync.ports import RemoteScheduleLike
 from sf_stripe_sync.run_report import OrderOutcome, RunReport
 
 PLAN_FORMAT = "sf-stripe-sync-plan"
 PLAN_VERSION = 1
-APPLYING = ("create", "amend", "replace", "cancel")
 
 
 def schedule_state(remote: RemoteScheduleLike | None) -> str | None:
@@ -60,7 +60,7 @@ def basis_for(
     from sf_stripe_sync.stripe.planned import planned_requests
 
     seen = {**stamps, order.id: own_stamp}
-    op_key = op_key_for(plan) if plan.operation.value in APPLYING else None
+    op_key = op_key_for(plan) if plan.operation.value in SENDING else None
     basis = {
         "salesforce": {k: iso_z(v) if v is not None else None for k, v in sorted(seen.items())},
         "salesforce_records": records,
@@ -151,7 +151,7 @@ def load_plan(path: Path) -> dict[str, Any]:
 
 def to_apply(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The entries that change Stripe, in the file's order."""
-    return [e for e in document["orders"] if e.get("operation") in APPLYING]
+    return [e for e in document["orders"] if e.get("operation") in SENDING]
 
 
 def stale_entries(

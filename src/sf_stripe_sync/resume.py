@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sf_stripe_sync.core.models import Order, OrderBundle, OrderPlan
+from sf_stripe_sync.operations import salesforce_status
 from sf_stripe_sync.ports import StateStore
 from sf_stripe_sync.run_leases import run_alive
 from sf_stripe_sync.state.store import JournalState
@@ -91,7 +92,8 @@ def queue_success(
     ``operation`` Stripe holds: ``key`` is its idempotency key; ``verify_log``: the log
     may be in Salesforce already (looked up first, never written twice)."""
     batch.add_success(
-        order=bundle.order, operation=operation, schedule_id=schedule_id,
+        order=bundle.order, operation=operation, status=salesforce_status(operation),
+        schedule_id=schedule_id,
         contract_id=order.contract_id, contract_schedule_id=order.contract_schedule_id,
         account_id=order.account_id, customer_id=customer_id,
         known_customer_id=order.customer_id, idempotency_key=key, request_ids=request_ids,

@@ -2,7 +2,8 @@
 
 Theory of operation: plain values passed between the engine, the commands that print a
 summary, and the state store's run record. ``RunReport.counts`` always has every kind
-in ``COUNTED``; ``pending`` lists what the next run must try again.
+in ``COUNTED`` (the operations table's outcomes); ``pending`` lists what the next run
+must try again.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from sf_stripe_sync.core.models import OrderPlan
-from sf_stripe_sync.state.records import FailedOrder
+from sf_stripe_sync.operations import COUNTED, SUCCEEDED
 
-COUNTED = ("create", "amend", "replace", "cancel", "noop", "skip", "failed")
-SUCCEEDED = frozenset({"create", "amend", "replace", "cancel", "noop"})
+__all__ = ["COUNTED", "SUCCEEDED", "OrderOutcome", "RunOptions", "RunReport"]
+from sf_stripe_sync.state.records import FailedOrder
 
 
 @dataclass(frozen=True)

@@ -93,12 +93,13 @@ class WriteBackBatch:
         message: str,
         log: bool = True,
         verify_log: bool = False,
+        status: str = STATUS_SYNCED,
     ) -> None:
-        """``verify_log``: an interrupted run may have written this log already; it is
-        looked up first (by order, status and idempotency key) and not written twice."""
+        """``status``: the Order's sync status (``operations``: what the operation's row
+        says). ``verify_log``: an interrupted run may have written this log already; it
+        is looked up first (by order, status and idempotency key) and not written twice."""
         f = self.fields
         order_id = str(order["Id"])
-        status = STATUS_CANCELED if operation == "cancel" else STATUS_SYNCED
         wanted = {f.order_schedule: schedule_id, f.sync_status: status, f.sync_error: None}
         if any(order.get(k) != v for k, v in wanted.items()):
             self._update(order_id, "Order", order_id,

@@ -21,7 +21,8 @@ from test_gateway_support import (
 )
 
 from sf_stripe_sync.config import StripeAccountSettings
-from sf_stripe_sync.executor import apply_plan, op_key_for
+from sf_stripe_sync.executor import op_key_for
+from sf_stripe_sync.operations import apply_plan
 from sf_stripe_sync.stripe.gateway import StripeGateway
 from sf_stripe_sync.stripe.retry import RetryPolicy
 

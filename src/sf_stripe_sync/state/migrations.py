@@ -114,7 +114,30 @@ _V2: tuple[str, ...] = (
     )""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+_V3: tuple[str, ...] = (
+    # A contract's status is whatever the operations table says it becomes
+    # (``operations``): no CHECK list to extend when an operation is added. The table is
+    # rebuilt (SQLite cannot drop a constraint), the same statements on both databases.
+    """CREATE TABLE contracts_v3 (
+        account TEXT NOT NULL,
+        contract_key TEXT NOT NULL,
+        schedule_id TEXT,
+        customer_id TEXT,
+        applied_fingerprint TEXT,
+        applied_order_ids TEXT NOT NULL DEFAULT '[]',
+        status TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (account, contract_key)
+    )""",
+    """INSERT INTO contracts_v3 (account, contract_key, schedule_id, customer_id,
+        applied_fingerprint, applied_order_ids, status, updated_at)
+        SELECT account, contract_key, schedule_id, customer_id, applied_fingerprint,
+        applied_order_ids, status, updated_at FROM contracts""",
+    "DROP TABLE contracts",
+    "ALTER TABLE contracts_v3 RENAME TO contracts",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -19,9 +19,9 @@ request adds its request id). WRITTEN_BACK is final. FAILED is left only by
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from sf_stripe_sync.state.codec import iso_z
 from sf_stripe_sync.state.errors import IllegalTransition
@@ -32,9 +32,11 @@ ID_KINDS: tuple[str, ...] = ("customer", "schedule", "product", "price", "coupon
 STANDARD_COUNT_KEYS: tuple[str, ...] = ("create", "amend", "replace", "cancel", "noop", "failed")
 """Counts every run summary reports, zero when the run did not mention them."""
 
-ContractStatus = Literal["active", "canceled"]
-CONTRACT_ACTIVE: ContractStatus = "active"
-CONTRACT_CANCELED: ContractStatus = "canceled"
+ContractStatus = Annotated[str, StringConstraints(min_length=1)]
+"""What the operations table says a contract becomes (``operations``); the store keeps
+any status, with no list of them to extend (schema step 3 dropped the CHECK)."""
+CONTRACT_ACTIVE = "active"
+CONTRACT_CANCELED = "canceled"
 
 
 class JournalState(StrEnum):

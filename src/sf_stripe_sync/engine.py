@@ -54,20 +54,22 @@ from sf_stripe_sync.core.render import display_names
 from sf_stripe_sync.errors import ConfigError, SyncError
 from sf_stripe_sync.executor import op_key_for
 from sf_stripe_sync.failures import FailureRecorder
-from sf_stripe_sync.page_runner import FlushTimer, RunWriteBack, contract_key_of, schedule_kind_of
+from sf_stripe_sync.page_runner import FlushTimer, RunWriteBack, schedule_kind_of
 from sf_stripe_sync.pipeline import Pipeline
 from sf_stripe_sync.planning import Planner
 from sf_stripe_sync.ports import (
     BillingGateway,
     OrderSource,
+    OrgRecords,
     RemoteScheduleLike,
     StateStore,
     WriteBack,
 )
-from sf_stripe_sync.reading import OrderReader, is_missing, modstamp
+from sf_stripe_sync.reading import OrderReader, is_missing
 from sf_stripe_sync.resume import finish_interrupted, repair_ids
 from sf_stripe_sync.run_leases import LeaseKeeper, lease_owner, run_lease
 from sf_stripe_sync.run_report import COUNTED, SUCCEEDED, OrderOutcome, RunOptions, RunReport
+from sf_stripe_sync.salesforce.records import SalesforceRecords
 from sf_stripe_sync.writeback import WriteBackBatch
 
 __all__ = ["COUNTED", "SUCCEEDED", "Engine", "OrderOutcome", "RunOptions", "RunReport"]
@@ -88,8 +90,11 @@ class Engine:
         salesforce_calls: Callable[[], int] | None = None,
         price_resolver: Callable[[OrderBundle], OrderBundle] | None = None,
         price_catalog: PriceCatalog | None = None,
+        records: OrgRecords | None = None,
     ) -> None:
         self.settings = settings
+        self.records = records or SalesforceRecords(settings.fields)
+        """An order's contract, change stamp and schedule hint, in domain terms."""
         self.price_catalog = price_catalog
         """Price facts known without Stripe (offline preview: a catalog file); with a
         gateway the facts are read from Stripe instead."""
@@ -108,7 +113,7 @@ class Engine:
         self.lease_owner = lease_owner(self.owner)
         """Who holds this run's leases: they live while it beats (``LeaseKeeper``)."""
         self.lease_ttl = settings.state.lease_ttl_seconds
-        self.reader = OrderReader(settings, source, source_name)
+        self.reader = OrderReader(settings, source, source_name, self.records)
         self.planner = Planner(settings, self.reader, store,
                                self._gateway if gateway_for is not None else None,
                                price_catalog=price_catalog)
@@ -162,7 +167,7 @@ class Engine:
         first_pending: datetime | None = None
         pages = self.reader.pages(options, resumed, store)
         for bundle, outcome in self._process_pages(pages, options, as_of, report):
-            stamp = modstamp(bundle)
+            stamp = self.records.modstamp(bundle)
             if stamp is None:
                 continue
             if outcome is not None and outcome.transient:
@@ -227,11 +232,11 @@ class Engine:
 
         # A dry-run sends nothing, so it has nothing to wait on and runs on this thread.
         pool = 1 if options.dry_run else self.settings.concurrency_max
-        pipeline = Pipeline(work=work, key=contract_key_of,
+        pipeline = Pipeline(work=work, key=self.records.contract_key,
                             start_page=self.reader.prefetch_contracts,
-                            kind=schedule_kind_of(self.settings.fields),
+                            kind=schedule_kind_of(self.records),
                             kind_limit=lambda: self.concurrency.per_kind,
-                            ready_early=lambda bundle: not bundle.order.get("ContractId"),
+                            ready_early=lambda bundle: not self.records.contract_id(bundle),
                             limit=lambda: self.concurrency.limit, pool_size=pool,
                             pages_ahead=self.settings.pages_ahead, done=self.progress)
 
@@ -376,5 +381,5 @@ class Engine:
 
             outcome.basis, outcome.requests = basis_for(
                 self.settings, outcome.plan, order, self.reader.contract_stamps(order),
-                modstamp(bundle), remote, fingerprint(bundle))
+                self.records.modstamp(bundle), remote, fingerprint(bundle))
         return outcome

@@ -54,7 +54,7 @@ class FailureRecorder:
         errors = [i for i in found if i.is_error] or list(found)
         code = errors[0].code.value if errors else IssueCode.INVALID_RECORD.value
         message = "; ".join(f"[{i.code.value}] {i.message}" for i in errors) or "order rejected"
-        if batch is not None and "Id" in bundle.order and not is_missing(bundle):
+        if batch is not None and bundle.order_id and not is_missing(bundle):
             written = batch.add_failure(order=bundle.order,
                                         operation=plan.operation.value if plan else "plan",
                                         message=message)

@@ -2,8 +2,9 @@
 
 Theory of operation: orders on one Contract share one Stripe schedule, so they must be
 applied one after the other, in page order (an amend needs the schedule the create
-before it made): ``group_in_order`` groups a page by ``contract_key_of`` (the Contract
-id, else the Order id), groups and members in first-seen order, and the ``pipeline``
+before it made): ``group_in_order`` groups a page by its contract key
+(``ports.OrgRecords.contract_key``: the Contract, else the Order), groups and members in
+first-seen order, and the ``pipeline``
 gives each group to one worker. ``schedule_kind_of`` guesses whether an order will
 create a schedule or update one, so the ``pipeline`` can interleave the two kinds (they
 use different Stripe endpoints, each with its own limit).
@@ -23,29 +24,21 @@ from typing import Any, TypeVar
 
 from sf_stripe_sync.core.models import OrderBundle
 from sf_stripe_sync.core.rules import FieldMap
+from sf_stripe_sync.ports import OrgRecords
 from sf_stripe_sync.writeback import WriteBackBatch
 
 T = TypeVar("T")
 
 
-def schedule_kind_of(fields: FieldMap) -> Callable[[OrderBundle], str]:
+def schedule_kind_of(records: OrgRecords) -> Callable[[OrderBundle], str]:
     """The work an order will most likely be, from what it names: ``update`` (read and
     write a known schedule) when the Order or its Contract carries a schedule id, else
     ``create``. Only a hint for ordering work (``pipeline``), never a decision."""
 
     def kind(bundle: OrderBundle) -> str:
-        if bundle.order.get(fields.order_schedule) or (
-                bundle.contract and bundle.contract.get(fields.contract_schedule)):
-            return "update"
-        return "create"
+        return "update" if records.names_schedule(bundle) else "create"
 
     return kind
-
-
-def contract_key_of(bundle: OrderBundle) -> str:
-    """The key whose orders must run in order: the Contract, else the Order itself."""
-    contract = bundle.order.get("ContractId")
-    return str(contract) if contract else bundle.order_id
 
 
 def group_in_order(items: Sequence[T], key: Callable[[T], Hashable]) -> list[list[int]]:

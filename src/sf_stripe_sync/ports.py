@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
@@ -114,6 +115,41 @@ class RecordFinder(Protocol):
     def find(self, sobject: str, where_field: str, values: Sequence[str],
              fields: Sequence[str]) -> list[dict[str, Any]]:
         """Records of ``sobject`` whose ``where_field`` is one of ``values``, with ``fields``."""
+        ...
+
+
+class SyncStatus(StrEnum):
+    """What the write-back says of an order's last sync (the values it writes)."""
+
+    SYNCED = "Synced"
+    CANCELED = "Canceled"
+    ERROR = "Error"
+
+
+@runtime_checkable
+class OrgRecords(Protocol):
+    """The org's records in domain terms (``salesforce.records.SalesforceRecords``; the
+    shipped ``testing.FakeOrg``): what the engine reads off an order as the source gave
+    it, without naming a Salesforce field."""
+
+    def contract_id(self, bundle: OrderBundle) -> str | None:
+        """The Contract the Order is on, if any."""
+        ...
+
+    def contract_key(self, bundle: OrderBundle) -> str:
+        """Whose orders run one after the other: the Contract, else the Order itself."""
+        ...
+
+    def modstamp(self, bundle: OrderBundle) -> datetime | None:
+        """The newest change stamp of the Order and its items, a UTC datetime."""
+        ...
+
+    def names_schedule(self, bundle: OrderBundle) -> bool:
+        """The Order or its Contract already carries a Stripe schedule id."""
+        ...
+
+    def sync_status(self, bundle: OrderBundle) -> SyncStatus | None:
+        """What the write-back last wrote of the order's sync, if anything."""
         ...
 
 

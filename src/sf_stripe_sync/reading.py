@@ -3,7 +3,7 @@
 Theory of operation: a triggered or cancel run reads exactly the orders it names (one
 ``orders_by_id`` call per page). A scheduled run first re-reads the orders of unfinished
 journal entries, then streams ``changed_since(watermark - overlap)`` page by page; the
-overlap re-reads orders whose ``SystemModstamp`` landed out of order. The watermark then
+overlap re-reads orders whose change stamp landed out of order. The watermark then
 moves to the newest stamp fully processed, but never past the run's own start (a record
 stamped in the future must not hide edits made before that time) nor past an order that
 failed for a transient reason (the next run must see it again). For each page, the
@@ -19,21 +19,25 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sf_stripe_sync.config import Settings
-from sf_stripe_sync.core.dates import parse_sf_datetime
 from sf_stripe_sync.core.issues import OrderIssue
 from sf_stripe_sync.core.models import Order, OrderBundle
 from sf_stripe_sync.core.normalize import normalize_order
-from sf_stripe_sync.ports import ContractPrefetch, OrderSource, StateStore
+from sf_stripe_sync.ports import ContractPrefetch, OrderSource, OrgRecords, StateStore
 from sf_stripe_sync.run_report import RunOptions
+from sf_stripe_sync.salesforce.records import SalesforceRecords, is_missing, missing
+
+__all__ = ["EPOCH", "OrderReader", "chunks", "is_missing", "missing", "unique"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MISSING_MARK = "_missing"
 
 
 class OrderReader:
-    def __init__(self, settings: Settings, source: OrderSource, source_name: str) -> None:
+    def __init__(self, settings: Settings, source: OrderSource, source_name: str,
+                 records: OrgRecords | None = None) -> None:
         self.settings = settings
         self.source = source
+        self.records = records or SalesforceRecords(settings.fields)
+        """Reads an order's contract and change stamp (``ports.OrgRecords``)."""
         self.source_name = source_name
         self._contracts: dict[str, list[Order]] = {}
         self._errors: dict[str, list[tuple[str, OrderIssue]]] = {}
@@ -85,7 +89,7 @@ class OrderReader:
     def prefetch_contracts(self, page: list[OrderBundle]) -> None:
         """Read the page's contracts in batched queries; held until ``release_contracts``
         (pages overlap, so a contract two open pages share is read once and kept)."""
-        wanted = unique(str(b.order["ContractId"]) for b in page if b.order.get("ContractId"))
+        wanted = self._contract_ids(page)
         with self._lock:
             for contract_id in wanted:
                 self._holders[contract_id] = self._holders.get(contract_id, 0) + 1
@@ -102,8 +106,7 @@ class OrderReader:
     def release_contracts(self, page: list[OrderBundle]) -> None:
         """The page is done: forget the contracts no open page holds any more."""
         with self._lock:
-            for contract_id in unique(str(b.order["ContractId"]) for b in page
-                                      if b.order.get("ContractId")):
+            for contract_id in self._contract_ids(page):
                 self._holders[contract_id] = max(0, self._holders.get(contract_id, 0) - 1)
             for contract_id in [c for c, held in self._holders.items() if held <= 0]:
                 # Released, or read on a miss outside any open page: gone with this page.
@@ -111,6 +114,9 @@ class OrderReader:
                 self._contracts.pop(contract_id, None)
                 self._errors.pop(contract_id, None)
                 self._stamps.pop(contract_id, None)
+
+    def _contract_ids(self, page: list[OrderBundle]) -> list[str]:
+        return unique(c for c in map(self.records.contract_id, page) if c)
 
     def contract_orders(self, order: Order) -> list[Order]:
         """The order with its contract's other orders, oldest first."""
@@ -155,7 +161,7 @@ class OrderReader:
         errors: list[tuple[str, OrderIssue]] = []
         stamps: dict[str, datetime | None] = {}
         for bundle in bundles:
-            stamps[bundle.order_id] = modstamp(bundle)
+            stamps[bundle.order_id] = self.records.modstamp(bundle)
             normalized, issues = normalize_order(bundle, fields=self.settings.fields,
                                                  rules=self.settings.rules)
             errors += [(bundle.order_id, i) for i in issues if i.is_error]
@@ -165,29 +171,6 @@ class OrderReader:
 
 
 _Read = tuple[list[Order], list[tuple[str, OrderIssue]], dict[str, datetime | None]]
-
-
-def modstamp(bundle: OrderBundle) -> datetime | None:
-    """The newest change stamp of an order and its items."""
-    stamps = []
-    for record in (bundle.order, *bundle.items):
-        for name in ("SystemModstamp", "LastModifiedDate"):
-            value = record.get(name)
-            if isinstance(value, str) and value:
-                try:
-                    stamps.append(parse_sf_datetime(value))
-                except ValueError:
-                    continue
-    return max(stamps) if stamps else None
-
-
-def missing(order_id: str) -> OrderBundle:
-    """Stands in for an order id the source does not know, so it is reported, not lost."""
-    return OrderBundle(order={"Id": order_id, MISSING_MARK: True})
-
-
-def is_missing(bundle: OrderBundle) -> bool:
-    return bool(bundle.order.get(MISSING_MARK))
 
 
 def unique(values: Iterable[str]) -> list[str]:

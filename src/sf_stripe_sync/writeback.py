@@ -41,14 +41,15 @@ from sf_stripe_sync.ports import (
     BatchWriteBack,
     RecordFinder,
     RecordResult,
+    SyncStatus,
     Upserter,
     WriteBack,
     WriteOp,
 )
 
-STATUS_SYNCED = "Synced"
-STATUS_CANCELED = "Canceled"
-STATUS_ERROR = "Error"
+STATUS_SYNCED = SyncStatus.SYNCED.value
+STATUS_CANCELED = SyncStatus.CANCELED.value
+STATUS_ERROR = SyncStatus.ERROR.value
 MESSAGE_LIMIT = 255
 LOG_MESSAGE_LIMIT = 32000
 

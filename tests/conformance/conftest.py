@@ -13,8 +13,10 @@ import pytest
 from pydantic import SecretStr
 
 from sf_stripe_sync.config import SalesforceSettings, Settings, StripeAccountSettings
-from sf_stripe_sync.ports import BillingGateway
+from sf_stripe_sync.core.rules import FieldMap
+from sf_stripe_sync.ports import BillingGateway, OrgRecords
 from sf_stripe_sync.salesforce.auth import connect
+from sf_stripe_sync.salesforce.records import SalesforceRecords
 from sf_stripe_sync.salesforce.retry import RetryPolicy as SalesforceRetry
 from sf_stripe_sync.salesforce.source import SalesforceOrderSource
 from sf_stripe_sync.salesforce.writer import SalesforceWriteBack
@@ -96,13 +98,15 @@ class Org:
     source: Any
     writer: Any
     records: Callable[[str], list[dict[str, Any]]]
+    shapes: OrgRecords
+    """The org's records in domain terms (contract, change stamp, sync status)."""
 
 
 @pytest.fixture(params=["fake", "local_org"])
 def org(request: pytest.FixtureRequest) -> Iterator[Org]:
     if request.param == "fake":
         fake = FakeOrg(org_snapshot())
-        yield Org(source=fake, writer=fake, records=fake.records)
+        yield Org(source=fake, writer=fake, records=fake.records, shapes=fake)
         return
     local = LocalOrg(org_snapshot())
     local.start(host="127.0.0.1", port=0)
@@ -113,6 +117,6 @@ def org(request: pytest.FixtureRequest) -> Iterator[Org]:
                        environ={"SF_SESSION_ID": local.session_id},
                        retry=SalesforceRetry.immediate(2))
         yield Org(source=SalesforceOrderSource(conn), writer=SalesforceWriteBack(conn),
-                  records=local.records)
+                  records=local.records, shapes=SalesforceRecords(FieldMap()))
     finally:
         local.stop()

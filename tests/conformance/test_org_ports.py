@@ -1,11 +1,14 @@
-"""``ports.OrderSource`` and ``ports.WriteBack`` (with upsert, batches and look-ups): the
-in-memory org and the real adapters on the local org answer alike."""
+"""``ports.OrderSource``, ``ports.WriteBack`` (with upsert, batches and look-ups) and
+``ports.OrgRecords``: the in-memory org and the real adapters on the local org answer
+alike."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sf_stripe_sync.ports import WriteOp
+from sf_stripe_sync.core.rules import FieldMap
+from sf_stripe_sync.ports import OrgRecords, SyncStatus, WriteOp
+from sf_stripe_sync.writeback import WriteBackBatch
 from tests.conformance.conftest import ACCOUNT, CONTRACT, ORDERS, Org, sf_id
 
 
@@ -82,3 +85,41 @@ def test_a_batch_applies_its_writes_in_order(org: Org) -> None:
     ])
     assert [[r.success for r in op] for op in results] == [[True], [True]]
     assert [r["Sync_Key__c"] for r in org.records("Sync_Log__c")] == ["k-9"]
+
+
+# ---------------------------------------------------------------------- OrgRecords
+
+
+def test_an_order_read_names_its_contract_and_its_newest_change_in_utc(org: Org) -> None:
+    first, second = org.source.orders_by_id(ORDERS[:2])
+    assert isinstance(org.shapes, OrgRecords)
+    assert org.shapes.contract_id(first) == CONTRACT == org.shapes.contract_key(first)
+    assert org.shapes.modstamp(first) == datetime(2025, 1, 1, tzinfo=UTC)
+    assert org.shapes.modstamp(second) == datetime(2025, 1, 2, tzinfo=UTC)
+    assert not org.shapes.names_schedule(first) and org.shapes.sync_status(first) is None
+
+
+def test_the_write_back_of_a_result_is_read_back_in_domain_terms(org: Org) -> None:
+    (before,) = org.source.orders_by_id([ORDERS[0]])
+    batch = WriteBackBatch(FieldMap(), datetime(2025, 6, 1, tzinfo=UTC))
+    batch.add_success(order=before.order, operation="create", schedule_id="sub_sched_1",
+                      contract_id=CONTRACT, contract_schedule_id=None, account_id=None,
+                      customer_id=None, known_customer_id=None, idempotency_key="k-1",
+                      request_ids=(), message="created", log=False)
+    batch.add_failure(order=org.source.orders_by_id([ORDERS[1]])[0].order,
+                      operation="create", message="no price")
+    assert batch.flush(org.writer) == {}
+    synced, failed = org.source.orders_by_id(ORDERS[:2])
+    assert org.shapes.sync_status(synced) is SyncStatus.SYNCED
+    # The other order of the Contract names it too: the Contract now carries it.
+    assert org.shapes.names_schedule(synced) and org.shapes.names_schedule(failed)
+    assert org.shapes.sync_status(failed) is SyncStatus.ERROR
+    stamp, earlier = org.shapes.modstamp(synced), org.shapes.modstamp(before)
+    assert stamp is not None and earlier is not None and stamp > earlier
+    assert stamp.utcoffset() == timedelta(0)
+
+
+def test_a_status_the_sync_never_writes_is_no_sync_status(org: Org) -> None:
+    org.writer.update("Order", [{"Id": ORDERS[0], "Stripe_Sync_Status__c": "Pending"}])
+    (bundle,) = org.source.orders_by_id([ORDERS[0]])
+    assert org.shapes.sync_status(bundle) is None

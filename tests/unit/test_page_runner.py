@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from sf_stripe_sync.core.models import OrderBundle
 from sf_stripe_sync.core.rules import FieldMap
-from sf_stripe_sync.page_runner import FlushTimer, RunWriteBack, contract_key_of, group_in_order
+from sf_stripe_sync.page_runner import FlushTimer, RunWriteBack, group_in_order
+from sf_stripe_sync.salesforce.records import contract_key
 from sf_stripe_sync.writeback import WriteBackBatch
 
 
@@ -23,8 +24,8 @@ def test_contract_key_is_the_contract_else_the_order() -> None:
     on_contract = OrderBundle(order={"Id": "801A", "ContractId": "800X"})
     alone = OrderBundle(order={"Id": "801B", "ContractId": None})
 
-    assert contract_key_of(on_contract) == "800X"
-    assert contract_key_of(alone) == "801B"
+    assert contract_key(on_contract) == "800X"
+    assert contract_key(alone) == "801B"
 
 
 def _failure(pending: RunWriteBack, order_id: str) -> None:

@@ -25,11 +25,11 @@ import procrastinate
 from sf_stripe_sync.config import Settings
 from sf_stripe_sync.core.models import OrderBundle
 from sf_stripe_sync.errors import ConfigError
-from sf_stripe_sync.page_runner import contract_key_of
 from sf_stripe_sync.ports import OrderSource
 from sf_stripe_sync.queue.app import defer_contract
-from sf_stripe_sync.reading import OrderReader, modstamp, unique
+from sf_stripe_sync.reading import OrderReader, unique
 from sf_stripe_sync.run_report import RunOptions
+from sf_stripe_sync.salesforce.records import contract_key, modstamp
 from sf_stripe_sync.state.store import StateStore
 
 SOURCE_NAME = "salesforce"
@@ -54,7 +54,7 @@ def account_of(settings: Settings, bundle: OrderBundle) -> str:
 def group_bundles(settings: Settings, bundles: Iterable[OrderBundle]) -> list[ContractWork]:
     groups: dict[tuple[str, str], list[str]] = {}
     for bundle in bundles:
-        key = (account_of(settings, bundle), contract_key_of(bundle))
+        key = (account_of(settings, bundle), contract_key(bundle))
         groups.setdefault(key, []).append(bundle.order_id)
     return [ContractWork(account, contract, tuple(ids))
             for (account, contract), ids in groups.items()]

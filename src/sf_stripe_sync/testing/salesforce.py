@@ -13,6 +13,9 @@ written. Every write stamps ``LastModifiedDate`` / ``SystemModstamp`` from the o
 clock, so a changed record is seen again by ``changed_since``. External ids match
 without regard to case, as Salesforce's do.
 
+As ``OrgRecords`` it reads its bundles with the real adapter's field names
+(``salesforce.records``), on the records its own writes stamped.
+
 ``calls`` counts the requests a real org would have received (one per sObject call).
 ``tests/conformance`` runs the same suite against this fake and the real adapters on the
 local org, so the two cannot drift apart.
@@ -28,7 +31,8 @@ from typing import Any
 
 from sf_stripe_sync.core.models import OrderBundle
 from sf_stripe_sync.core.rules import FieldMap, SyncRules
-from sf_stripe_sync.ports import RecordResult, WriteOp
+from sf_stripe_sync.ports import RecordResult, SyncStatus, WriteOp
+from sf_stripe_sync.salesforce.records import SalesforceRecords
 from sf_stripe_sync.sandbox.salesforce_org.describe import ObjectSpec, OrgSchema
 from sf_stripe_sync.sources.file_source import FileOrderSource, load_snapshot
 
@@ -45,7 +49,7 @@ def _failed(record_id: str | None, code: str, message: str) -> RecordResult:
 
 class FakeOrg:
     """One org's records in memory, readable as an ``OrderSource``, writable as a
-    ``WriteBack``."""
+    ``WriteBack``, and read in domain terms as ``OrgRecords``."""
 
     def __init__(self, snapshot: Mapping[str, Any], *, fields: FieldMap | None = None,
                  rules: SyncRules | None = None,
@@ -62,6 +66,7 @@ class FakeOrg:
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self.calls = 0
+        self._shapes = SalesforceRecords(self.fields)
 
     def records(self, sobject: str) -> list[Record]:
         """Every record of ``sobject`` as it is now (copies)."""
@@ -92,6 +97,23 @@ class FakeOrg:
 
     def contract_orders_many(self, contract_ids: Sequence[str]) -> dict[str, list[OrderBundle]]:
         return self._source().contract_orders_many(contract_ids)
+
+    # ------------------------------------------------------------------ OrgRecords
+
+    def contract_id(self, bundle: OrderBundle) -> str | None:
+        return self._shapes.contract_id(bundle)
+
+    def contract_key(self, bundle: OrderBundle) -> str:
+        return self._shapes.contract_key(bundle)
+
+    def modstamp(self, bundle: OrderBundle) -> datetime | None:
+        return self._shapes.modstamp(bundle)
+
+    def names_schedule(self, bundle: OrderBundle) -> bool:
+        return self._shapes.names_schedule(bundle)
+
+    def sync_status(self, bundle: OrderBundle) -> SyncStatus | None:
+        return self._shapes.sync_status(bundle)
 
     # ------------------------------------------------------------------ WriteBack
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +52,18 @@ def format_datetime(moment: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
 
 
+def _file(buckets: dict[str, dict[str, None]], value: Any, key: str) -> None:
+    if value is not None:
+        buckets.setdefault(str(value)[:15], {})[key] = None
+
+
+def _unfile(buckets: dict[str, dict[str, None]], value: Any, key: str) -> None:
+    if value is not None:
+        bucket = buckets.get(str(value)[:15])
+        if bucket is not None:
+            bucket.pop(key, None)
+
+
 class OrgClock:
     """Real UTC time, or a fixed instant a test sets."""
 
@@ -85,6 +97,9 @@ class OrgStore:
         self._values: dict[tuple[str, str], dict[str, str]] = {}
         """(sObject, field) -> {value in lower case: record id}, for fields looked up by value
         (external ids); built on first use, kept current by every insert and update."""
+        self._seq: dict[str, int] = {}  # id15 -> insertion position
+        self._refs: dict[tuple[str, str], dict[str, dict[str, None]]] = {}
+        """(sObject, id field) -> {first 15 characters of the value: {id15 of holder}}."""
         loaded_at = format_datetime(clock.now())
         for name, records in snapshot.items():
             obj = schema.find(name)
@@ -112,7 +127,11 @@ class OrgStore:
         key = id_key(record["Id"])
         self._tables[sobject][key] = record
         self._index[key] = sobject
+        self._seq.setdefault(key, len(self._seq))
         self._note_values(sobject, record)
+        for (indexed, field_name), buckets in self._refs.items():
+            if indexed == sobject:
+                _file(buckets, record.get(field_name), key)
 
     def _note_values(self, sobject: str, record: dict[str, Any]) -> None:
         for (indexed, field_name), values in self._values.items():
@@ -138,6 +157,30 @@ class OrgStore:
         if isinstance(current, str) and current.lower() == value.lower():
             return found
         return None
+
+    def with_ids(self, sobject: str, ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The records of ``sobject`` (deleted ones too) among ``ids`` (15 or 18
+        characters), in insertion order."""
+        table = self._tables.get(sobject, {})
+        keys = {id_key(i) for i in ids} & table.keys()
+        return [table[k] for k in sorted(keys, key=self._seq.__getitem__)]
+
+    def referencing(self, sobject: str, field_name: str,
+                    ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The records of ``sobject`` (deleted ones too) whose ``field_name`` starts with
+        one of ``ids``' first 15 characters, in insertion order (maybe more: the caller
+        filters)."""
+        buckets = self._refs.get((sobject, field_name))
+        if buckets is None:
+            buckets = {}
+            for key, record in self._tables.get(sobject, {}).items():
+                _file(buckets, record.get(field_name), key)
+            self._refs[(sobject, field_name)] = buckets
+        keys: set[str] = set()
+        for value in ids:
+            keys.update(buckets.get(id_key(value), ()))
+        table = self._tables[sobject]
+        return [table[k] for k in sorted(keys, key=self._seq.__getitem__) if k in table]
 
     def new_id(self, obj: ObjectSpec) -> str:
         while True:
@@ -177,8 +220,15 @@ class OrgStore:
         return rid
 
     def update(self, record: dict[str, Any], values: Mapping[str, Any]) -> None:
+        key = id_key(record["Id"])
+        sobject = self._index.get(key, "")
+        moved = [(buckets, name) for (indexed, name), buckets in self._refs.items()
+                 if indexed == sobject and name in values]
+        for buckets, name in moved:
+            _unfile(buckets, record.get(name), key)
         record.update(copy.deepcopy(dict(values)))
-        sobject = self._index.get(id_key(record["Id"]), "")
+        for buckets, name in moved:
+            _file(buckets, record.get(name), key)
         self._note_values(sobject, record)
         if "Status" in values:
             follow_status(sobject, record)

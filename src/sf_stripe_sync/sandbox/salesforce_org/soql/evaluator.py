@@ -5,16 +5,19 @@ before touching any record: every field path is resolved (relationship ``Account
 lookup ``AccountId`` -> sObject ``Account``), every literal is type-checked, and the
 WHERE clause becomes one Python predicate. Unknown names fail here, with Salesforce's
 INVALID_FIELD / INVALID_TYPE, even when no record would match. Then records are
-filtered, sorted (stable, one pass per ORDER BY key, last key first), cut by
-OFFSET/LIMIT and shaped: ``attributes`` first, then fields in SELECT order, parent
-fields nested under their relationship name (or null), child subqueries as nested
-query results paged at the batch size (the rest behind a ``nextRecordsUrl``).
+filtered (only the candidates of an id condition the WHERE clause requires, when it has
+one: ``Id IN (...)``, ``ContractId = ...``, looked up in the store's indexes; the
+predicate still decides; child subqueries read their parents' children the same way,
+so a page of orders costs the page, not the org), sorted (stable, one pass per ORDER BY
+key, last key first), cut by OFFSET/LIMIT and shaped: ``attributes`` first, then fields
+in SELECT order, parent fields nested under their relationship name (or null), child
+subqueries as nested query results paged at the batch size (the rest behind a ``nextRecordsUrl``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -33,6 +36,7 @@ from sf_stripe_sync.sandbox.salesforce_org.soql.ast import (
     Query,
     SemiJoin,
     SoqlError,
+    Value,
     malformed,
 )
 from sf_stripe_sync.sandbox.salesforce_org.soql.parser import parse_soql
@@ -77,7 +81,11 @@ class Evaluator:
         batch_size: int,
         today: Callable[[], date],
         register_pages: PageRegistrar,
+        use_indexes: bool = True,
     ) -> None:
+        """``use_indexes=False`` reads every record of each sObject instead (the
+        reference the indexed answers are tested against)."""
+        self.use_indexes = use_indexes
         self.schema = schema
         self.store = store
         self.base_path = base_path
@@ -91,8 +99,7 @@ class Evaluator:
         obj = self._object(query.sobject)
         predicate = self._compile_where(obj, query.where, include_deleted)
         shape = self._compile_shape(obj, query, include_deleted)
-        rows = [r for r in self.store.rows(obj.name, include_deleted=include_deleted)
-                if predicate(r)]
+        rows = [r for r in self._pool(obj, query.where, include_deleted) if predicate(r)]
         rows = self._order_and_cut(obj, query, rows)
         if any(isinstance(item, CountAll) for item in query.select):
             return QueryOutcome([{} for _ in rows], count_only=True)
@@ -226,7 +233,7 @@ class Evaluator:
         if sub_field.type not in ID_TYPES | {"anyType"}:
             raise SoqlError("INVALID_FIELD", f"\nsemi join selects non-id field {sub_field.name}")
         sub_predicate = self._compile_where(sub_obj, sub.where, include_deleted)
-        rows = [r for r in self.store.rows(sub_obj.name) if sub_predicate(r)]
+        rows = [r for r in self._pool(sub_obj, sub.where, False) if sub_predicate(r)]
         rows = self._order_and_cut(sub_obj, sub, rows)
         found = {str(v)[:15] for r in rows if (v := self.value_of(r, sub_field))}
         negated = cond.negated
@@ -236,6 +243,42 @@ class Evaluator:
             return (value is not None and str(value)[:15] in found) != negated
 
         return semi_join
+
+    def _pool(self, obj: ObjectSpec, cond: Condition | None,
+              include_deleted: bool) -> Iterable[Record]:
+        """The records the WHERE clause can match, in insertion order: the store's
+        candidates for the narrowest id condition it requires, or every record."""
+        found = self._candidates(obj, cond)
+        if found is None:
+            return self.store.rows(obj.name, include_deleted=include_deleted)
+        return [r for r in found if include_deleted or not r.get("IsDeleted")]
+
+    def _children(self, sobject: str, lookup: str, parents: set[str]) -> Iterable[Record]:
+        if not self.use_indexes:
+            return self.store.rows(sobject, include_deleted=True)
+        return self.store.referencing(sobject, lookup, parents)
+
+    def _candidates(self, obj: ObjectSpec, cond: Condition | None) -> list[Record] | None:
+        if not self.use_indexes:
+            return None
+        if isinstance(cond, BoolOp) and cond.op == "AND":
+            options = [c for c in (self._candidates(obj, c) for c in cond.operands)
+                       if c is not None]
+            return min(options, key=len) if options else None
+        if isinstance(cond, Comparison) and cond.op == "=":
+            values: tuple[Value, ...] = (cond.value,)
+        elif isinstance(cond, InList) and not cond.negated:
+            values = cond.values
+        else:
+            return None
+        resolved = self.resolve(obj, cond.field)
+        if resolved.hops or resolved.type not in ID_TYPES or any(
+                v.kind != "string" for v in values):
+            return None
+        ids = [str(v.value) for v in values]
+        if resolved.name == "Id":
+            return self.store.with_ids(obj.name, ids)
+        return self.store.referencing(obj.name, resolved.name, ids)
 
     # -- ORDER BY / LIMIT / OFFSET -----------------------------------------------------
     def _order_and_cut(self, obj: ObjectSpec, query: Query, rows: list[Record]) -> list[Record]:
@@ -326,9 +369,10 @@ class Evaluator:
         def run(parents: list[Record]) -> tuple[str, dict[str, Record]]:
             wanted = {p["Id"][:15] for p in parents}
             grouped: dict[str, list[Record]] = defaultdict(list)
-            for row in self.store.rows(child_obj.name, include_deleted=include_deleted):
+            for row in self._children(child_obj.name, lookup.name, wanted):
                 ref = row.get(lookup.name)
-                if isinstance(ref, str) and ref[:15] in wanted and predicate(row):
+                if (isinstance(ref, str) and ref[:15] in wanted and predicate(row)
+                        and (include_deleted or not row.get("IsDeleted"))):
                     grouped[ref[:15]].append(row)
             blocks = {key: self._child_block(shape(self._order_and_cut(child_obj, sub, rows)))
                       for key, rows in grouped.items()}

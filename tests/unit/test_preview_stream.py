@@ -7,9 +7,13 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
 from sf_stripe_sync.commands import preview_features, preview_plans, render_preview
 from sf_stripe_sync.config import Settings
-from sf_stripe_sync.preview_stream import write_preview_json
+from sf_stripe_sync.preview_stream import indented_json, write_preview_json
 from sf_stripe_sync.sources.file_source import FileOrderSource
 
 DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo-org.json"
@@ -56,3 +60,26 @@ def test_an_empty_preview_is_an_empty_list() -> None:
     source = FileOrderSource({"Order": []}, fields=settings.fields, rules=settings.rules)
     assert write_preview_json(source, [], settings, AS_OF, out) is False
     assert json.loads(out.getvalue()) == {"orders": [], "as_of": "2026-12-01T00:00:00Z"}
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+    | st.floats(allow_nan=True, allow_infinity=True),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=6) | st.integers() | st.booleans(), inner, max_size=4),
+    max_leaves=30)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(json_values, st.integers(0, 3))
+def test_the_fast_indented_text_is_what_json_dumps_writes(value: object, depth: int) -> None:
+    expected = json.dumps(value, indent=2, ensure_ascii=False).replace(
+        "\n", "\n" + "  " * depth)
+    assert indented_json(value, depth) == expected
+
+
+def test_values_nested_deeper_than_the_fast_path_fall_back_to_json_dumps() -> None:
+    deep: object = "leaf"
+    for _ in range(40):
+        deep = {"k": [deep]}
+    assert indented_json(deep) == json.dumps(deep, indent=2, ensure_ascii=False)

@@ -52,6 +52,14 @@ def format_datetime(moment: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _own(value: Any) -> Any:
+    """A copy the org owns (scalars are immutable: shared, which loads big orgs faster)."""
+    return value if type(value) in _SCALARS else copy.deepcopy(value)
+
+
 def _file(buckets: dict[str, dict[str, None]], value: Any, key: str) -> None:
     if value is not None:
         buckets.setdefault(str(value)[:15], {})[key] = None
@@ -106,7 +114,7 @@ class OrgStore:
             if obj is None:
                 continue
             for raw in records:
-                record = {k: copy.deepcopy(v) for k, v in raw.items() if k != "attributes"}
+                record = {k: _own(v) for k, v in raw.items() if k != "attributes"}
                 rid = record.get("Id")
                 if isinstance(rid, str) and ID_PATTERN.match(rid) and not is_valid_id(rid):
                     raise ValueError(f"{name} {rid}: the last three characters of an "

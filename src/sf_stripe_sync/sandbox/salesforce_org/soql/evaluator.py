@@ -317,10 +317,11 @@ class Evaluator:
             shaped = []
             for row in rows:
                 out: Record = {"attributes": self._attributes(obj.name, row["Id"])}
+                walked: dict[tuple[tuple[str, str], ...], tuple[Record, Record] | None] = {}
                 for kind_spec in plan:
                     kind, spec = kind_spec
                     if kind == "field":
-                        self._put_field(out, row, spec)
+                        self._put_field(out, row, spec, walked)
                     else:
                         rel, groups = children[id(kind_spec)]
                         out[rel] = groups.get(row["Id"][:15])
@@ -329,22 +330,42 @@ class Evaluator:
 
         return shape_all
 
-    def _put_field(self, out: Record, row: Record, resolved: Resolved) -> None:
+    def _put_field(self, out: Record, row: Record, resolved: Resolved,
+                   walked: dict[tuple[tuple[str, str], ...], tuple[Record, Record] | None],
+                   ) -> None:
+        """Put one selected field of ``row`` into its shaped ``out``; ``walked`` keeps
+        the row's parent walks (the fields of one parent share one walk)."""
+        if not resolved.hops:
+            raw = row.get(resolved.name)
+            out[resolved.name] = bool(raw) if resolved.type == "boolean" else raw
+            return
+        if resolved.hops in walked:
+            reached = walked[resolved.hops]
+        else:
+            reached = walked[resolved.hops] = self._walk_into(out, row, resolved.hops)
+        if reached is not None:
+            container, current = reached
+            raw = current.get(resolved.name)
+            container[resolved.name] = bool(raw) if resolved.type == "boolean" else raw
+
+    def _walk_into(self, out: Record, row: Record, hops: tuple[tuple[str, str], ...]
+                   ) -> tuple[Record, Record] | None:
+        """The shaped node and the record at the end of ``hops`` (nodes made on the way),
+        or None when a parent is missing (its relationship shaped as null)."""
         container, current = out, row
-        for rel, lookup in resolved.hops:
+        for rel, lookup in hops:
             ref = current.get(lookup)
             parent = self.store.get(ref) if isinstance(ref, str) and ref else None
             if parent is None:
                 container.setdefault(rel, None)
-                return
+                return None
             node = container.get(rel)
             if not isinstance(node, dict):
                 sobject = self.store.sobject_of(parent["Id"]) or ""
                 node = {"attributes": self._attributes(sobject, parent["Id"])}
                 container[rel] = node
             container, current = node, parent
-        raw = current.get(resolved.name)
-        container[resolved.name] = bool(raw) if resolved.type == "boolean" else raw
+        return container, current
 
     def _compile_child(
         self, parent: ObjectSpec, sub: Query, include_deleted: bool

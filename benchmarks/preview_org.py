@@ -74,6 +74,16 @@ def _records(orders: int, items: int) -> Iterator[tuple[str, Record]]:
             item_number += 1
 
 
+def snapshot(orders: int, items: int = 5) -> dict[str, list[Record]]:
+    """The same snapshot as a dict (what the local org is built from)."""
+    data = _catalog()
+    for name in ("Account", "Contract", "Order", "OrderItem"):
+        data[name] = []
+    for kind, record in _records(orders, items):
+        data[kind].append(record)
+    return data
+
+
 def write_snapshot(path: Path, orders: int, items: int = 5) -> None:
     """Write the snapshot for ``orders`` orders of ``items`` lines each to ``path``."""
     by_object: dict[str, list[str]] = {name: [] for name in

@@ -48,7 +48,6 @@ from sf_stripe_sync.config import Settings, StripeAccountSettings
 from sf_stripe_sync.core.fingerprint import fingerprint
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue
 from sf_stripe_sync.core.models import OperationKind, Order, OrderBundle, PriceCatalog
-from sf_stripe_sync.core.normalize import normalize_order
 from sf_stripe_sync.core.plan import failed_plan, not_found_plan, skipped_plan
 from sf_stripe_sync.core.render import display_names
 from sf_stripe_sync.errors import ConfigError, SyncError
@@ -301,8 +300,7 @@ class Engine:
                 bundle = self.price_resolver(bundle)
             except SyncError as exc:
                 return self.failures.failed(bundle, None, exc, batch)
-        order, issues = normalize_order(bundle, fields=self.settings.fields,
-                                        rules=self.settings.rules)
+        order, issues = self.reader.normalize(bundle)
         if order is None:
             outcome = self.failures.rejected(bundle, None, issues, batch)
             outcome.plan = failed_plan(order_id, issues, stripe_account=default_account)

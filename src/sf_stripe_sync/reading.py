@@ -44,6 +44,9 @@ class OrderReader:
         """Per contract: (order id, error) found while normalizing its orders."""
         self._stamps: dict[str, dict[str, datetime | None]] = {}
         """Per contract, per order read with it: its newest change stamp (``modstamp``)."""
+        self._normal: dict[str, dict[str, _Normal]] = {}
+        """Per contract, per order read with it: the bundle and what normalizing it gave
+        (``normalize`` answers from it when the engine meets the same bundle)."""
         self._holders: dict[str, int] = {}
         """Open pages holding each prefetched contract (pages overlap: ``pipeline``)."""
         self._lock = threading.Lock()
@@ -114,6 +117,18 @@ class OrderReader:
                 self._contracts.pop(contract_id, None)
                 self._errors.pop(contract_id, None)
                 self._stamps.pop(contract_id, None)
+                self._normal.pop(contract_id, None)
+
+    def normalize(self, bundle: OrderBundle) -> tuple[Order | None, tuple[OrderIssue, ...]]:
+        """``normalize_order`` of ``bundle``: what the contract prefetch found when it read
+        an equal bundle (a page's orders on a contract are read twice), else computed."""
+        contract = bundle.order.get("ContractId")
+        if contract:
+            with self._lock:
+                known = self._normal.get(str(contract), {}).get(bundle.order_id)
+            if known is not None and known[0] == bundle:
+                return known[1], known[2]
+        return normalize_order(bundle, fields=self.settings.fields, rules=self.settings.rules)
 
     def _contract_ids(self, page: list[OrderBundle]) -> list[str]:
         return unique(c for c in map(self.records.contract_id, page) if c)
@@ -152,25 +167,29 @@ class OrderReader:
         return {i: stamps.get(i) for i in ids}
 
     def _keep(self, contract_id: str, found: _Read) -> None:
-        self._contracts[contract_id], self._errors[contract_id], self._stamps[contract_id] = (
-            found)
+        (self._contracts[contract_id], self._errors[contract_id], self._stamps[contract_id],
+         self._normal[contract_id]) = found
 
     def _normalized(self, bundles: Iterable[OrderBundle]) -> _Read:
         """A contract's orders normalized, the errors found, each order's change stamp."""
         orders = []
         errors: list[tuple[str, OrderIssue]] = []
         stamps: dict[str, datetime | None] = {}
+        normal: dict[str, _Normal] = {}
         for bundle in bundles:
             stamps[bundle.order_id] = self.records.modstamp(bundle)
             normalized, issues = normalize_order(bundle, fields=self.settings.fields,
                                                  rules=self.settings.rules)
+            normal[bundle.order_id] = (bundle, normalized, tuple(issues))
             errors += [(bundle.order_id, i) for i in issues if i.is_error]
             if normalized is not None:
                 orders.append(normalized)
-        return orders, errors, stamps
+        return orders, errors, stamps, normal
 
 
-_Read = tuple[list[Order], list[tuple[str, OrderIssue]], dict[str, datetime | None]]
+_Normal = tuple[OrderBundle, Order | None, tuple[OrderIssue, ...]]
+_Read = tuple[list[Order], list[tuple[str, OrderIssue]], dict[str, datetime | None],
+              dict[str, _Normal]]
 
 
 def unique(values: Iterable[str]) -> list[str]:

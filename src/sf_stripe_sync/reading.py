@@ -122,10 +122,10 @@ class OrderReader:
     def normalize(self, bundle: OrderBundle) -> tuple[Order | None, tuple[OrderIssue, ...]]:
         """``normalize_order`` of ``bundle``: what the contract prefetch found when it read
         an equal bundle (a page's orders on a contract are read twice), else computed."""
-        contract = bundle.order.get("ContractId")
+        contract = self.records.contract_id(bundle)
         if contract:
             with self._lock:
-                known = self._normal.get(str(contract), {}).get(bundle.order_id)
+                known = self._normal.get(contract, {}).get(bundle.order_id)
             if known is not None and known[0] == bundle:
                 return known[1], known[2]
         return normalize_order(bundle, fields=self.settings.fields, rules=self.settings.rules)

@@ -1,8 +1,8 @@
 """Invariants of planning (DESIGN 2, Operations), checked on generated contracts.
 
 Each example is a contract of one to three orders (recurring lines over monthly dates,
-reductions linked to earlier items, order and item discounts, both collection
-methods) and an ``as_of``. "Applying" a plan is simulated the way Stripe keeps it:
+reductions linked to earlier items, one-time fees, order and item discounts, both
+collection methods) and an ``as_of``. "Applying" a plan is simulated the way Stripe keeps it:
 the phases sent become a subscription schedule JSON (discounts as coupons, OrderItem
 ids in item metadata, an open last phase given an end date, the fingerprint in the
 schedule's metadata) which ``stripe.convert.schedule_from_stripe`` reads back, exactly
@@ -77,7 +77,8 @@ def plan(order: Order, contract: Sequence[Order], known: KnownState, as_of: date
 
 @st.composite
 def contracts(draw: st.DrawFn, min_orders: int = 1) -> list[Order]:
-    """One to three activated orders of one contract, in activation order.
+    """One to three activated orders of one contract, in activation order, some with a
+    one-time fee.
 
     With ``min_orders`` of 2 the last order is an amendment: its lines start later."""
     props = draw(st.sampled_from(PROPERTY_CHOICES))
@@ -103,7 +104,13 @@ def contracts(draw: st.DrawFn, min_orders: int = 1) -> list[Order]:
                 start=month(start), end=None if length is None else month(start + length),
                 properties=props, original_item_id=original,
                 discount=draw(st.sampled_from(ITEM_DISCOUNTS))))
-        earlier += lines
+        if draw(st.integers(min_value=0, max_value=3)) == 0:  # a one-time fee
+            lines.append(OrderLine(
+                id=f"802{o}F", order_id=order_id, price_id="price_fee", quantity=1,
+                start=month(draw(st.integers(min_value=first, max_value=first + 8))), end=None,
+                properties=props, billing_frequency="One-Time",
+                discount=draw(st.sampled_from(ITEM_DISCOUNTS))))
+        earlier += [line for line in lines if line.billing_frequency is None]
         orders.append(Order(id=order_id, status="Activated", currency="usd",
                             account_id="001A", contract_id=CONTRACT, lines=tuple(lines)))
     return orders
@@ -145,6 +152,10 @@ def phase_json(phase: Phase, *, fill_end: bool) -> dict[str, Any]:
         "items": [{"price": i.price, "quantity": i.quantity,
                    "metadata": {**i.metadata, **order_item_ids_metadata(i.order_item_ids)},
                    "discounts": coupon(i.discount)} for i in phase.items],
+        "add_invoice_items": [
+            {"price": o.price, "quantity": o.quantity,
+             "metadata": order_item_ids_metadata(o.order_item_ids),
+             "discounts": coupon(o.discount)} for o in phase.one_time_items],
     }
     return data
 
@@ -222,9 +233,12 @@ def test_with_no_schedule_known_the_plan_is_a_create_unless_it_fails_or_has_ende
     else:
         assert result.operation is OperationKind.CREATE
         assert set(result.covers_order_ids) == {o.id for o in contract}
-        assert result.start_now == (not backdate and result.schedule is not None
-                                    and any(line.start < as_of for o in contract
-                                            for line in o.lines))
+        assert result.schedule is not None and result.schedule.start is not None
+        if backdate:
+            assert not result.start_now
+        else:  # a past start is moved to now, a future one kept
+            assert result.start_now == (result.schedule.start == as_of)
+            assert result.schedule.start >= as_of
 
 
 @PROPERTY
@@ -365,7 +379,7 @@ def test_cancel_is_chosen_exactly_when_asked_and_is_a_noop_once_done(
 
 @PROPERTY
 @given(contracts(), as_of_dates(), st.randoms(use_true_random=False))
-def test_fingerprint_and_operation_do_not_depend_on_the_order_of_lines_or_orders(
+def test_fingerprint_and_operation_do_not_depend_on_the_order_of_lines_orders_or_items(
     contract: list[Order], as_of: datetime, rnd: Any,
 ) -> None:
     def shuffled() -> list[Order]:
@@ -388,6 +402,10 @@ def test_fingerprint_and_operation_do_not_depend_on_the_order_of_lines_or_orders
     amend = plan(contract[-1], contract, known, as_of)
     other = shuffled()
     subject = next(o for o in other if o.id == contract[-1].id)
-    again = plan(subject, other, known, as_of)
+    assert known.remote_phases is not None
+    stripe_order = known.model_copy(update={"remote_phases": tuple(  # Stripe's item order
+        p.model_copy(update={"items": tuple(rnd.sample(p.items, len(p.items)))})
+        for p in known.remote_phases)})
+    again = plan(subject, other, stripe_order, as_of)
     assert again.operation is amend.operation
     assert again.fingerprint == amend.fingerprint

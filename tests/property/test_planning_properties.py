@@ -284,6 +284,9 @@ def test_a_new_order_on_a_known_schedule_is_an_amend_that_keeps_the_past(
         return
     assert amend.operation in (OperationKind.AMEND, OperationKind.NOOP)
     assert (amend.operation is OperationKind.NOOP) == (amend.fingerprint == first.fingerprint)
+    whole = plan(new, contract, KnownState(), later)
+    if not whole.errors:  # fingerprinted as the contract's Salesforce-side desired state
+        assert amend.fingerprint == whole.fingerprint
     assert amend.schedule is not None and amend.schedule.phases
     phases = amend.schedule.phases
     assert all(p.end is None or p.end > later for p in phases), "an ended phase is sent"

@@ -9,6 +9,7 @@ execute, through the preview renderer.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,9 +22,12 @@ from sf_stripe_sync.engine import RunReport
 from sf_stripe_sync.run_report import COUNTED
 
 
-def _console() -> Console:
-    from sf_stripe_sync.commands import output_width
+def output_width() -> int:
+    """The terminal's width (``COLUMNS`` first); 100 when there is no terminal."""
+    return max(60, shutil.get_terminal_size((100, 24)).columns)
 
+
+def _console() -> Console:
     return Console(file=sys.stdout, highlight=False, soft_wrap=False, width=output_width())
 
 

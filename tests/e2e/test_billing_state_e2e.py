@@ -19,10 +19,10 @@ import pytest
 import stripe
 from pydantic import SecretStr
 
-from sf_stripe_sync.billing_commands import make_billing_pull
 from sf_stripe_sync.billing_state.pull import BillingReport
 from sf_stripe_sync.catalog.context import catalog_context
 from sf_stripe_sync.cli import main
+from sf_stripe_sync.cli.billing_commands import make_billing_pull
 from sf_stripe_sync.runtime import SandboxOptions, open_runtime
 from sf_stripe_sync.sandbox.salesforce_org import LocalOrg
 from sf_stripe_sync.sandbox.stripe_emulator import StripeEmulator

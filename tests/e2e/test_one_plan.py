@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from sf_stripe_sync.cli import main
-from sf_stripe_sync.commands import load_price_catalog, preview_plans
+from sf_stripe_sync.cli.preview_commands import load_price_catalog, preview_plans
 from sf_stripe_sync.core.models import OrderPlan
 from sf_stripe_sync.engine import RunOptions, RunReport
 from sf_stripe_sync.runtime import SandboxOptions, emulator_gateways, open_runtime

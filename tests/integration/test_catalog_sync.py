@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import stripe
 
+from sf_stripe_sync.catalog.context import price_resolver_for
 from sf_stripe_sync.catalog.mapping import META_ENTRY, META_PRODUCT2
-from sf_stripe_sync.catalog_commands import price_resolver_for
 from sf_stripe_sync.cli import main
 from sf_stripe_sync.engine import RunOptions, RunReport
 from sf_stripe_sync.runtime import SandboxOptions, open_runtime

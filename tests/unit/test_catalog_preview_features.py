@@ -52,7 +52,7 @@ def test_a_changed_feature_field_changes_the_preview(
 
 @pytest.mark.integration
 def test_the_preview_from_the_org_reads_the_feature_field_too() -> None:
-    from sf_stripe_sync.commands import preview_features, preview_plans
+    from sf_stripe_sync.cli.preview_commands import preview_features, preview_plans
     from sf_stripe_sync.config import SalesforceSettings, Settings
     from sf_stripe_sync.core.dates import parse_as_of
     from sf_stripe_sync.salesforce.source import open_source

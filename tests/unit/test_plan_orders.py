@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sf_stripe_sync.commands import open_preview_source, preview_as_of, preview_plans
+from sf_stripe_sync.cli.preview_commands import open_preview_source, preview_as_of, preview_plans
 from sf_stripe_sync.config import Settings
 from sf_stripe_sync.core.issues import IssueCode
 from sf_stripe_sync.core.models import OperationKind, OrderBundle
@@ -147,7 +147,7 @@ def test_preview_writes_to_the_output_file(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     import json
 
-    from sf_stripe_sync.commands import run_preview
+    from sf_stripe_sync.cli.preview_commands import run_preview
 
     monkeypatch.chdir(tmp_path)
     snapshot_file = tmp_path / "org.json"

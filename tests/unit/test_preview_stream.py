@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from sf_stripe_sync.commands import preview_features, preview_plans, render_preview
+from sf_stripe_sync.cli.preview_commands import preview_features, preview_plans, render_preview
 from sf_stripe_sync.config import Settings
 from sf_stripe_sync.preview_stream import indented_json, write_preview_json
 from sf_stripe_sync.sources.file_source import FileOrderSource

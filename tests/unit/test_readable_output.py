@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sf_stripe_sync.cli import main
-from sf_stripe_sync.commands import preview_plans, render_preview
+from sf_stripe_sync.cli.preview_commands import preview_plans, render_preview
 from sf_stripe_sync.config import Settings
 from sf_stripe_sync.logs import configure_logging
 from sf_stripe_sync.run_report import OrderOutcome, RunReport

@@ -6,6 +6,8 @@ catalog reuses that connection and writer for Salesforce, and each Stripe accoun
 session (``Runtime.stripe_session``), the one the sync gateway sends through: one rate
 limiter, one retry policy, one error mapping per account. ``options`` is the narrow
 slice of the configuration the catalog steps read (``options.CatalogOptions``).
+``price_resolver_for`` gives the sync engine (command, ``serve``, queue workers) its
+missing-price hook, a ``CatalogPush`` on the same context.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 
 from sf_stripe_sync.catalog.memory import CatalogMemory
 from sf_stripe_sync.catalog.options import CatalogOptions
+from sf_stripe_sync.catalog.push import CatalogPush
+from sf_stripe_sync.catalog.resolver import MissingPriceResolver
 from sf_stripe_sync.catalog.salesforce_catalog import SalesforceCatalog
 from sf_stripe_sync.config import Settings, StripeAccountSettings
 from sf_stripe_sync.errors import ConfigError
@@ -55,3 +59,15 @@ def catalog_context(rt: Runtime) -> CatalogContext:
     return CatalogContext(settings=settings, salesforce=salesforce, store=rt.store,
                           memory=CatalogMemory.in_dir(settings.state_dir),
                           sessions=rt.stripe_session)
+
+
+def make_push(ctx: CatalogContext, account: str | None) -> CatalogPush:
+    return CatalogPush(ctx.salesforce, ctx.stripe(account), ctx.options)
+
+
+def price_resolver_for(rt: Runtime) -> MissingPriceResolver | None:
+    """The engine's missing-price hook, when ``rules.create_missing_prices`` is on."""
+    if not rt.settings.rules.create_missing_prices:
+        return None
+    ctx = catalog_context(rt)
+    return MissingPriceResolver(lambda account: make_push(ctx, account), rt.settings.fields)

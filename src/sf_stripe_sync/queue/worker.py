@@ -63,7 +63,7 @@ class JobRunner:
 
     def sync_contract(self, account: str, contract_key: str,
                       order_ids: list[str]) -> dict[str, Any]:
-        from sf_stripe_sync.catalog_commands import price_resolver_for
+        from sf_stripe_sync.catalog.context import price_resolver_for
 
         engine = self.rt.engine(price_resolver=price_resolver_for(self.rt))
         report = engine.run(RunOptions(order_ids=order_ids, mode="worker",

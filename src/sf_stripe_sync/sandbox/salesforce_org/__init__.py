@@ -25,7 +25,7 @@ Modules: ``describe`` (schema), ``ids``, ``tls``, ``store`` (records, ids, audit
 (lexer, parser, evaluator), ``writes`` (inserts/updates/collections), ``pages``
 (query cursors), ``faults``, ``auth``, ``rest`` (routing), ``composite`` (``composite``
 and ``composite/batch``: many subrequests, one API call), ``transport``, ``org``
-(``LocalOrg``) and ``server`` (HTTP and ``run_cli``).
+(``LocalOrg``), ``server`` (HTTP) and ``cli`` (the ``sandbox salesforce`` command).
 """
 
 from sf_stripe_sync.sandbox.salesforce_org.faults import OrgFaults

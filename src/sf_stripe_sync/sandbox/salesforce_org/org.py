@@ -32,6 +32,7 @@ from sf_stripe_sync.sandbox.salesforce_org.describe import OrgSchema
 from sf_stripe_sync.sandbox.salesforce_org.faults import FaultInjector, OrgFaults
 from sf_stripe_sync.sandbox.salesforce_org.messages import OrgRequest, OrgResponse
 from sf_stripe_sync.sandbox.salesforce_org.rest import OrgApi
+from sf_stripe_sync.sandbox.salesforce_org.server import OrgHttpServer
 from sf_stripe_sync.sandbox.salesforce_org.store import OrgClock, OrgStore
 from sf_stripe_sync.sandbox.salesforce_org.tls import OrgTls
 from sf_stripe_sync.sandbox.salesforce_org.transport import local_org_session
@@ -101,8 +102,6 @@ class LocalOrg:
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, host: str = "127.0.0.1", port: int = 0) -> LocalOrg:
-        from sf_stripe_sync.sandbox.salesforce_org.server import OrgHttpServer
-
         if self._server is not None:
             raise RuntimeError("the local org is already running")
         self._server = OrgHttpServer((host, port), self, self.tls)

@@ -1,4 +1,4 @@
-"""HTTP front of the local org, and the ``sandbox salesforce`` command.
+"""HTTP front of the local org.
 
 Theory of operation: a ``ThreadingHTTPServer`` (one thread per connection, HTTP/1.1
 keep-alive) turns each request into an ``OrgRequest``, hands it to the org and writes the
@@ -7,24 +7,17 @@ session ids, which must not end up in logs.
 
 With ``tls`` (``sandbox salesforce --tls``) each accepted connection is wrapped in TLS
 with a certificate from the org's own CA (``tls``) before the handler reads it.
-
-``run_cli`` serves a snapshot file until Ctrl-C, printing the address and a session id.
 """
 
 from __future__ import annotations
 
-import argparse
 import socket
 import ssl
-import sys
-import threading
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from sf_stripe_sync.errors import UsageError
 from sf_stripe_sync.sandbox.http import SandboxHttpServer
-from sf_stripe_sync.sandbox.salesforce_org.faults import OrgFaults
 from sf_stripe_sync.sandbox.salesforce_org.messages import OrgRequest, sf_error
 from sf_stripe_sync.sandbox.salesforce_org.tls import OrgTls
 
@@ -90,36 +83,3 @@ class _OrgRequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return None
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    """``sf-stripe-sync sandbox salesforce --snapshot FILE``: serve until Ctrl-C."""
-    from sf_stripe_sync.sandbox.salesforce_org.org import LocalOrg
-
-    try:
-        org = LocalOrg(args.snapshot, batch_size=args.batch_size, tls=args.tls,
-                       ca_dir=args.ca_dir)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-    if args.latency_ms:
-        org.set_faults(OrgFaults(latency_ms=float(args.latency_ms)))
-    try:
-        org.start(args.host, args.port)
-    except OSError as exc:
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
-    print(f"Local Salesforce org serving {org.base_url}", flush=True)
-    if org.ca_path is not None:
-        print(f"Certificate authority (trust it to verify the org): {org.ca_path}", flush=True)
-    else:
-        print(f"Instance URL (simple-salesforce, via LocalOrg.requests_session()): "
-              f"{org.instance_url}", flush=True)
-    print(f"Session id: {org.session_id}", flush=True)
-    print("Press Ctrl-C to stop.", flush=True)
-    stopped = threading.Event()
-    try:
-        stopped.wait()
-    except KeyboardInterrupt:
-        print("stopping", file=sys.stderr)
-    finally:
-        org.stop()
-    return 0

@@ -2,7 +2,7 @@
 
 The official ``stripe`` SDK talks to it over loopback HTTP
 (``StripeClient("sk_test_...", base_addresses={"api": emu.url})``). ``emulator`` holds
-the Python API, ``server`` the HTTP side and the ``sandbox stripe`` command, ``api`` the
+the Python API, ``server`` the HTTP side, ``cli`` the ``sandbox stripe`` command, ``api`` the
 request pipeline; each module's docstring states the Stripe behaviour it reproduces.
 
 Decisions where Stripe's behaviour had to be chosen or could not be reproduced:

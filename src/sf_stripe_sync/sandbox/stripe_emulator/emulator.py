@@ -43,6 +43,7 @@ from sf_stripe_sync.sandbox.stripe_emulator.resources import coupons, schedules
 from sf_stripe_sync.sandbox.stripe_emulator.resources.common import Context
 from sf_stripe_sync.sandbox.stripe_emulator.search_index import SearchIndex
 from sf_stripe_sync.sandbox.stripe_emulator.seed import apply_seed, load_seed
+from sf_stripe_sync.sandbox.stripe_emulator.server import make_server
 from sf_stripe_sync.sandbox.stripe_emulator.store import (
     JSON,
     KINDS,
@@ -89,8 +90,6 @@ class StripeEmulator:
 
     # lifecycle -----------------------------------------------------------------------------
     def start(self, host: str = "127.0.0.1", port: int = 0) -> StripeEmulator:
-        from sf_stripe_sync.sandbox.stripe_emulator.server import make_server
-
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
         self._server = make_server(self, host, port)

@@ -1,31 +1,24 @@
-"""Loopback HTTP for the emulator, and the ``sf-stripe-sync sandbox stripe`` command.
+"""Loopback HTTP for the emulator.
 
 Theory of operation: a stdlib ``ThreadingHTTPServer`` (HTTP/1.1, keep-alive, one thread
 per connection) reads each request whole and hands it to the emulator: ``/_emulator/*``
 to the control endpoints, everything else to the API pipeline. A reply marked ``drop``
 closes the socket without a byte of answer, which the SDK reports as a connection
-error. ``run_cli`` starts an emulator from the command-line flags, prints its URL,
-serves until Ctrl-C and saves the state file on the way out.
+error.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import socket
-import sys
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sf_stripe_sync.errors import UsageError
 from sf_stripe_sync.sandbox.http import SandboxHttpServer
 from sf_stripe_sync.sandbox.stripe_emulator.api import Reply
 from sf_stripe_sync.sandbox.stripe_emulator.control import PREFIX, handle_control
-from sf_stripe_sync.sandbox.stripe_emulator.faults import FaultConfig
-from sf_stripe_sync.sandbox.stripe_emulator.seed import SeedError
 
 if TYPE_CHECKING:
     from sf_stripe_sync.sandbox.stripe_emulator.emulator import StripeEmulator
@@ -87,36 +80,3 @@ class _Handler(BaseHTTPRequestHandler):
 
 def make_server(emulator: StripeEmulator, host: str, port: int) -> ThreadingHTTPServer:
     return _EmulatorServer(emulator, (host, port))
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    """``sf-stripe-sync sandbox stripe``: serve until Ctrl-C; exit code 0."""
-    from sf_stripe_sync.sandbox.stripe_emulator.emulator import StripeEmulator
-
-    try:
-        faults = FaultConfig(
-            rate_limit=args.rate_limit, latency_ms=args.latency_ms,
-            latency_tail_ms=getattr(args, "latency_tail_ms", 0.0),
-            latency_tail_fraction=getattr(args, "latency_tail_fraction", 0.0),
-            endpoint_rate_limit=getattr(args, "endpoint_rate_limit", None),
-            error_rate=args.fail_rate, seed=args.fault_seed,
-        )
-        emulator = StripeEmulator(
-            seed=args.seed, state_file=args.state, faults=faults,
-            search_lag_seconds=args.search_lag_seconds,
-            bill_without_test_clock=getattr(args, "bill_without_test_clock", False))
-        emulator.start(host=args.host, port=args.port)
-    except (SeedError, ValueError) as exc:
-        raise UsageError(str(exc)) from exc
-    except OSError as exc:
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from exc
-    print(f"Stripe emulator listening on {emulator.url}", flush=True)
-    if args.state is not None:
-        print(f"State is saved to {args.state}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        print("Stopping the Stripe emulator", file=sys.stderr, flush=True)
-    finally:
-        emulator.stop()
-    return 0

@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 
+from sf_stripe_sync.cli import inputs
 from sf_stripe_sync.config import Settings, resolve_secret
 from sf_stripe_sync.errors import ConfigError, SyncError
 from sf_stripe_sync.preflight.report import PreflightReport
@@ -23,8 +24,6 @@ from sf_stripe_sync.preflight.run import preflight
 from sf_stripe_sync.preflight.salesforce_checks import check_secrets
 from sf_stripe_sync.preflight.stripe_checks import check_stripe_account
 from sf_stripe_sync.runtime import SandboxOptions, open_runtime
-from sf_stripe_sync.sync_commands import _sandbox as sandbox_options
-from sf_stripe_sync.sync_commands import _settings as command_settings
 
 
 def _optional_secrets(report: PreflightReport, settings: Settings) -> None:
@@ -59,13 +58,13 @@ def run_check(args: argparse.Namespace) -> int:
     """``sf-stripe-sync check``: every problem at once; 0 when ready, 2 otherwise."""
     report = PreflightReport()
     try:
-        settings = command_settings(args)
+        settings = inputs.settings(args)
     except ConfigError as exc:
         report.problem("config", str(exc))
     else:
         where = args.config or "defaults and environment"
         report.ok("config", f"configuration parses ({where})")
-        checked = _checked(settings, sandbox_options(args), args.scope)
+        checked = _checked(settings, inputs.sandbox(args), args.scope)
         report.findings.extend(checked.findings)
         report.stripe.update(checked.stripe)
     if args.format == "json":

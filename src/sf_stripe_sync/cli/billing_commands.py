@@ -1,7 +1,7 @@
 """The billing state commands: ``billing pull``, ``billing webhook``, ``billing serve-webhooks``
 and ``billing status``.
 
-Theory of operation: as the catalog commands do (``catalog_commands``), each handler opens
+Theory of operation: as the catalog commands do (``cli.catalog_commands``), each handler opens
 a runtime (real systems, or the in-process sandboxes with ``--salesforce-sandbox`` and
 ``--stripe-emulator``), runs the preflight for the billing fields, runs one step and
 prints a summary (``--format json`` for machines). Exit codes: 0 done; 1 some records
@@ -23,25 +23,20 @@ from sf_stripe_sync.billing_state.pull import BillingPull
 from sf_stripe_sync.billing_state.salesforce_side import BillingSalesforce
 from sf_stripe_sync.billing_state.status import billing_status, status_lines
 from sf_stripe_sync.catalog.context import CatalogContext, catalog_context
-from sf_stripe_sync.catalog_commands import (
-    _customer_of,
-    _emit,
-    _summary,
+from sf_stripe_sync.cli import inputs
+from sf_stripe_sync.cli.catalog_commands import (
+    customer_of,
     read_webhook_payload,
     serve_webhooks,
     verified_event,
 )
+from sf_stripe_sync.cli.exits import EXIT_OK, failed_if
 from sf_stripe_sync.errors import ConfigError
 from sf_stripe_sync.logs import configure_logging
 from sf_stripe_sync.preflight.run import require_ready
 from sf_stripe_sync.runtime import Runtime, open_runtime
 from sf_stripe_sync.salesforce.source import SalesforceOrderSource
 from sf_stripe_sync.salesforce.writer import SalesforceWriteBack
-from sf_stripe_sync.sync_commands import _sandbox as sandbox_options
-from sf_stripe_sync.sync_commands import _settings as command_settings
-
-EXIT_OK = 0
-EXIT_SOME_FAILED = 1
 
 
 def make_billing_pull(rt: Runtime, ctx: CatalogContext, account: str | None) -> BillingPull:
@@ -58,7 +53,7 @@ def make_billing_pull(rt: Runtime, ctx: CatalogContext, account: str | None) -> 
 def _run(args: argparse.Namespace,
          step: Callable[[Runtime, CatalogContext], int]) -> int:
     configure_logging(args.log_format, verbose=args.verbose)
-    with open_runtime(command_settings(args), sandbox_options(args)) as rt:
+    with open_runtime(inputs.settings(args), inputs.sandbox(args)) as rt:
         require_ready(rt, "billing")
         return step(rt, catalog_context(rt))
 
@@ -67,8 +62,8 @@ def run_pull(args: argparse.Namespace) -> int:
     def step(rt: Runtime, ctx: CatalogContext) -> int:
         report = make_billing_pull(rt, ctx, args.stripe_account).pull()
         document = report.as_json()
-        _emit(args, document, _summary(f"billing pull ({rt.describe})", document))
-        return EXIT_SOME_FAILED if report.errors else EXIT_OK
+        inputs.emit(args, document, inputs.summary(f"billing pull ({rt.describe})", document))
+        return failed_if(report.errors)
 
     return _run(args, step)
 
@@ -82,8 +77,8 @@ def run_webhook(args: argparse.Namespace) -> int:
         outcome = pull.apply_event(event)
         document = {"event": event.get("id"), "type": event.get("type"), "outcome": outcome,
                     "errors": pull.report.errors}
-        _emit(args, document, [f"webhook {event.get('type')} {event.get('id')}: {outcome}"])
-        return EXIT_SOME_FAILED if pull.report.errors else EXIT_OK
+        inputs.emit(args, document, [f"webhook {event.get('type')} {event.get('id')}: {outcome}"])
+        return failed_if(pull.report.errors)
 
     return _run(args, step)
 
@@ -100,10 +95,10 @@ def run_serve_webhooks(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     def step(rt: Runtime, ctx: CatalogContext) -> int:
-        customer = _customer_of(ctx, args.account_id)
+        customer = customer_of(ctx, args.account_id)
         document = billing_status(ctx.stripe(args.stripe_account), args.account_id, customer,
                                   rt.settings.billing_state.invoices_shown)
-        _emit(args, document, status_lines(document))
+        inputs.emit(args, document, status_lines(document))
         return EXIT_OK
 
     return _run(args, step)

@@ -19,65 +19,29 @@ be synced (the others were) or Stripe refused; 2 usage or configuration error.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from sf_stripe_sync.catalog.context import CatalogContext, catalog_context
+from sf_stripe_sync.catalog.context import CatalogContext, catalog_context, make_push
 from sf_stripe_sync.catalog.entitlements import EntitlementSync, active_entitlements
 from sf_stripe_sync.catalog.portal import PortalConfigurations, role_of_contact
 from sf_stripe_sync.catalog.pull import CatalogPull
-from sf_stripe_sync.catalog.push import CatalogPush
-from sf_stripe_sync.catalog.resolver import MissingPriceResolver
 from sf_stripe_sync.catalog.webhooks import WebhookEndpoint, verify_event
+from sf_stripe_sync.cli import inputs
+from sf_stripe_sync.cli.exits import EXIT_OK, failed_if
 from sf_stripe_sync.config import resolve_secret
 from sf_stripe_sync.errors import TerminalError, UsageError
 from sf_stripe_sync.logs import configure_logging
 from sf_stripe_sync.preflight.run import require_ready
 from sf_stripe_sync.runtime import Runtime, open_runtime
-from sf_stripe_sync.sync_commands import _sandbox as sandbox_options
-from sf_stripe_sync.sync_commands import _settings as command_settings
-
-EXIT_OK = 0
-EXIT_SOME_FAILED = 1
-
-
-def _emit(args: argparse.Namespace, document: dict[str, Any], lines: list[str]) -> None:
-    if getattr(args, "format", "table") == "json":
-        json.dump(document, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
-    else:
-        for line in lines:
-            print(line)
 
 
 def _run(args: argparse.Namespace, step: Callable[[CatalogContext, Runtime], int]) -> int:
     configure_logging(args.log_format, verbose=args.verbose)
-    with open_runtime(command_settings(args), sandbox_options(args)) as rt:
+    with open_runtime(inputs.settings(args), inputs.sandbox(args)) as rt:
         require_ready(rt, "catalog")
         return step(catalog_context(rt), rt)
-
-
-def _summary(title: str, values: dict[str, Any]) -> list[str]:
-    lines = [title]
-    for key, value in values.items():
-        shown = ", ".join(str(v) for v in value) if isinstance(value, list) else value
-        lines.append(f"  {key.replace('_', ' ')}: {shown if shown != '' else '-'}")
-    return lines
-
-
-def make_push(ctx: CatalogContext, account: str | None) -> CatalogPush:
-    return CatalogPush(ctx.salesforce, ctx.stripe(account), ctx.options)
-
-
-def price_resolver_for(rt: Runtime) -> MissingPriceResolver | None:
-    """The engine's missing-price hook, when ``rules.create_missing_prices`` is on."""
-    if not rt.settings.rules.create_missing_prices:
-        return None
-    ctx = catalog_context(rt)
-    return MissingPriceResolver(lambda account: make_push(ctx, account), rt.settings.fields)
 
 
 # ---------------------------------------------------------------------- catalog push / features
@@ -86,8 +50,8 @@ def run_push(args: argparse.Namespace) -> int:
     def step(ctx: CatalogContext, rt: Runtime) -> int:
         report = make_push(ctx, args.stripe_account).push(args.product_ids or None)
         document = report.as_json()
-        _emit(args, document, _summary(f"catalog push ({rt.describe})", document))
-        return EXIT_SOME_FAILED if report.errors else EXIT_OK
+        inputs.emit(args, document, inputs.summary(f"catalog push ({rt.describe})", document))
+        return failed_if(report.errors)
 
     return _run(args, step)
 
@@ -97,8 +61,9 @@ def run_features(args: argparse.Namespace) -> int:
         sync = EntitlementSync(make_push(ctx, args.stripe_account))
         report = sync.sync(args.product_ids or None)
         document = report.as_json()
-        _emit(args, document, _summary(f"entitlement features ({rt.describe})", document))
-        return EXIT_SOME_FAILED if report.errors else EXIT_OK
+        inputs.emit(args, document,
+                    inputs.summary(f"entitlement features ({rt.describe})", document))
+        return failed_if(report.errors)
 
     return _run(args, step)
 
@@ -113,7 +78,7 @@ def run_pull(args: argparse.Namespace) -> int:
     def step(ctx: CatalogContext, rt: Runtime) -> int:
         report = make_pull(ctx, args.stripe_account).pull()
         document = report.as_json()
-        _emit(args, document, _summary(f"catalog pull ({rt.describe})", document))
+        inputs.emit(args, document, inputs.summary(f"catalog pull ({rt.describe})", document))
         return EXIT_OK
 
     return _run(args, step)
@@ -167,7 +132,7 @@ def run_webhook(args: argparse.Namespace) -> int:
         event = verified_event(args, payload, ctx, ctx.settings.catalog.webhook_secret_env)
         outcome = make_pull(ctx, args.stripe_account).apply_event(event)
         document = {"event": event.get("id"), "type": event.get("type"), "outcome": outcome}
-        _emit(args, document, [f"webhook {event.get('type')} {event.get('id')}: {outcome}"])
+        inputs.emit(args, document, [f"webhook {event.get('type')} {event.get('id')}: {outcome}"])
         return EXIT_OK
 
     return _run(args, step)
@@ -183,7 +148,7 @@ def run_serve_webhooks(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- customer access
 
-def _customer_of(ctx: CatalogContext, account_id: str) -> str:
+def customer_of(ctx: CatalogContext, account_id: str) -> str:
     account = ctx.salesforce.account(account_id)
     if account is None:
         raise UsageError(f"Account {account_id} was not found in Salesforce")
@@ -197,7 +162,7 @@ def _customer_of(ctx: CatalogContext, account_id: str) -> str:
 
 def run_entitlements(args: argparse.Namespace) -> int:
     def step(ctx: CatalogContext, rt: Runtime) -> int:
-        customer = _customer_of(ctx, args.account_id)
+        customer = customer_of(ctx, args.account_id)
         found = active_entitlements(ctx.stripe(args.stripe_account), customer)
         document = {"account_id": args.account_id, "customer": customer,
                     "entitlements": [{"lookup_key": e.get("lookup_key"),
@@ -205,7 +170,7 @@ def run_entitlements(args: argparse.Namespace) -> int:
         lines = [f"Account {args.account_id} (Stripe customer {customer}): "
                  f"{len(found)} active entitlement(s)"]
         lines += [f"  {e.get('lookup_key')}  ({e.get('feature')})" for e in found]
-        _emit(args, document, lines)
+        inputs.emit(args, document, lines)
         return EXIT_OK
 
     return _run(args, step)
@@ -220,7 +185,7 @@ def run_portals(args: argparse.Namespace) -> int:
         lines = [f"portal configurations ({rt.describe})"]
         lines += [f"  {role}: {config_id}" for role, config_id in ids.items()]
         lines += [f"  {change}" for change in configs.changed]
-        _emit(args, document, lines)
+        inputs.emit(args, document, lines)
         return EXIT_OK
 
     return _run(args, step)
@@ -239,12 +204,12 @@ def run_portal_link(args: argparse.Namespace) -> int:
                                  f"{contact['AccountId']}, not {args.account_id}")
             role = role_of_contact(contact, portal)
         role = role or portal.default_role
-        customer = _customer_of(ctx, args.account_id)
+        customer = customer_of(ctx, args.account_id)
         configs = PortalConfigurations(ctx.stripe(args.stripe_account), portal, ctx.memory)
         session = configs.session(customer, role, args.return_url)
         document = {"url": session.get("url"), "role": role,
                     "configuration": session.get("configuration"), "customer": customer}
-        _emit(args, document, [str(session.get("url"))])
+        inputs.emit(args, document, [str(session.get("url"))])
         return EXIT_OK
 
     return _run(args, step)

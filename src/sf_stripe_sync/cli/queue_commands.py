@@ -14,7 +14,9 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from sf_stripe_sync.config import Settings, load_settings
+from sf_stripe_sync.cli import inputs
+from sf_stripe_sync.cli.exits import EXIT_OK
+from sf_stripe_sync.config import Settings
 from sf_stripe_sync.errors import UsageError
 from sf_stripe_sync.logs import configure_logging
 from sf_stripe_sync.queue import intake
@@ -24,14 +26,11 @@ from sf_stripe_sync.runtime import SandboxOptions, open_runtime
 
 
 def run_worker_command(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.sync_commands import _sandbox
-
     configure_logging(args.log_format, verbose=args.verbose)
-    overrides = {"state_dir": args.state_dir} if args.state_dir is not None else {}
-    settings = load_settings(args.config, **overrides)
+    settings = inputs.settings(args)
     queue_url(settings)
-    run_worker(settings, _sandbox(args), name=args.name, wait=not args.until_empty)
-    return 0
+    run_worker(settings, inputs.sandbox(args), name=args.name, wait=not args.until_empty)
+    return EXIT_OK
 
 
 def run_enqueue(args: argparse.Namespace, settings: Settings, sandbox: SandboxOptions) -> int:
@@ -51,4 +50,4 @@ def run_enqueue(args: argparse.Namespace, settings: Settings, sandbox: SandboxOp
         sys.stdout.write("\n")
     else:
         print(f"queued {queued} contract job(s) for {read} order(s)")
-    return 0
+    return EXIT_OK

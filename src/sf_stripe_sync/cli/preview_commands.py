@@ -25,23 +25,22 @@ import argparse
 import io
 import json
 import logging
-import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sf_stripe_sync.config import Settings, StripeAccountSettings, load_settings
-from sf_stripe_sync.core.dates import iso_z, parse_as_of
+from sf_stripe_sync.cli import inputs
+from sf_stripe_sync.cli.exits import failed_if
+from sf_stripe_sync.config import Settings, StripeAccountSettings
+from sf_stripe_sync.core.dates import iso_z
 from sf_stripe_sync.core.models import OrderPlan, PriceCatalog
 from sf_stripe_sync.core.plan import not_found_plan
 from sf_stripe_sync.core.render import preview_document
 from sf_stripe_sync.errors import ConfigError, UsageError
 from sf_stripe_sync.ports import BillingGateway, OrderSource
 
-EXIT_OK = 0
-EXIT_ORDERS_FAILED = 1
 SALESFORCE_SOURCE = "salesforce"
 log = logging.getLogger("sf_stripe_sync.preview")
 
@@ -51,13 +50,11 @@ log = logging.getLogger("sf_stripe_sync.preview")
 
 def preview_as_of(value: str | None, *, now: datetime | None = None) -> datetime:
     """``--as-of`` parsed, or today at 00:00 UTC (the one place the clock is read)."""
-    if value is None:
-        today = (now or datetime.now(UTC)).astimezone(UTC)
-        return today.replace(hour=0, minute=0, second=0, microsecond=0)
-    try:
-        return parse_as_of(value)
-    except ValueError as exc:
-        raise UsageError(f"--as-of {value!r} is not a date (YYYY-MM-DD) or datetime") from exc
+    parsed = inputs.as_of(value)
+    if parsed is not None:
+        return parsed
+    today = (now or datetime.now(UTC)).astimezone(UTC)
+    return today.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def open_preview_source(source: str, settings: Settings) -> OrderSource:
@@ -141,6 +138,7 @@ def render_preview(
     from rich.console import Console
 
     from sf_stripe_sync.render_terminal import render_table
+    from sf_stripe_sync.summary import output_width
 
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=output_width(),
@@ -148,11 +146,6 @@ def render_preview(
                       highlight=False)
     render_table(plans, console, labels)
     return buffer.getvalue()
-
-
-def output_width() -> int:
-    """The terminal's width (``COLUMNS`` first); 100 when there is no terminal."""
-    return max(60, shutil.get_terminal_size((100, 24)).columns)
 
 
 def load_price_catalog(path: Path | None) -> PriceCatalog | None:
@@ -226,7 +219,7 @@ def _stream_json(
                                             gateway_for=gateway_for, prices=prices)
         except OSError as exc:
             raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from exc
-    return EXIT_ORDERS_FAILED if errors else EXIT_OK
+    return failed_if(errors)
 
 
 def run_preview(args: argparse.Namespace) -> int:
@@ -236,10 +229,7 @@ def run_preview(args: argparse.Namespace) -> int:
     configure_logging(getattr(args, "log_format", "human"),
                       verbose=bool(getattr(args, "verbose", False)))
     as_of = preview_as_of(getattr(args, "as_of", None))
-    overrides: dict[str, Any] = {}
-    if getattr(args, "state_dir", None) is not None:
-        overrides["state_dir"] = args.state_dir
-    settings = load_settings(getattr(args, "config", None), **overrides)
+    settings = inputs.settings(args)
     settings, gateway_for = _stripe_reader(args, settings)
     source = open_preview_source(args.source, settings)
     _report_orphans(source)
@@ -255,4 +245,4 @@ def run_preview(args: argparse.Namespace) -> int:
     _write_output(render_preview(plans, labels, fmt, as_of=as_of, color=color,
                                  features=features),
                   getattr(args, "output", None))
-    return EXIT_ORDERS_FAILED if any(p.errors for p in plans) else EXIT_OK
+    return failed_if(any(p.errors for p in plans))

@@ -15,7 +15,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sf_stripe_sync.config import Settings, load_settings
+from sf_stripe_sync.cli import inputs
+from sf_stripe_sync.cli.exits import EXIT_OK, failed_if
 from sf_stripe_sync.core.dates import parse_as_of
 from sf_stripe_sync.core.render import preview_document
 from sf_stripe_sync.core.rules import SyncRules
@@ -32,59 +33,22 @@ from sf_stripe_sync.plan_file import (
 )
 from sf_stripe_sync.preflight.run import require_ready
 from sf_stripe_sync.run_results import RUN_RESULTS_FILE, run_document, write_run_results
-from sf_stripe_sync.runtime import Runtime, SandboxOptions, open_runtime
+from sf_stripe_sync.runtime import Runtime, open_runtime
 from sf_stripe_sync.state.store import open_store, store_path
 from sf_stripe_sync.summary import print_dry_run, print_summary
 
-EXIT_OK = 0
-EXIT_ORDERS_FAILED = 1
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {}
-    if getattr(args, "state_dir", None) is not None:
-        overrides["state_dir"] = args.state_dir
-    return load_settings(args.config, **overrides)
-
-
-def _as_of(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_as_of(value)
-    except ValueError as exc:
-        raise UsageError(f"--as-of {value!r} is not a date (YYYY-MM-DD)") from exc
-
-
-def _sandbox(args: argparse.Namespace) -> SandboxOptions:
-    snapshot: Path | None = getattr(args, "salesforce_sandbox", None)
-    if snapshot is not None and not snapshot.exists():
-        raise UsageError(f"org snapshot not found: {snapshot}")
-    seed: Path | None = getattr(args, "stripe_emulator_seed", None)
-    if seed is not None and not seed.exists():
-        raise UsageError(f"Stripe emulator seed not found: {seed}")
-    org_url: str | None = getattr(args, "salesforce_sandbox_url", None)
-    stripe_url: str | None = getattr(args, "stripe_emulator_url", None)
-    if org_url is not None and snapshot is not None:
-        raise UsageError("give --salesforce-sandbox or --salesforce-sandbox-url, not both")
-    if stripe_url is not None and getattr(args, "stripe_emulator", False):
-        raise UsageError("give --stripe-emulator or --stripe-emulator-url, not both")
-    return SandboxOptions(snapshot=snapshot,
-                          stripe_emulator=bool(getattr(args, "stripe_emulator", False)),
-                          stripe_seed=seed, salesforce_url=org_url, stripe_url=stripe_url)
-
 
 def _exit_code(report: RunReport) -> int:
-    return EXIT_ORDERS_FAILED if report.failed else EXIT_OK
+    return failed_if(report.failed)
 
 
 def run_sync(args: argparse.Namespace) -> int:
     configure_logging(args.log_format, verbose=args.verbose)
-    settings = _settings(args)
+    settings = inputs.settings(args)
     if getattr(args, "enqueue", False):
-        from sf_stripe_sync.queue.commands import run_enqueue
+        from sf_stripe_sync.cli.queue_commands import run_enqueue
 
-        return run_enqueue(args, settings, _sandbox(args))
+        return run_enqueue(args, settings, inputs.sandbox(args))
     out: Path | None = getattr(args, "out", None)
     saved: Path | None = getattr(args, "plan", None)
     if out is not None and not args.dry_run:
@@ -92,13 +56,13 @@ def run_sync(args: argparse.Namespace) -> int:
     if saved is not None and (args.dry_run or args.order or args.as_of):
         raise UsageError("--plan applies a saved plan as it is: no --dry-run, --order "
                          "or --as-of with it")
-    as_of = _as_of(args.as_of)
+    as_of = inputs.as_of(args.as_of)
     if out is not None and as_of is None:
         as_of = datetime.now(UTC).replace(microsecond=0)
     options = RunOptions(order_ids=args.order, dry_run=args.dry_run, as_of=as_of,
                          mode="triggered" if args.order else "scheduled",
                          record_basis=out is not None)
-    with open_runtime(settings, _sandbox(args)) as rt:
+    with open_runtime(settings, inputs.sandbox(args)) as rt:
         require_ready(rt)
         report = _apply_saved(rt, saved) if saved is not None else _run(rt, options, args)
         if out is not None:
@@ -125,7 +89,7 @@ def _show(report: RunReport, rt: Runtime, args: argparse.Namespace, *, command: 
 
 
 def _run(rt: Runtime, options: RunOptions, args: argparse.Namespace) -> RunReport:
-    from sf_stripe_sync.catalog_commands import price_resolver_for
+    from sf_stripe_sync.catalog.context import price_resolver_for
 
     engine = rt.engine(price_resolver=price_resolver_for(rt))
     show_progress = not args.no_progress and args.log_format == "human"
@@ -136,7 +100,7 @@ def _run(rt: Runtime, options: RunOptions, args: argparse.Namespace) -> RunRepor
 
 def _apply_saved(rt: Runtime, path: Path) -> RunReport:
     """``sync --plan``: refuse a stale plan whole, else execute exactly its orders."""
-    from sf_stripe_sync.catalog_commands import price_resolver_for
+    from sf_stripe_sync.catalog.context import price_resolver_for
 
     document = load_plan(path)
     entries = to_apply(document)
@@ -157,8 +121,8 @@ def _apply_saved(rt: Runtime, path: Path) -> RunReport:
 
 def run_cancel(args: argparse.Namespace) -> int:
     configure_logging(args.log_format, verbose=args.verbose)
-    settings = _settings(args)
-    with open_runtime(settings, _sandbox(args)) as rt:
+    settings = inputs.settings(args)
+    with open_runtime(settings, inputs.sandbox(args)) as rt:
         require_ready(rt)
         asked = RunOptions(cancel_ids=[args.order_id], mode="cancel", dry_run=True)
         if args.dry_run or not (args.yes or not sys.stdin.isatty()):
@@ -191,7 +155,7 @@ def _confirmed(planned: RunReport, order_id: str, rules: SyncRules) -> bool:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = inputs.settings(args)
     path = store_path(settings.state_dir)
     if settings.state.url is None and not path.exists():
         raise UsageError(f"no state store at {path}: nothing has been synced with this "

@@ -5,7 +5,7 @@ Theory of operation: ``run_demo`` is ``sync --salesforce-sandbox <bundled demo o
 ``./sf-stripe-sync-demo``): the local Salesforce org and the Stripe emulator start
 in-process on loopback, seeded from the files shipped in the package
 (``bundled_files``), and the real adapters sync the demo's 13 orders. The command line
-is parsed by the same parser as ``sync``, so the demo stays a plain sync. As with any
+is parsed by the registry's ``sync`` entry, so the demo stays a plain sync. As with any
 sync, the exit code is 1 when orders failed: three demo orders are built to fail. A
 second run shows every valid order as a ``noop``.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sf_stripe_sync import __version__
 from sf_stripe_sync.bundled_files import DEMO_CATALOG, DEMO_ORG, bundled_path
 
 DEFAULT_STATE_DIR = Path("sf-stripe-sync-demo")
@@ -37,7 +38,9 @@ def demo_argv(args: argparse.Namespace) -> list[str]:
 
 def run_demo(args: argparse.Namespace) -> int:
     """``sf-stripe-sync demo``: the README's first command, from anywhere."""
-    from sf_stripe_sync.cli import build_parser
-    from sf_stripe_sync.sync_commands import run_sync
+    from sf_stripe_sync.cli.registry import build_parser
+    from sf_stripe_sync.cli.sync import SYNC
+    from sf_stripe_sync.cli.sync_commands import run_sync
 
-    return run_sync(build_parser().parse_args(demo_argv(args)))
+    parser = build_parser([SYNC], version=__version__, description=SYNC.help)
+    return run_sync(parser.parse_args(demo_argv(args)))

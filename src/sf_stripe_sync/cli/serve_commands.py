@@ -17,6 +17,9 @@ import logging
 from collections.abc import Sequence
 
 from sf_stripe_sync import observe
+from sf_stripe_sync.catalog.context import price_resolver_for
+from sf_stripe_sync.cli import inputs
+from sf_stripe_sync.cli.exits import EXIT_OK
 from sf_stripe_sync.config import resolve_secret
 from sf_stripe_sync.engine import RunOptions
 from sf_stripe_sync.logs import configure_logging
@@ -27,16 +30,11 @@ from sf_stripe_sync.runtime import Runtime, open_runtime
 from sf_stripe_sync.serve.app import Endpoint, build_app
 from sf_stripe_sync.serve.metrics import SyncMetrics
 from sf_stripe_sync.serve.runner import RunBatch, SyncRunner
-from sf_stripe_sync.sync_commands import _sandbox as sandbox_options
-from sf_stripe_sync.sync_commands import _settings as command_settings
 
-EXIT_OK = 0
 log = logging.getLogger(__name__)
 
 
 def _run_batch(rt: Runtime) -> RunBatch:
-    from sf_stripe_sync.catalog_commands import price_resolver_for
-
     resolver = price_resolver_for(rt)
 
     def run(order_ids: Sequence[str]) -> RunReport:
@@ -51,8 +49,8 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     configure_logging(args.log_format, verbose=args.verbose)
-    settings = command_settings(args)
-    with open_runtime(settings, sandbox_options(args)) as rt:
+    settings = inputs.settings(args)
+    with open_runtime(settings, inputs.sandbox(args)) as rt:
         require_ready(rt)
         # On a shared store (state.url) the triggers go to the workers' task queue.
         queue = open_trigger_queue(rt.settings)

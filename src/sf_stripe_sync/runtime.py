@@ -186,28 +186,17 @@ def _remote_org(url: str, settings: Settings) -> _RemoteOrg:
 
 @contextmanager
 def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> Iterator[Runtime]:
+    """The runtime of ``settings``, on the stand-ins ``sandbox`` asks for; everything
+    it started is stopped (and the in-process sandboxes' state saved) on exit."""
     sandbox = sandbox or SandboxOptions()
     with ExitStack() as stack:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         store = open_store(settings.state, settings.state_dir)
         stack.callback(store.close)
         parts: list[str] = []
-        session = None
+        session: requests.Session | None = None
         environ: dict[str, str] | None = None
-        org = sandbox.org
-        if org is None and sandbox.salesforce_url is not None:
-            org = _remote_org(sandbox.salesforce_url, settings)
-        if org is None and sandbox.snapshot is not None:
-            from sf_stripe_sync.sandbox.salesforce_org import LocalOrg
-
-            saved = settings.state_dir / ORG_STATE_FILE
-            snapshot = _load_json(saved if saved.exists() else sandbox.snapshot,
-                                  "org snapshot")
-            org = LocalOrg(snapshot)
-            org.start(host="127.0.0.1", port=0)
-            stack.callback(org.stop)
-            stack.callback(lambda: saved.write_text(json.dumps(org.snapshot(), indent=1),
-                                                    encoding="utf-8"))
+        org = _org(sandbox, settings, stack)
         if org is not None:
             https_url = org.instance_url.replace("http://", "https://")
             settings = settings.model_copy(update={"salesforce": settings.salesforce.model_copy(
@@ -215,20 +204,7 @@ def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> I
             session = org.requests_session()
             environ = {settings.salesforce.session_id_env: org.session_id}
             parts.append(f"local Salesforce org at {org.instance_url}")
-        emulator = sandbox.emulator
-        if emulator is None and sandbox.stripe_emulator:
-            from sf_stripe_sync.sandbox.stripe_emulator import StripeEmulator
-
-            stripe_state = settings.state_dir / STRIPE_STATE_FILE
-            seed_path = sandbox.stripe_seed or bundled_path(DEMO_CATALOG)
-            seed = None if stripe_state.exists() else _load_json(seed_path, "Stripe seed")
-            emulator = StripeEmulator(seed=seed, state_file=stripe_state)
-            emulator.start(host="127.0.0.1", port=0)
-            stack.callback(emulator.stop)
-        emulator_url: str | None = emulator.url if emulator is not None else None
-        if emulator_url is None and sandbox.stripe_url is not None:
-            loopback_address(sandbox.stripe_url, "--stripe-emulator-url")
-            emulator_url = sandbox.stripe_url
+        emulator_url = _emulator_url(sandbox, settings, stack)
         gateway_for: StripeAccounts
         stripe_key: Callable[[StripeAccountSettings], SecretStr | None]
         if emulator_url is not None:
@@ -245,14 +221,55 @@ def open_runtime(settings: Settings, sandbox: SandboxOptions | None = None) -> I
         conn = connect(settings, session=session, environ=environ,
                        retry=_salesforce_retry(settings))
         source = SalesforceOrderSource(conn, fields=settings.fields, rules=settings.rules)
-        writer = SalesforceWriteBack(conn)
         yield Runtime(
-            settings=settings, source=source, writer=writer, gateway_for=gateway_for,
-            store=store, salesforce_calls=lambda: int(conn.api_calls),
+            settings=settings, source=source, writer=SalesforceWriteBack(conn),
+            gateway_for=gateway_for, store=store,
+            salesforce_calls=lambda: int(conn.api_calls),
             describe=", ".join(parts) or "Salesforce and Stripe as configured",
             salesforce=conn, stripe_key=stripe_key, stripe_retry=_stripe_retry(settings),
             stripe_session=gateway_for.session,
         )
+
+
+def _org(sandbox: SandboxOptions, settings: Settings, stack: ExitStack) -> Any:
+    """The local org to use: given, served elsewhere, or started here from a snapshot
+    (its state saved in the state directory on exit and preferred on the next start)."""
+    if sandbox.org is not None:
+        return sandbox.org
+    if sandbox.salesforce_url is not None:
+        return _remote_org(sandbox.salesforce_url, settings)
+    if sandbox.snapshot is None:
+        return None
+    from sf_stripe_sync.sandbox.salesforce_org import LocalOrg
+
+    saved = settings.state_dir / ORG_STATE_FILE
+    org = LocalOrg(_load_json(saved if saved.exists() else sandbox.snapshot, "org snapshot"))
+    org.start(host="127.0.0.1", port=0)
+    stack.callback(org.stop)
+    stack.callback(lambda: saved.write_text(json.dumps(org.snapshot(), indent=1),
+                                            encoding="utf-8"))
+    return org
+
+
+def _emulator_url(sandbox: SandboxOptions, settings: Settings, stack: ExitStack) -> str | None:
+    """The Stripe emulator's address: one given, one started here (its state kept in the
+    state directory), or one served elsewhere; None for the real Stripe."""
+    emulator = sandbox.emulator
+    if emulator is None and sandbox.stripe_emulator:
+        from sf_stripe_sync.sandbox.stripe_emulator import StripeEmulator
+
+        stripe_state = settings.state_dir / STRIPE_STATE_FILE
+        seed_path = sandbox.stripe_seed or bundled_path(DEMO_CATALOG)
+        seed = None if stripe_state.exists() else _load_json(seed_path, "Stripe seed")
+        emulator = StripeEmulator(seed=seed, state_file=stripe_state)
+        emulator.start(host="127.0.0.1", port=0)
+        stack.callback(emulator.stop)
+    if emulator is not None:
+        url: str = emulator.url
+        return url
+    if sandbox.stripe_url is not None:
+        loopback_address(sandbox.stripe_url, "--stripe-emulator-url")
+    return sandbox.stripe_url
 
 
 def _configured_key(settings: Settings) -> Callable[[StripeAccountSettings], SecretStr | None]:

@@ -38,14 +38,16 @@ def child(url: str, expected: int, keep_plans: bool) -> int:
 
     from sf_stripe_sync.config import Settings
     from sf_stripe_sync.engine import Engine, RunOptions
+    from sf_stripe_sync.engine_settings import EngineSettings
     from sf_stripe_sync.runtime import SandboxOptions, open_runtime
 
     baseline_kb = _high_water_kb()
     with tempfile.TemporaryDirectory(prefix="sf-stripe-mem-") as tmp:
         settings = Settings(state_dir=Path(tmp))
         with open_runtime(settings, SandboxOptions(salesforce_url=url)) as rt:
-            engine = Engine(settings=rt.settings, source=rt.source, writer=None,
-                            gateway_for=None, store=None, clock=lambda: datetime.now(UTC),
+            engine = Engine(settings=EngineSettings.of(rt.settings), source=rt.source,
+                            writer=None, gateway_for=None, store=None,
+                            clock=lambda: datetime.now(UTC),
                             salesforce_calls=rt.salesforce_calls)
             began = time.perf_counter()
             report = engine.run(RunOptions(as_of=AS_OF, dry_run=True, keep_plans=keep_plans))

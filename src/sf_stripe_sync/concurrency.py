@@ -34,7 +34,7 @@ import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
 
-from sf_stripe_sync.config import Settings
+from sf_stripe_sync.engine_settings import PoolSettings
 
 ENDPOINT_RATE = 25.0
 """Stripe's documented default limit of one endpoint, requests per second."""
@@ -98,7 +98,7 @@ class AdaptiveLimit:
         """The largest limit given so far (for the run summary and benchmarks)."""
 
     @classmethod
-    def for_gateways(cls, settings: Settings,
+    def for_gateways(cls, settings: PoolSettings,
                      gateways: Callable[[], Sequence[object]]) -> AdaptiveLimit:
         """The limit of a run: bounds from settings, R and W from the gateways in use
         (the fastest account rate, the slowest mean latency)."""

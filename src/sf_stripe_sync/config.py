@@ -91,6 +91,16 @@ class RetrySettings(BaseModel):
                 and self.jitter_seconds is None)
 
 
+def find_stripe_account(
+    accounts: tuple[StripeAccountSettings, ...], name: str
+) -> StripeAccountSettings:
+    for account in accounts:
+        if account.name == name:
+            return account
+    raise ConfigError(f"unknown Stripe account {name!r}; configured: "
+                      f"{[a.name for a in accounts]}")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SF_STRIPE_SYNC__",
@@ -149,12 +159,7 @@ class Settings(BaseSettings):
         return self
 
     def stripe_account(self, name: str | None) -> StripeAccountSettings:
-        wanted = name or self.default_stripe_account
-        for account in self.stripe_accounts:
-            if account.name == wanted:
-                return account
-        raise ConfigError(f"unknown Stripe account {wanted!r}; configured: "
-                          f"{[a.name for a in self.stripe_accounts]}")
+        return find_stripe_account(self.stripe_accounts, name or self.default_stripe_account)
 
     @classmethod
     def settings_customise_sources(

@@ -44,12 +44,13 @@ from datetime import datetime
 
 from sf_stripe_sync.applying import PlanApplier
 from sf_stripe_sync.concurrency import AdaptiveLimit
-from sf_stripe_sync.config import Settings, StripeAccountSettings
+from sf_stripe_sync.config import StripeAccountSettings
 from sf_stripe_sync.core.fingerprint import fingerprint
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue
 from sf_stripe_sync.core.models import OperationKind, Order, OrderBundle, PriceCatalog
 from sf_stripe_sync.core.plan import failed_plan, not_found_plan, skipped_plan
 from sf_stripe_sync.core.render import display_names
+from sf_stripe_sync.engine_settings import EngineSettings
 from sf_stripe_sync.errors import ConfigError, SyncError
 from sf_stripe_sync.executor import op_key_for
 from sf_stripe_sync.failures import FailureRecorder
@@ -78,7 +79,7 @@ class Engine:
     def __init__(
         self,
         *,
-        settings: Settings,
+        settings: EngineSettings,
         source: OrderSource,
         writer: WriteBack | None,
         gateway_for: Callable[[StripeAccountSettings], BillingGateway] | None,
@@ -111,7 +112,7 @@ class Engine:
         self.owner = f"run-{uuid.uuid4().hex[:12]}"
         self.lease_owner = lease_owner(self.owner)
         """Who holds this run's leases: they live while it beats (``LeaseKeeper``)."""
-        self.lease_ttl = settings.state.lease_ttl_seconds
+        self.lease_ttl = settings.lease_ttl_seconds
         self.reader = OrderReader(settings, source, source_name, self.records)
         self.planner = Planner(settings, self.reader, store,
                                self._gateway if gateway_for is not None else None,
@@ -378,6 +379,6 @@ class Engine:
             from sf_stripe_sync.plan_file import basis_for
 
             outcome.basis, outcome.requests = basis_for(
-                self.settings, outcome.plan, order, self.reader.contract_stamps(order),
+                self.settings.rules, outcome.plan, order, self.reader.contract_stamps(order),
                 self.records.modstamp(bundle), remote, fingerprint(bundle))
         return outcome

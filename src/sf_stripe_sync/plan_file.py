@@ -24,11 +24,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sf_stripe_sync.config import Settings
 from sf_stripe_sync.core.dates import iso_z
 from sf_stripe_sync.core.fingerprint import fingerprint
 from sf_stripe_sync.core.models import Order, OrderPlan
 from sf_stripe_sync.core.render import issue_json
+from sf_stripe_sync.core.rules import SyncRules
 from sf_stripe_sync.errors import UsageError
 from sf_stripe_sync.operations import SENDING
 from sf_stripe_sync.ports import RemoteScheduleLike
@@ -50,7 +50,7 @@ def schedule_state(remote: RemoteScheduleLike | None) -> str | None:
 
 
 def basis_for(
-    settings: Settings, plan: OrderPlan, order: Order, stamps: Mapping[str, datetime | None],
+    rules: SyncRules, plan: OrderPlan, order: Order, stamps: Mapping[str, datetime | None],
     own_stamp: datetime | None, remote: RemoteScheduleLike | None, records: str,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """What ``plan`` was computed from, and the Stripe writes it will make."""
@@ -70,7 +70,6 @@ def basis_for(
     }
     if op_key is None:
         return basis, []
-    rules = settings.rules
     current = remote if isinstance(remote, RemoteSchedule) else None
     requests = planned_requests(
         plan, account_name=plan.stripe_account, op_key=op_key, current=current,

@@ -35,11 +35,12 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sf_stripe_sync.config import Settings, StripeAccountSettings
+from sf_stripe_sync.config import StripeAccountSettings
 from sf_stripe_sync.core.issues import OrderIssue
 from sf_stripe_sync.core.models import OperationKind, Order, OrderPlan, PriceCatalog
 from sf_stripe_sync.core.plan import KnownState, known_state_from_orders, plan_order
 from sf_stripe_sync.core.pricing import in_plan_terms, price_ids
+from sf_stripe_sync.engine_settings import PlanningSettings
 from sf_stripe_sync.ports import BillingGateway, RemoteScheduleLike, StateStore
 from sf_stripe_sync.reading import OrderReader
 
@@ -51,7 +52,7 @@ PLANNED_SCHEDULE = "(planned)"
 class Planner:
     def __init__(
         self,
-        settings: Settings,
+        settings: PlanningSettings,
         reader: OrderReader,
         store: StateStore | None,
         gateway: Callable[[StripeAccountSettings], BillingGateway] | None,

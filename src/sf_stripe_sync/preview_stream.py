@@ -161,10 +161,11 @@ def _write(
     prices: PriceCatalog | None = None,
 ) -> bool:
     from sf_stripe_sync.engine import Engine, RunOptions
+    from sf_stripe_sync.engine_settings import EngineSettings
 
     wanted = list(dict.fromkeys(order_ids)) if order_ids else source.activated_order_ids()
-    engine = Engine(settings=settings, source=source, writer=None, gateway_for=gateway_for,
-                    store=None, clock=lambda: as_of, source_name="preview",
+    engine = Engine(settings=EngineSettings.of(settings), source=source, writer=None,
+                    gateway_for=gateway_for, store=None, clock=lambda: as_of, source_name="preview",
                     price_catalog=prices)
     writer = _JsonOrders(out)
     errors = False

@@ -18,10 +18,10 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sf_stripe_sync.config import Settings
 from sf_stripe_sync.core.issues import OrderIssue
 from sf_stripe_sync.core.models import Order, OrderBundle
 from sf_stripe_sync.core.normalize import normalize_order
+from sf_stripe_sync.engine_settings import ReadingSettings
 from sf_stripe_sync.ports import ContractPrefetch, OrderSource, OrgRecords, StateStore
 from sf_stripe_sync.run_report import RunOptions
 from sf_stripe_sync.salesforce.records import SalesforceRecords, is_missing, missing
@@ -32,7 +32,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class OrderReader:
-    def __init__(self, settings: Settings, source: OrderSource, source_name: str,
+    def __init__(self, settings: ReadingSettings, source: OrderSource, source_name: str,
                  records: OrgRecords | None = None) -> None:
         self.settings = settings
         self.source = source

@@ -27,6 +27,7 @@ from sf_stripe_sync.bundled_files import DEMO_CATALOG, bundled_path
 from sf_stripe_sync.config import Settings, StripeAccountSettings, resolve_secret
 from sf_stripe_sync.core.models import OrderBundle
 from sf_stripe_sync.engine import Engine
+from sf_stripe_sync.engine_settings import EngineSettings
 from sf_stripe_sync.errors import UsageError
 from sf_stripe_sync.ports import BillingGateway, OrderSource, WriteBack
 from sf_stripe_sync.salesforce.retry import RetryPolicy as SalesforceRetryPolicy
@@ -85,7 +86,8 @@ class Runtime:
         price_resolver: Callable[[OrderBundle], OrderBundle] | None = None,
     ) -> Engine:
         """The engine wired to this runtime's source, writer, gateways and store."""
-        return Engine(settings=self.settings, source=self.source, writer=self.writer,
+        return Engine(settings=EngineSettings.of(self.settings), source=self.source,
+                      writer=self.writer,
                       gateway_for=self.gateway_for, store=self.store, clock=clock,
                       salesforce_calls=self.salesforce_calls, price_resolver=price_resolver)
 

@@ -23,6 +23,7 @@ import pytest
 
 from sf_stripe_sync.config import SalesforceSettings, Settings, StripeAccountSettings
 from sf_stripe_sync.engine import Engine, RunOptions, RunReport
+from sf_stripe_sync.engine_settings import EngineSettings
 from sf_stripe_sync.ports import BillingGateway
 from sf_stripe_sync.runtime import SandboxOptions, open_runtime
 from sf_stripe_sync.salesforce.auth import connect
@@ -128,8 +129,8 @@ class Stand:
                 self.gateways.append(gateway)
                 return gateway
 
-            engine = Engine(settings=rt.settings, source=rt.source, writer=rt.writer,
-                            gateway_for=gateway_for, store=rt.store,
+            engine = Engine(settings=EngineSettings.of(rt.settings), source=rt.source,
+                            writer=rt.writer, gateway_for=gateway_for, store=rt.store,
                             clock=lambda: datetime.now(UTC),
                             salesforce_calls=rt.salesforce_calls)
             return engine.run(RunOptions(as_of=AS_OF))

@@ -14,6 +14,7 @@ import pytest
 
 from sf_stripe_sync.config import load_settings
 from sf_stripe_sync.engine import Engine, RunOptions, RunReport
+from sf_stripe_sync.engine_settings import EngineSettings
 from sf_stripe_sync.testing import FakeBillingGateway, FakeOrg, MemoryStateStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +35,8 @@ class Stand:
     state_dir: Path
 
     def sync(self, *, cancel_ids: tuple[str, ...] = ()) -> RunReport:
-        engine = Engine(settings=load_settings(None, state_dir=self.state_dir),
+        settings = EngineSettings.of(load_settings(None, state_dir=self.state_dir))
+        engine = Engine(settings=settings,
                         source=self.org, writer=self.org, gateway_for=lambda _: self.stripe,
                         store=self.store, clock=lambda: NOW)
         return engine.run(RunOptions(as_of=AS_OF, cancel_ids=cancel_ids))

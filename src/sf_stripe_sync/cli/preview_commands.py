@@ -85,10 +85,11 @@ def preview_plans(
     The engine's own dry-run plans them (one planning path); ``gateway_for`` lets it read
     the schedules from Stripe (or the emulator), for drift and the applied state."""
     from sf_stripe_sync.engine import Engine, RunOptions
+    from sf_stripe_sync.engine_settings import EngineSettings
 
     wanted = list(dict.fromkeys(order_ids)) if order_ids else source.activated_order_ids()
-    engine = Engine(settings=settings, source=source, writer=None, gateway_for=gateway_for,
-                    store=None, clock=lambda: as_of, source_name="preview",
+    engine = Engine(settings=EngineSettings.of(settings), source=source, writer=None,
+                    gateway_for=gateway_for, store=None, clock=lambda: as_of, source_name="preview",
                     price_catalog=prices)
     report = engine.run(RunOptions(order_ids=wanted, dry_run=True, as_of=as_of,
                                    mode="preview"))

@@ -338,8 +338,7 @@ class Engine:
                 order, as_of=as_of, cancel_requested=cancel_requested, read_remote=True,
                 issues=issues, drift_reads=dry_run or rules.on_drift == "overwrite")
         except ConfigError as exc:
-            issue = OrderIssue(code=IssueCode.INVALID_RECORD, message=str(exc),
-                               order_id=order_id, field=self.settings.fields.order_stripe_account)
+            issue = self.records.unknown_account(order_id, str(exc))
             outcome = self.failures.rejected(bundle, None, (issue,), batch)
             outcome.plan = failed_plan(order_id, (*issues, issue),
                                        stripe_account=default_account)

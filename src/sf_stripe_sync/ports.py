@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
+from sf_stripe_sync.core.issues import OrderIssue
 from sf_stripe_sync.core.models import OrderBundle, OrderPlan, Phase, PriceCatalog
 from sf_stripe_sync.state.records import ContractState, FailedOrder, JournalEntry, JournalState
 
@@ -150,6 +151,11 @@ class OrgRecords(Protocol):
 
     def sync_status(self, bundle: OrderBundle) -> SyncStatus | None:
         """What the write-back last wrote of the order's sync, if anything."""
+        ...
+
+    def unknown_account(self, order_id: str, message: str) -> OrderIssue:
+        """The order names a Stripe account the configuration lacks: an issue pointing
+        at the Order field that names it."""
         ...
 
 

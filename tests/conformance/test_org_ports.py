@@ -123,3 +123,10 @@ def test_a_status_the_sync_never_writes_is_no_sync_status(org: Org) -> None:
     org.writer.update("Order", [{"Id": ORDERS[0], "Stripe_Sync_Status__c": "Pending"}])
     (bundle,) = org.source.orders_by_id([ORDERS[0]])
     assert org.shapes.sync_status(bundle) is None
+
+
+def test_an_unknown_stripe_account_points_at_the_field_naming_it(org: Org) -> None:
+    issue = org.shapes.unknown_account(ORDERS[0], "no Stripe account 'eu' is configured")
+    assert (issue.code.value, issue.order_id, issue.field) == (
+        "invalid_record", ORDERS[0], FieldMap().order_stripe_account)
+    assert issue.is_error and "'eu'" in issue.message

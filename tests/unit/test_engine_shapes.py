@@ -2,9 +2,10 @@
 
 Walks the engine modules with ``ast`` and fails on any string literal (docstrings aside)
 that is a Salesforce field or sObject name, a Stripe schedule status, or one of the
-metadata keys the engine writes on Stripe objects. Those belong to ``salesforce/``
-(``ports.OrgRecords``, the ``FieldMap``), ``stripe/`` (``RemoteSchedule.is_finished``)
-and ``core.metadata_keys`` (each key defined once, checked below too).
+metadata keys the engine writes on Stripe objects, and on any use of a configured field
+name (``fields.order_schedule``). Those belong to ``salesforce/`` (``ports.OrgRecords``
+reads the ``FieldMap``), ``stripe/`` (``RemoteSchedule.is_finished``) and
+``core.metadata_keys`` (each key defined once, checked below too).
 
 ``writeback.py`` is not an engine module: it is the Salesforce write-back adapter (it
 builds the sObject records from the ``FieldMap``), so it is left out on purpose.
@@ -20,11 +21,13 @@ import pytest
 
 import sf_stripe_sync
 from sf_stripe_sync.core import metadata_keys
+from sf_stripe_sync.core.rules import FieldMap
 
 PACKAGE_DIR = Path(sf_stripe_sync.__file__).parent
 ENGINE_MODULES = (
     "engine.py", "applying.py", "executor.py", "reading.py", "page_runner.py", "failures.py",
     "resume.py", "run_leases.py", "pipeline.py", "planning.py", "run_report.py",
+    "operations.py",
 )
 """The engine: what runs a sync between the ports (not the adapters behind them)."""
 
@@ -35,6 +38,9 @@ SF_FIELD_PATTERN = re.compile(
 SF_EXACT_NAMES = frozenset({"Id", "Order", "Contract", "Account", "Product2", "PricebookEntry",
                             "Status", "Name", "EndDate", "StartDate"})
 STRIPE_STATUSES = frozenset({"canceled", "released", "completed", "active", "not_started"})
+FIELD_MAP_NAMES = frozenset(FieldMap.model_fields)
+FIELD_MAP_HOLDERS = frozenset({"fields", "field_map", "f"})
+"""What code calls a ``FieldMap`` (``settings.fields``, ``f = self.fields``)."""
 METADATA_KEYS = frozenset(value for name, value in vars(metadata_keys).items()
                           if name.startswith("META_"))
 
@@ -52,6 +58,11 @@ def shape_violations(source: str) -> list[str]:
     skip = _docstrings(tree)
     found: list[str] = []
     for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in FIELD_MAP_NAMES:
+            holder = node.value
+            name = holder.attr if isinstance(holder, ast.Attribute) else getattr(holder, "id", "")
+            if name in FIELD_MAP_HOLDERS:
+                found.append(f"line {node.lineno}: configured field name {node.attr}")
         if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
             continue
         if id(node) in skip:
@@ -88,6 +99,8 @@ def test_engine_module_names_no_salesforce_field_stripe_status_or_metadata_key(
         'if schedule.status == "active":\n    pass',
         'x = {"salesforce_account_id": account}',
         'x = metadata.get("sf_sync_fingerprint")',
+        "x = bundle.order.get(self.settings.fields.order_schedule)",
+        "f = self.fields\nx = {f.sync_status: status}",
     ],
 )
 def test_the_shape_checker_catches_a_planted_violation(snippet: str) -> None:
@@ -101,6 +114,7 @@ def test_the_shape_checker_accepts_domain_code_and_docstrings() -> None:
         '    """The Order\'s Stripe_Sync_Status__c, as a docstring may say."""\n'
         "    if schedule.is_finished:\n"
         '        return "order {} is done".format(records.contract_key(bundle))\n'
+        "    normalize(bundle, fields=settings.fields, status=schedule.status)\n"
         "    return records.modstamp(bundle)\n"
     )
     assert shape_violations(clean) == []

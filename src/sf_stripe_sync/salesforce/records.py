@@ -21,6 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sf_stripe_sync.core.dates import parse_sf_datetime
+from sf_stripe_sync.core.issues import IssueCode, OrderIssue
 from sf_stripe_sync.core.models import OrderBundle
 from sf_stripe_sync.core.rules import FieldMap
 from sf_stripe_sync.ports import SyncStatus
@@ -95,3 +96,7 @@ class SalesforceRecords:
             return SyncStatus(value) if value else None
         except ValueError:
             return None  # a picklist value of someone else's: not one the sync wrote
+
+    def unknown_account(self, order_id: str, message: str) -> OrderIssue:
+        return OrderIssue(code=IssueCode.INVALID_RECORD, message=message, order_id=order_id,
+                          field=self.fields.order_stripe_account)

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sf_stripe_sync.core.issues import OrderIssue
 from sf_stripe_sync.core.models import OrderBundle
 from sf_stripe_sync.core.rules import FieldMap, SyncRules
 from sf_stripe_sync.ports import RecordResult, SyncStatus, WriteOp
@@ -114,6 +115,9 @@ class FakeOrg:
 
     def sync_status(self, bundle: OrderBundle) -> SyncStatus | None:
         return self._shapes.sync_status(bundle)
+
+    def unknown_account(self, order_id: str, message: str) -> OrderIssue:
+        return self._shapes.unknown_account(order_id, message)
 
     # ------------------------------------------------------------------ WriteBack
 

@@ -40,7 +40,7 @@ Request cost (no faults; a retry adds one request of the same kind):
 * custom prices of a create/update: 1 read per 10 lookup keys not yet known this run,
   + 1 write per custom price Stripe does not have yet.
 
-``stats`` counts every request sent (reads, writes, retries, per method).
+``stats`` (the session's) counts every request sent (reads, writes, retries, per method).
 
 Plumbing: every request goes through the account's ``session.StripeSession`` (pacing
 through the account's and the endpoint's token buckets, the one retry policy, SDK errors

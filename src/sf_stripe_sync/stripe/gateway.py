@@ -123,11 +123,11 @@ class StripeGateway:
     @classmethod
     def over_client(cls, client: stripe.StripeClient, *, account_name: str,
                     retry: RetryPolicy | None = None, limiter: TokenBucket | None = None,
-                    **options: Any) -> StripeGateway:
+                    proration_behavior: str = "create_prorations") -> StripeGateway:
         """A gateway on a session of its own around ``client`` (tests, tools)."""
         session = StripeSession(client, account_name=account_name, retry=retry,
                                 limiter=limiter)
-        return cls(session, **options)
+        return cls(session, proration_behavior=proration_behavior)
 
     @classmethod
     def from_settings(

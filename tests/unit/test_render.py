@@ -6,6 +6,7 @@ import io
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
 from rich.console import Console
 
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue, warning
@@ -146,3 +147,23 @@ def test_table_colours_errors_red_and_warnings_yellow() -> None:
     red, yellow = "\x1b[31m", "\x1b[33m"
     assert red + "error gap" in text
     assert yellow + "warning drift" in text
+
+
+def test_a_phase_column_added_once_shows_in_the_terminal_table_and_on_the_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sf_stripe_sync.core import render as model
+    from sf_stripe_sync.render_html import render_html
+
+    ends = model.PhaseColumn("ends", lambda p: "renews" if p.end is None else "",
+                             terminal_when_set=True, html_when_set=True)
+    monkeypatch.setattr(model, "PHASE_COLUMNS", (*model.PHASE_COLUMNS, ends))
+    page = render_html([created_plan()])
+    assert "<th>ends</th>" in page and "<td>renews</td>" in page
+    assert "ends" in render([created_plan()]) and "renews" in render([created_plan()])
+    schedule = created_plan().schedule
+    assert schedule is not None
+    closed = created_plan().model_copy(update={"schedule": DesiredSchedule(
+        phases=schedule.phases[:1], end_behavior="cancel")})
+    assert "<th>ends</th>" not in render_html([closed])
+    assert "ends" not in render([closed])

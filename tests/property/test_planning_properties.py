@@ -332,9 +332,9 @@ def test_replanning_after_an_amend_is_applied_is_a_noop_for_every_order(
 
 
 @PROPERTY
-@given(contracts(), as_of_dates(), st.data())
-def test_a_changed_order_already_applied_is_a_replace(
-    contract: list[Order], as_of: datetime, data: st.DataObject,
+@given(contracts(), as_of_dates(), st.sampled_from(["report", "overwrite", "keep"]), st.data())
+def test_a_changed_order_already_applied_is_a_replace_unless_drift_is_kept(
+    contract: list[Order], as_of: datetime, on_drift: str, data: st.DataObject,
 ) -> None:
     first = creates(contract, as_of)
     if first is None:
@@ -347,14 +347,16 @@ def test_a_changed_order_already_applied_is_a_replace(
     changed = target.model_copy(update={"lines": tuple(
         bumped if x.id == line.id else x for x in target.lines)})
     edited = [changed if o.id == target.id else o for o in contract]
-    result = plan(changed, edited, known, as_of)
+    result = plan(changed, edited, known, as_of, rules=SyncRules(on_drift=on_drift))
     if result.errors:
         assert result.operation is OperationKind.FAIL
-    elif result.operation is OperationKind.SKIP:
-        assert IssueCode.ALREADY_ENDED in {w.code for w in result.warnings}
+    elif IssueCode.ALREADY_ENDED in {w.code for w in result.warnings}:
+        assert result.operation is OperationKind.SKIP
     else:
-        assert result.operation is OperationKind.REPLACE
         assert result.fingerprint != first.fingerprint
+        assert result.drift is not None  # Stripe's phases were read: drift is known
+        kept = on_drift == "keep" and bool(result.drift)  # Stripe's differences are kept
+        assert result.operation is (OperationKind.SKIP if kept else OperationKind.REPLACE)
 
 
 @PROPERTY

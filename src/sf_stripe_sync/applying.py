@@ -31,9 +31,9 @@ from sf_stripe_sync.ports import BillingGateway, RemoteScheduleLike, StateStore
 from sf_stripe_sync.resume import queue_success, repair_ids
 from sf_stripe_sync.run_leases import contract_lease, take_lease
 from sf_stripe_sync.run_report import OrderOutcome
+from sf_stripe_sync.salesforce.writeback import WriteBackBatch
 from sf_stripe_sync.state.errors import IllegalTransition
 from sf_stripe_sync.state.store import ContractState, JournalState
-from sf_stripe_sync.writeback import WriteBackBatch
 
 
 class PlanApplier:

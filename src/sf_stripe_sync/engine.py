@@ -32,7 +32,8 @@ Collaborators: ``reading`` (pages, watermark, contract prefetch), ``planning`` (
 order's plan), ``applying`` (one plan sent under its contract's lease and journaled,
 through ``executor``, the plan to Stripe with its guards), ``run_leases``, ``failures``
 (how a failed order is reported), ``resume`` (finishing an interrupted write-back),
-``writeback`` (batched Salesforce writes) and ``run_report`` (options and outcome values).
+``salesforce.writeback`` (batched Salesforce writes) and ``run_report`` (options and
+outcome values).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ from sf_stripe_sync.resume import finish_interrupted, repair_ids
 from sf_stripe_sync.run_leases import LeaseKeeper, lease_owner, run_lease
 from sf_stripe_sync.run_report import COUNTED, SUCCEEDED, OrderOutcome, RunOptions, RunReport
 from sf_stripe_sync.salesforce.records import SalesforceRecords
-from sf_stripe_sync.writeback import WriteBackBatch
+from sf_stripe_sync.salesforce.writeback import WriteBackBatch
 
 __all__ = ["COUNTED", "SUCCEEDED", "Engine", "OrderOutcome", "RunOptions", "RunReport"]
 

@@ -21,8 +21,8 @@ from sf_stripe_sync.errors import LeaseHeld, SyncError, TerminalError, Transient
 from sf_stripe_sync.ports import StateStore
 from sf_stripe_sync.reading import is_missing
 from sf_stripe_sync.run_report import OrderOutcome
+from sf_stripe_sync.salesforce.writeback import WriteBackBatch
 from sf_stripe_sync.state.store import JournalState
-from sf_stripe_sync.writeback import WriteBackBatch
 
 log = logging.getLogger("sf_stripe_sync.engine")
 

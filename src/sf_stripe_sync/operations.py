@@ -29,8 +29,8 @@ from sf_stripe_sync.core.models import OperationKind, OrderPlan
 from sf_stripe_sync.errors import TerminalError
 from sf_stripe_sync.executor import Applied, Known, cancel_schedule, op_key_for, put_schedule
 from sf_stripe_sync.ports import BillingGateway, RemoteScheduleLike
+from sf_stripe_sync.salesforce.writeback import STATUS_CANCELED, STATUS_SYNCED
 from sf_stripe_sync.state.records import CONTRACT_ACTIVE, CONTRACT_CANCELED
-from sf_stripe_sync.writeback import STATUS_CANCELED, STATUS_SYNCED
 
 Handler = Callable[[BillingGateway, OrderPlan, str, Known], Applied]
 """``(gateway, plan, idempotency key, what is known beside the plan) -> Applied``."""

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from sf_stripe_sync.core.models import OrderBundle
 from sf_stripe_sync.core.rules import FieldMap
 from sf_stripe_sync.ports import OrgRecords
-from sf_stripe_sync.writeback import WriteBackBatch
+from sf_stripe_sync.salesforce.writeback import WriteBackBatch
 
 T = TypeVar("T")
 

@@ -20,8 +20,8 @@ from sf_stripe_sync.core.models import Order, OrderBundle, OrderPlan
 from sf_stripe_sync.operations import salesforce_status
 from sf_stripe_sync.ports import StateStore
 from sf_stripe_sync.run_leases import run_alive
+from sf_stripe_sync.salesforce.writeback import WriteBackBatch
 from sf_stripe_sync.state.store import JournalState
-from sf_stripe_sync.writeback import WriteBackBatch
 
 
 def finish_interrupted(

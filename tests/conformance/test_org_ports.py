@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sf_stripe_sync.core.rules import FieldMap
 from sf_stripe_sync.ports import OrgRecords, SyncStatus, WriteOp
-from sf_stripe_sync.writeback import WriteBackBatch
+from sf_stripe_sync.salesforce.writeback import WriteBackBatch
 from tests.conformance.conftest import ACCOUNT, CONTRACT, ORDERS, Org, sf_id
 
 

@@ -15,10 +15,10 @@ from sf_stripe_sync.errors import ApiLimitExceeded, TransientError
 from sf_stripe_sync.ports import BatchWriteBack, WriteOp
 from sf_stripe_sync.salesforce.auth import SalesforceConnection, connect
 from sf_stripe_sync.salesforce.retry import RetryPolicy
+from sf_stripe_sync.salesforce.writeback import WriteBackBatch
 from sf_stripe_sync.salesforce.writer import COLLECTIONS_PER_COMPOSITE, SalesforceWriteBack
 from sf_stripe_sync.sandbox.salesforce_org import LocalOrg
 from sf_stripe_sync.sandbox.salesforce_org.faults import OrgFaults
-from sf_stripe_sync.writeback import WriteBackBatch
 
 pytestmark = pytest.mark.integration
 

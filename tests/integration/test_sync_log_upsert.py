@@ -17,8 +17,8 @@ import pytest
 
 from sf_stripe_sync.core.rules import FieldMap
 from sf_stripe_sync.ports import Upserter, WriteOp
+from sf_stripe_sync.salesforce.writeback import WriteBackBatch
 from sf_stripe_sync.sandbox.salesforce_org import LocalOrg
-from sf_stripe_sync.writeback import WriteBackBatch
 from tests.integration.test_salesforce_composite_write import (
     session_conn,
     sf_id,

@@ -11,7 +11,7 @@ import pytest
 from sf_stripe_sync.core.rules import FieldMap
 from sf_stripe_sync.errors import TransientError
 from sf_stripe_sync.ports import RecordResult
-from sf_stripe_sync.writeback import WriteBackBatch
+from sf_stripe_sync.salesforce.writeback import WriteBackBatch
 
 pytestmark = pytest.mark.reliability
 

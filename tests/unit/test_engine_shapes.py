@@ -7,8 +7,8 @@ name (``fields.order_schedule``). Those belong to ``salesforce/`` (``ports.OrgRe
 reads the ``FieldMap``), ``stripe/`` (``RemoteSchedule.is_finished``) and
 ``core.metadata_keys`` (each key defined once, checked below too).
 
-``writeback.py`` is not an engine module: it is the Salesforce write-back adapter (it
-builds the sObject records from the ``FieldMap``), so it is left out on purpose.
+The write-back that builds the sObject records from the ``FieldMap`` is the Salesforce
+adapter's (``salesforce/writeback.py``); the engine hands it results in domain terms.
 """
 
 from __future__ import annotations

@@ -22,9 +22,9 @@ from sf_stripe_sync.errors import TerminalError
 from sf_stripe_sync.operations import COUNTED, OPERATIONS, SENDING, SUCCEEDED, apply_plan
 from sf_stripe_sync.ports import RecordResult
 from sf_stripe_sync.run_report import OrderOutcome, RunReport
+from sf_stripe_sync.salesforce.writeback import WriteBackBatch
 from sf_stripe_sync.state.store import ContractState
 from sf_stripe_sync.testing import FakeBillingGateway, MemoryStateStore
-from sf_stripe_sync.writeback import WriteBackBatch
 from tests.backends import StoreSpec
 
 NOW = datetime(2024, 12, 1, tzinfo=UTC)

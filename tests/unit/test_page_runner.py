@@ -9,7 +9,7 @@ from sf_stripe_sync.core.models import OrderBundle
 from sf_stripe_sync.core.rules import FieldMap
 from sf_stripe_sync.page_runner import FlushTimer, RunWriteBack, group_in_order
 from sf_stripe_sync.salesforce.records import contract_key
-from sf_stripe_sync.writeback import WriteBackBatch
+from sf_stripe_sync.salesforce.writeback import WriteBackBatch
 
 
 def test_groups_keep_first_seen_order_of_groups_and_members() -> None:

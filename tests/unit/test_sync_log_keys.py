@@ -9,7 +9,7 @@ from typing import Any
 from sf_stripe_sync.core.keys import failure_log_key
 from sf_stripe_sync.core.rules import FieldMap
 from sf_stripe_sync.ports import RecordResult
-from sf_stripe_sync.writeback import WriteBackBatch
+from sf_stripe_sync.salesforce.writeback import WriteBackBatch
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 FIELDS = FieldMap()

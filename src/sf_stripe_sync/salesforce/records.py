@@ -9,7 +9,7 @@ what the write-back last said of it. This module answers those questions from th
 Salesforce field names (the standard ``ContractId``, ``SystemModstamp`` /
 ``LastModifiedDate``; the project's own fields as the configured ``FieldMap`` names
 them), so the engine modules never name a Salesforce field. The write-back itself
-(``writeback.WriteBackBatch``) builds the records from the same ``FieldMap``.
+(``salesforce.writeback.WriteBackBatch``) builds the records from the same ``FieldMap``.
 
 ``SalesforceRecords`` is what the real adapters read and write with; the shipped fake
 (``testing.FakeOrg``) answers the same port, and ``tests/conformance`` holds the two to

@@ -9,8 +9,10 @@ the edge where it happens (the h11 / dlt split):
   configuration. It is reported and journaled, never retried.
 
 ``ConfigError`` / ``UsageError`` are terminal errors that are the *operator's* fault and
-stop a run (exit code 2). ``OrderRejected`` carries the per-order domain problems
-(``core.issues.OrderIssue``) that are the *data's* fault: one order fails, the run goes on.
+stop a run (exit code 2). Problems that are the *data's* fault are not exceptions: the
+core reports them as ``core.issues.OrderIssue`` values on the order's plan, one order
+fails (``failures``), the run goes on. A contract another run is working on is not an
+error either: the order is skipped for the next run (``applying``).
 
 Adapters translate library exceptions into these with ``raise ... from exc`` and never
 let a ``stripe.*`` or ``simple_salesforce.*`` exception escape. No message built here
@@ -18,12 +20,6 @@ may contain a secret: adapters pass only ids, codes and Stripe/Salesforce messag
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from sf_stripe_sync.core.issues import OrderIssue
 
 
 class SyncError(Exception):
@@ -88,17 +84,3 @@ class ApiLimitExceeded(TerminalError):
 
 class IdempotencyConflict(TerminalError):
     """The same idempotency key was reused with different parameters: a bug, never retried."""
-
-
-class LeaseHeld(TransientError):
-    """Another run holds the lease on this order; it will be picked up later."""
-
-
-class OrderRejected(TerminalError):
-    """An order cannot be synced because of its data; carries every issue found."""
-
-    def __init__(self, order_id: str, issues: Sequence[OrderIssue]) -> None:
-        codes = ", ".join(sorted({i.code for i in issues})) or "unknown"
-        super().__init__(f"order {order_id} rejected: {codes}", code=codes)
-        self.order_id = order_id
-        self.issues = tuple(issues)

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue
 from sf_stripe_sync.core.models import OrderBundle, OrderPlan
-from sf_stripe_sync.errors import LeaseHeld, SyncError, TerminalError, TransientError
+from sf_stripe_sync.errors import SyncError, TerminalError, TransientError
 from sf_stripe_sync.ports import StateStore
 from sf_stripe_sync.reading import is_missing
 from sf_stripe_sync.run_report import OrderOutcome
@@ -72,7 +72,7 @@ class FailureRecorder:
         op_key: str | None = None,
     ) -> OrderOutcome:
         """A call failed: transient ones are retried next run, terminal ones reported."""
-        if isinstance(exc, TransientError | LeaseHeld):
+        if isinstance(exc, TransientError):
             log.warning("order %s: transient failure, will retry next run: %s",
                         bundle.order_id, exc)
             return OrderOutcome(bundle.order_id, "failed", plan, code="transient",

@@ -25,7 +25,7 @@ from tenacity import (
 )
 
 from sf_stripe_sync import observe
-from sf_stripe_sync.errors import LeaseHeld, TransientError
+from sf_stripe_sync.errors import TransientError
 from sf_stripe_sync.salesforce.errors import AmbiguousWriteError
 
 T = TypeVar("T")
@@ -55,7 +55,7 @@ class RetryPolicy:
 
 def _should_retry(retry_ambiguous: bool) -> Callable[[BaseException], bool]:
     def check(exc: BaseException) -> bool:
-        if not isinstance(exc, TransientError) or isinstance(exc, LeaseHeld):
+        if not isinstance(exc, TransientError):
             return False
         return retry_ambiguous or not isinstance(exc, AmbiguousWriteError)
 

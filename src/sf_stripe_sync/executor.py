@@ -28,13 +28,14 @@ which journals them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sf_stripe_sync.core.fingerprint import fingerprint
 from sf_stripe_sync.core.keys import operation_key
 from sf_stripe_sync.core.models import OperationKind, OrderPlan
 from sf_stripe_sync.errors import IdempotencyConflict, TerminalError
-from sf_stripe_sync.ports import BillingGateway, RemoteScheduleLike
+from sf_stripe_sync.ports import BillingGateway, RemoteScheduleLike, ScheduleResultLike
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,10 @@ class Known:
     known_customer_id: str | None = None
 
 
+Handler = Callable[[BillingGateway, OrderPlan, str, Known], Applied]
+"""An operation's handler: ``(gateway, plan, idempotency key, what is known) -> Applied``."""
+
+
 def put_schedule(gateway: BillingGateway, plan: OrderPlan, op_key: str, known: Known) -> Applied:
     """Create, amend or replace: make the plan's schedule, or update the one Stripe has."""
     customer_id, created = ensure_customer(gateway, plan, known.account_name,
@@ -154,18 +159,30 @@ def _live_schedule(gateway: BillingGateway, customer_id: str, plan: OrderPlan, *
     return found
 
 
-def cancel_schedule(gateway: BillingGateway, plan: OrderPlan, op_key: str,
-                    known: Known) -> Applied:
-    """One request when the schedule is known: the cancel itself, no read before it.
+def ending(send: Callable[[BillingGateway, OrderPlan, str], ScheduleResultLike]
+           ) -> Handler:
+    """The handler of an operation that ends the plan's schedule with one gateway call,
+    ``send(gateway, plan, op_key)``: the cancel (a release would be one more).
 
-    A schedule Stripe already finished is found from Stripe's refusal instead: the
-    gateway reads it when Stripe refuses (already canceled: done, nothing sent), and a
-    refusal of a released or completed schedule is confirmed here by one read."""
+    One request when the schedule is known: the call itself, no read before it. A
+    schedule Stripe already finished is found from Stripe's refusal instead: the gateway
+    reads it when Stripe refuses (already canceled: done, nothing sent), and a refusal
+    of a schedule finished another way is confirmed here by one read."""
+
+    def end_schedule(gateway: BillingGateway, plan: OrderPlan, op_key: str,
+                     known: Known) -> Applied:
+        return _end(gateway, plan, op_key, send)
+
+    return end_schedule
+
+
+def _end(gateway: BillingGateway, plan: OrderPlan, op_key: str,
+         send: Callable[[BillingGateway, OrderPlan, str], ScheduleResultLike]) -> Applied:
     if not plan.schedule_id:
-        raise TerminalError(f"order {plan.order_id} has no Stripe schedule to cancel",
-                            code="invalid_record")
+        raise TerminalError(f"order {plan.order_id} has no Stripe schedule to "
+                            f"{plan.operation.value}", code="invalid_record")
     try:
-        result = gateway.cancel_schedule(plan, op_key=op_key)
+        result = send(gateway, plan, op_key)
     except TerminalError:
         current = gateway.retrieve_schedule(plan.schedule_id)
         if current.is_finished:
@@ -178,3 +195,6 @@ def cancel_schedule(gateway: BillingGateway, plan: OrderPlan, op_key: str,
     return Applied(plan.operation, result.schedule.id, result.schedule.customer, op_key,
                    result.request_ids, 0 if refused else result.writes,
                    already_applied=refused)
+
+
+cancel_schedule = ending(lambda gateway, plan, key: gateway.cancel_schedule(plan, op_key=key))

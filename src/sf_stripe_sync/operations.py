@@ -15,25 +15,32 @@ the report, the write-back and the store:
 * ``succeeded``: the order counts as a success (its recorded failure is cleared).
 
 Adding an operation (say, releasing a schedule) is one ``OperationKind`` value, one row
-here (with its handler, usually a few lines in ``executor``), one gateway method and one
-params builder; ``test_operations`` walks the table to prove every kind has a row, every
-row's handler is there and the store accepts every status.
+here, one gateway method and one params builder: a release's row would be
+``Operation("release", ending(lambda g, plan, key: g.release_schedule(plan, op_key=key)),
+"released", <its Salesforce status>, True)`` (``executor.ending``: the handler of any
+operation that ends the schedule with one call). ``tests/unit/test_operations.py`` walks
+the table: every kind has a row, every row's handler sends its operation, the store
+keeps every contract status and the write-back writes every Salesforce status.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sf_stripe_sync.core.models import OperationKind, OrderPlan
 from sf_stripe_sync.errors import TerminalError
-from sf_stripe_sync.executor import Applied, Known, cancel_schedule, op_key_for, put_schedule
+from sf_stripe_sync.executor import (
+    Applied,
+    Handler,
+    Known,
+    cancel_schedule,
+    op_key_for,
+    put_schedule,
+)
 from sf_stripe_sync.ports import BillingGateway, RemoteScheduleLike
 from sf_stripe_sync.salesforce.writeback import STATUS_CANCELED, STATUS_SYNCED
 from sf_stripe_sync.state.records import CONTRACT_ACTIVE, CONTRACT_CANCELED
-
-Handler = Callable[[BillingGateway, OrderPlan, str, Known], Applied]
-"""``(gateway, plan, idempotency key, what is known beside the plan) -> Applied``."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import json
 import sys
 
 from sf_stripe_sync.cli import inputs
+from sf_stripe_sync.cli.exits import EXIT_OK, EXIT_USAGE
 from sf_stripe_sync.config import Settings, resolve_secret
 from sf_stripe_sync.errors import ConfigError, SyncError
 from sf_stripe_sync.preflight.report import PreflightReport
@@ -73,4 +74,4 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         for line in report.lines():
             print(line)
-    return report.exit_code
+    return EXIT_OK if report.ready else EXIT_USAGE

@@ -1,10 +1,10 @@
-"""The preflight's findings, how they read, and what they mean for the exit code.
+"""The preflight's findings, how they read, and whether the run may start.
 
 Theory of operation: every check appends ``Finding`` values to one ``PreflightReport``
 and never stops at the first problem, so a person fixing a configuration sees the whole
 list at once. A finding is ``ok`` (shown for orientation: mode, account, version),
 ``warning`` (works, but something is left out) or ``problem`` (the run must not start).
-``ready`` is true when there is no problem; ``exit_code`` is 0 or 2 (DESIGN 3).
+``ready`` is true when there is no problem (``check`` exits 0 then, else 2: DESIGN 3).
 Messages never hold a secret: they name variables and settings, never values.
 """
 
@@ -14,8 +14,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Status = Literal["ok", "warning", "problem"]
-EXIT_READY = 0
-EXIT_NOT_READY = 2
 
 
 @dataclass(frozen=True)
@@ -60,10 +58,6 @@ class PreflightReport:
     @property
     def ready(self) -> bool:
         return not self.problems
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_READY if self.ready else EXIT_NOT_READY
 
     def as_json(self) -> dict[str, Any]:
         return {

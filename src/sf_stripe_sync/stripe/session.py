@@ -129,14 +129,6 @@ class StripeSession:
         return cls(client, account_name=account.name, retry=policy,
                    limiter=limiter or limiter_for(account, api_key))
 
-    @property
-    def reads(self) -> int:
-        return self.stats.reads
-
-    @property
-    def writes(self) -> int:
-        return self.stats.writes
-
     def call(self, method: str, send: Callable[[], T], *, kind: RequestKind = "read",
              key: str | None = None, cost: Cost | None = None) -> T:
         """``send()`` paced, retried on transient failures, SDK errors translated.

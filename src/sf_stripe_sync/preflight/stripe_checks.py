@@ -14,6 +14,11 @@ use (same pinned ``Stripe-Version``, same ``Stripe-Account``), the preflight
    engine touches, so a missing permission is named before a run meets it. Write
    permissions cannot be tried without writing: the report says which to grant.
 
+The reads go through a ``stripe.session.StripeSession`` for the account (paced, and
+retried on a transient failure, as the engine's requests are); a refusal is judged by
+the SDK's own exception (a permission refusal from an unknown API version), which the
+session keeps as the cause of the error it raises.
+
 Every failure is a finding, never an exception; messages go through the adapter's
 redaction, so a key never reaches the report.
 """
@@ -21,19 +26,17 @@ redaction, so a key never reaches the report.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import stripe
 from pydantic import SecretStr
 
 from sf_stripe_sync.config import STRIPE_API_VERSION, StripeAccountSettings
-from sf_stripe_sync.errors import TransientError
+from sf_stripe_sync.errors import SyncError, TransientError
 from sf_stripe_sync.preflight.report import PreflightReport
-from sf_stripe_sync.stripe.client import build_client
-from sf_stripe_sync.stripe.errors import redact, translate_stripe_error
+from sf_stripe_sync.stripe.errors import redact
 from sf_stripe_sync.stripe.retry import RetryPolicy
-
-T = TypeVar("T")
+from sf_stripe_sync.stripe.session import StripeSession
 
 GOOD_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_")
 
@@ -86,27 +89,25 @@ def _failure(exc: stripe.StripeError) -> str:
     return redact(f"{status}{exc.user_message or type(exc).__name__}")
 
 
-def _send(policy: RetryPolicy, read: Callable[[], T]) -> T:
-    """``read()``, retried on a transient failure (rate limit, 5xx, connection) as the
-    engine's calls are; other Stripe errors are raised as the SDK raised them."""
-
-    def attempt() -> T:
-        try:
-            return read()
-        except stripe.StripeError as exc:
-            translated = translate_stripe_error(exc, operation="preflight read")
-            if isinstance(translated, TransientError):
-                raise translated from exc
-            raise
-
-    return policy.call(attempt, describe="Stripe preflight read")
+def _send(session: StripeSession, method: str, read: Read) -> Any:
+    """``read(client)`` through the session (paced, retried on a transient failure as the
+    engine's calls are); any other failure is raised as the SDK raised it."""
+    try:
+        return session.call(method, lambda: read(session.client))
+    except TransientError:
+        raise
+    except SyncError as exc:
+        if isinstance(exc.__cause__, stripe.StripeError):
+            raise exc.__cause__ from None
+        raise
 
 
-def _account(report: PreflightReport, area: str, client: stripe.StripeClient,
-             restricted: bool, policy: RetryPolicy) -> bool:
+def _account(report: PreflightReport, area: str, session: StripeSession,
+             restricted: bool) -> bool:
     """Retrieve the account; True when Stripe answered (the version check can follow)."""
     try:
-        found = _send(policy, client.v1.accounts.retrieve_current)
+        found = _send(session, "accounts.retrieve",
+                      lambda client: client.v1.accounts.retrieve_current())
     except stripe.PermissionError as exc:
         if restricted:
             report.warn(area, "the restricted key may not read the account (fine for "
@@ -144,12 +145,11 @@ def _version(report: PreflightReport, area: str, found: stripe.StripeObject) -> 
         report.ok(area, f"API version {STRIPE_API_VERSION} accepted")
 
 
-def _restricted_reads(report: PreflightReport, area: str, client: stripe.StripeClient,
-                      policy: RetryPolicy) -> None:
+def _restricted_reads(report: PreflightReport, area: str, session: StripeSession) -> None:
     refused = []
     for resource, (permission, read) in RESTRICTED_READS.items():
         try:
-            _send(policy, lambda read=read: read(client))  # type: ignore[misc]
+            _send(session, f"{resource}.list", read)
         except stripe.PermissionError:
             refused.append(permission)
             report.problem(area, f"the restricted key may not read {resource}",
@@ -178,8 +178,7 @@ def check_stripe_account(report: PreflightReport, account: StripeAccountSettings
         report.ok(area, f"API address {account.api_base}")
     if account.connected_account:
         report.ok(area, f"acting for connected account {account.connected_account}")
-    client = build_client(account, key, timeout=15.0)
-    policy = RetryPolicy.from_max_retries(account.max_retries, retry)
+    session = StripeSession.for_account(account, key, retry=retry, timeout=15.0)
     restricted = key.get_secret_value().startswith("rk_")
-    if _account(report, area, client, restricted, policy) and restricted:
-        _restricted_reads(report, area, client, policy)
+    if _account(report, area, session, restricted) and restricted:
+        _restricted_reads(report, area, session)

@@ -203,7 +203,9 @@ class FileOrderSource:
         used_products = {pid: dict(products[pid]) for pid in product_ids if pid in products}
         account = self._records["Account"].get(str(order.get("AccountId")))
         contract = self._records["Contract"].get(str(order.get("ContractId")))
-        return OrderBundle(
+        # Built from the snapshot's own checked records: no validation pass (a preview
+        # builds one bundle per order and contract read).
+        return OrderBundle.model_construct(
             order=dict(order),
             items=tuple(dict(i) for i in items),
             account=dict(account) if account is not None else None,

@@ -149,6 +149,10 @@ class OrgRecords(Protocol):
         """The Order or its Contract already carries a Stripe schedule id."""
         ...
 
+    def stripe_account(self, bundle: OrderBundle) -> str | None:
+        """The Stripe account the Order names (None: the default account)."""
+        ...
+
     def sync_status(self, bundle: OrderBundle) -> SyncStatus | None:
         """What the write-back last wrote of the order's sync, if anything."""
         ...

@@ -97,6 +97,13 @@ def test_an_order_read_names_its_contract_and_its_newest_change_in_utc(org: Org)
     assert org.shapes.modstamp(first) == datetime(2025, 1, 1, tzinfo=UTC)
     assert org.shapes.modstamp(second) == datetime(2025, 1, 2, tzinfo=UTC)
     assert not org.shapes.names_schedule(first) and org.shapes.sync_status(first) is None
+    assert org.shapes.stripe_account(first) is None
+
+
+def test_the_stripe_account_an_order_names_is_read_back(org: Org) -> None:
+    org.writer.update("Order", [{"Id": ORDERS[0], "Stripe_Account__c": "eu"}])
+    (bundle,) = org.source.orders_by_id([ORDERS[0]])
+    assert org.shapes.stripe_account(bundle) == "eu"
 
 
 def test_the_write_back_of_a_result_is_read_back_in_domain_terms(org: Org) -> None:

@@ -3,7 +3,8 @@
 Theory of operation: ``group_bundles`` keys each order by (Stripe account, contract) the
 way the engine keys its lease: the account named by the order's account field (else
 the default account; a name the config lacks is kept as is, and the job's engine run
-reports it as the order's error), the contract key ``ContractId`` else the order id.
+reports it as the order's error) and the contract key (the Contract, else the order
+id), both read through ``ports.OrgRecords``.
 
 ``enqueue_changed`` is the scheduled sync's intake: the orders of unfinished journal
 entries (their contract and account are in the journal) and every order changed since
@@ -25,11 +26,11 @@ import procrastinate
 from sf_stripe_sync.config import Settings
 from sf_stripe_sync.core.models import OrderBundle
 from sf_stripe_sync.errors import ConfigError
-from sf_stripe_sync.ports import OrderSource
+from sf_stripe_sync.ports import OrderSource, OrgRecords
 from sf_stripe_sync.queue.app import defer_contract
 from sf_stripe_sync.reading import OrderReader, unique
 from sf_stripe_sync.run_report import RunOptions
-from sf_stripe_sync.salesforce.records import contract_key, modstamp
+from sf_stripe_sync.salesforce.records import SalesforceRecords, modstamp
 from sf_stripe_sync.state.store import StateStore
 
 SOURCE_NAME = "salesforce"
@@ -43,18 +44,19 @@ class ContractWork:
     order_ids: tuple[str, ...]
 
 
-def account_of(settings: Settings, bundle: OrderBundle) -> str:
-    value = bundle.order.get(settings.fields.order_stripe_account)
+def account_of(settings: Settings, records: OrgRecords, bundle: OrderBundle) -> str:
+    named = records.stripe_account(bundle)
     try:
-        return settings.stripe_account(str(value) if value else None).name
+        return settings.stripe_account(named).name
     except ConfigError:
-        return str(value)
+        return str(named)
 
 
 def group_bundles(settings: Settings, bundles: Iterable[OrderBundle]) -> list[ContractWork]:
+    records = SalesforceRecords(settings.fields)
     groups: dict[tuple[str, str], list[str]] = {}
     for bundle in bundles:
-        key = (account_of(settings, bundle), contract_key(bundle))
+        key = (account_of(settings, records, bundle), records.contract_key(bundle))
         groups.setdefault(key, []).append(bundle.order_id)
     return [ContractWork(account, contract, tuple(ids))
             for (account, contract), ids in groups.items()]

@@ -90,6 +90,10 @@ class SalesforceRecords:
         return bool(bundle.order.get(f.order_schedule) or (
             bundle.contract and bundle.contract.get(f.contract_schedule)))
 
+    def stripe_account(self, bundle: OrderBundle) -> str | None:
+        value = bundle.order.get(self.fields.order_stripe_account)
+        return str(value) if value else None
+
     def sync_status(self, bundle: OrderBundle) -> SyncStatus | None:
         value = bundle.order.get(self.fields.sync_status)
         try:

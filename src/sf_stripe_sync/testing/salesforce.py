@@ -113,6 +113,9 @@ class FakeOrg:
     def names_schedule(self, bundle: OrderBundle) -> bool:
         return self._shapes.names_schedule(bundle)
 
+    def stripe_account(self, bundle: OrderBundle) -> str | None:
+        return self._shapes.stripe_account(bundle)
+
     def sync_status(self, bundle: OrderBundle) -> SyncStatus | None:
         return self._shapes.sync_status(bundle)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 
 import pytest
 
@@ -98,3 +100,11 @@ def test_an_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str])
     err = capsys.readouterr().err
     assert err.startswith("sf-stripe-sync: error: catalog: argument catalog: invalid choice")
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("module", ["sf_stripe_sync", "sf_stripe_sync.cli"])
+def test_the_package_runs_as_a_module(module: str) -> None:
+    done = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"sf-stripe-sync {__version__}"

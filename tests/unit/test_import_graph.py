@@ -179,3 +179,15 @@ def test_the_graph_sees_imports_inside_functions_and_not_type_checking_ones() ->
     # ... and the server's TYPE_CHECKING import of the emulator is no edge
     server = f"{PACKAGE}.sandbox.stripe_emulator.server"
     assert f"{PACKAGE}.sandbox.stripe_emulator.emulator" not in with_deferred[server]
+
+
+def test_only_the_command_line_imports_the_command_line() -> None:
+    """``cli`` is the top layer: the engine, adapters and stand-ins never reach back into it."""
+    cli = f"{PACKAGE}.cli"
+    inward = sorted(f"{module} -> {target}"
+                    for module, targets in _graph(deferred=True).items()
+                    for target in targets
+                    if (target == cli or target.startswith(cli + "."))
+                    and not (module == cli or module.startswith(cli + "."))
+                    and module != f"{PACKAGE}.__main__")
+    assert not inward, "imports of the command line from below it:\n" + "\n".join(inward)

@@ -65,6 +65,8 @@ class Measurement:
     """(sent, answered, endpoint, status) per Stripe request, seconds from the run's start."""
     cpu_seconds: float = 0.0
     """CPU time of the timed sync's process (engine, SDKs, adapters) during the run."""
+    store_statements: Counter[str] = field(default_factory=Counter)
+    """SQL statements the SQLite state store ran during the timed run, by first word."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -205,11 +207,30 @@ class Rig:
             stripe_ok_by_path=ok_by_path,
             salesforce_by_kind=self.org_calls - kinds_before,
             limiter_waits=waits, cpu_seconds=cpu, timeline=timeline,
+            store_statements=Counter(answer.get("store_statements", {})),
             org_timeline=[(a - began, b - began, k) for a, b, k in self.org_times[org_mark:]])
+
+
+def _count_store_statements() -> Counter[str]:
+    """Counts every SQL statement the SQLite state store runs from now on in this
+    process (by first word: BEGIN, SELECT, INSERT, UPDATE, DELETE, COMMIT ...)."""
+    from sf_stripe_sync.state.connections import ConnectionPool
+
+    counted: Counter[str] = Counter()
+    connect = ConnectionPool._connect
+
+    def traced(pool: ConnectionPool) -> Any:
+        conn = connect(pool)
+        conn.set_trace_callback(lambda sql: counted.update([sql.split(None, 1)[0].upper()]))
+        return conn
+
+    ConnectionPool._connect = traced  # type: ignore[method-assign]
+    return counted
 
 
 def child(job: dict[str, Any]) -> int:
     """The timed sync, in its own process (see the module docstring)."""
+    statements = _count_store_statements()
     tuning = {name: job[name] for name in ("concurrency", "concurrency_max")
               if job.get(name) is not None}
     rig_settings = Settings(
@@ -222,6 +243,7 @@ def child(job: dict[str, Any]) -> int:
     with open_runtime(rig_settings, sandbox) as rt:
         engine = rt.engine()
         began, cpu_began, began_at = time.perf_counter(), time.process_time(), time.time()
+        statements.clear()
         report = engine.run(RunOptions(as_of=AS_OF))
         wall, cpu = time.perf_counter() - began, time.process_time() - cpu_began
         waits = sum(getattr(getattr(g, "limiter", None), "waits", 0)
@@ -230,6 +252,7 @@ def child(job: dict[str, Any]) -> int:
         "wall": wall, "cpu": cpu, "began": began_at, "limiter_waits": waits,
         "salesforce_calls": report.salesforce_calls,
         "stripe_writes": report.stripe_writes, "notes": report.notes,
+        "store_statements": dict(statements),
         "outcomes": [(o.order_id, o.result, o.code, o.message) for o in report.outcomes]}))
     return 0
 

@@ -20,7 +20,10 @@ The floor is the least time Stripe's limits allow for the requests the run neede
 (method + path pattern, as Stripe counts them), (its requests / its limit). The ratio
 floor / wall is the share of that ceiling reached: 1.0 = exactly at the binding limit.
 ``engine_cpu_ms_per_request`` is the timed process's CPU time (engine, SDKs, adapters)
-divided by the Stripe requests.
+divided by the Stripe requests. ``store_statements_per_executed_order`` counts every SQL
+statement the state store ran in the timed run (``BEGIN`` and ``COMMIT`` included; noops
+and the run's own bookkeeping too) per order sent to Stripe;
+``store_transactions_per_executed_order`` counts its ``BEGIN``s.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ def floor_seconds(m: Measurement, rate: float, endpoint_rate: float | None) -> t
 
 def result(args: argparse.Namespace, m: Measurement) -> dict[str, Any]:
     floor, binding = floor_seconds(m, args.rate, args.endpoint_rate)
+    executed = sum(m.counts.get(k, 0) for k in ("create", "amend", "replace", "cancel"))
     failed_429 = sum(1 for o in m.report.failed if "429" in (o.message or "")
                      or "rate limit" in (o.message or "").lower())
     return {
@@ -77,6 +81,10 @@ def result(args: argparse.Namespace, m: Measurement) -> dict[str, Any]:
         "engine_cpu_ms_per_request": round(1000 * m.cpu_seconds / max(1, m.stripe_requests),
                                            2),
         "salesforce_calls": m.salesforce_calls, "counts": m.counts,
+        "store_statements_per_executed_order": round(
+            sum(m.store_statements.values()) / max(1, executed), 1),
+        "store_transactions_per_executed_order": round(
+            m.store_statements["BEGIN"] / max(1, executed), 1),
         "requests_by_endpoint": dict(sorted(m.stripe_by_path.items())),
         "endpoint_busy": endpoint_spans(m),
         "salesforce_timeline": [[round(a, 2), round(b, 2), k] for a, b, k in m.org_timeline],

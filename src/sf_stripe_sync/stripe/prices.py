@@ -8,7 +8,10 @@ account's ``session.StripeSession`` (pacing, retries, error translation, countin
   cached (Stripe's price list cannot filter by id, so an uncached price costs one
   ``prices.retrieve``; a catalog has far fewer prices than orders have lines). A
   price Stripe does not have (``resource_missing``) is reported as missing, so the
-  planner fails the line with ``missing_price``.
+  planner fails the line with ``missing_price``. Each price is read by one thread
+  while the others that need it wait for that read: many workers starting at once
+  read the catalog's prices side by side (one each), not one after another behind a
+  lock, so a run's first plans wait for one read, not for the whole catalog.
 * ``resolve(specs)``: the Stripe id of each ``CustomPrice``. Looked up by
   ``lookup_key`` first (``prices.list`` with up to 10 keys a request); a missing one
   is created with that lookup key, metadata leading back to Salesforce
@@ -24,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from functools import partial
 from typing import Any, Literal
 
@@ -98,6 +102,8 @@ class PriceBook:
         self._client = session.client
         self.account_name = session.account_name
         self._facts: dict[str, PriceFacts | None] = {}
+        self._reading: dict[str, Future[PriceFacts | None]] = {}
+        """Prices being read right now, by whichever thread claimed them first."""
         self._custom: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -105,14 +111,40 @@ class PriceBook:
 
     def facts(self, price_ids: Iterable[str]) -> PriceCatalog:
         wanted = sorted(set(price_ids))
-        with self._lock:
-            for price_id in wanted:
-                if price_id not in self._facts:
-                    self._facts[price_id] = self._read(price_id)
-                    self._remember_custom(self._facts[price_id])
-            known = {p: self._facts[p] for p in wanted}
+        while True:
+            with self._lock:
+                unknown = [p for p in wanted if p not in self._facts]
+                claimed = next((p for p in unknown if p not in self._reading), None)
+                if claimed is not None:
+                    self._reading[claimed] = Future()
+                elif not unknown:
+                    known = {p: self._facts[p] for p in wanted}
+                    break
+                pending = [self._reading[p] for p in unknown if p in self._reading]
+            if claimed is not None:
+                self._read_claimed(claimed)
+            else:
+                # Read by other threads: wait for one; a failed read is retried here.
+                wait(pending, return_when=FIRST_COMPLETED)
         return PriceCatalog(prices={p: f for p, f in known.items() if f is not None},
                             missing=frozenset(p for p, f in known.items() if f is None))
+
+    def _read_claimed(self, price_id: str) -> None:
+        """Read one price this thread claimed; its waiters wake either way."""
+        with self._lock:
+            future = self._reading[price_id]
+        try:
+            facts = self._read(price_id)
+        except BaseException as exc:
+            with self._lock:
+                del self._reading[price_id]
+            future.set_exception(exc)
+            raise
+        with self._lock:
+            self._facts[price_id] = facts
+            self._remember_custom(facts)
+            del self._reading[price_id]
+        future.set_result(facts)
 
     def _remember_custom(self, facts: PriceFacts | None) -> None:
         """A custom price read for its facts needs no lookup when it is billed again."""

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sf_stripe_sync.core.issues import OrderIssue
 from sf_stripe_sync.core.models import OrderBundle, OrderPlan, Phase, PriceCatalog
+from sf_stripe_sync.state.mappings import IdLink
 from sf_stripe_sync.state.records import ContractState, FailedOrder, JournalEntry, JournalState
 
 
@@ -282,10 +283,37 @@ class StateStore(Protocol):
         """Move an entry along the journal's state machine (else ``IllegalTransition``)."""
         ...
 
+    def journal_send(
+        self, *, run_id: str, order_id: str, contract_key: str, account: str,
+        operation: str, fingerprint: str, idempotency_key: str,
+        payload: Mapping[str, Any] | None = None,
+    ) -> JournalEntry:
+        """``journal_begin`` and the move to SENT in one durable step, before the request
+        leaves (a PLANNED entry becomes SENT; SENT and CONFIRMED stay)."""
+        ...
+
+    def journal_confirm(
+        self, entry_id: int, *, stripe_id: str, request_ids: Sequence[str] = (),
+        contract: ContractState | None = None, ids: Sequence[IdLink] = (),
+    ) -> JournalEntry:
+        """CONFIRMED, the contract's new state and the id-map rows: all, or none."""
+        ...
+
+    def journal_mark_many(self, entry_ids: Sequence[int], state: JournalState) -> list[int]:
+        """Move many entries at once; those that may not move are left; the ids moved."""
+        ...
+
     def journal_unfinished(self) -> list[JournalEntry]: ...
     def journal_for_order(self, order_id: str) -> list[JournalEntry]: ...
     def acquire_lease(self, key: str, owner: str, ttl_seconds: float, now: datetime) -> bool: ...
     def release_lease(self, key: str, owner: str) -> None: ...
+
+    def acquire_leases(self, keys: Sequence[str], owner: str, ttl_seconds: float,
+                       now: datetime) -> list[str]:
+        """``acquire_lease`` for many keys at once; the keys taken."""
+        ...
+
+    def release_leases(self, keys: Sequence[str], owner: str) -> None: ...
     def renew_leases(self, owner: str, ttl_seconds: float, now: datetime) -> int: ...
     def lease_holder(self, key: str, now: datetime) -> str | None: ...
     def run_start(self, run_id: str, *, mode: str, started_at: datetime) -> None: ...

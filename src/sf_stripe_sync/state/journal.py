@@ -17,6 +17,13 @@ the failed one as its own.
 
 These functions run inside a transaction the store opened (``ConnectionPool.write``);
 ``mark`` also keeps the per-order failure list in step (see ``runs.record_failure``).
+
+Batched forms, so the engine's hot path costs few transactions: ``begin(sent=True)``
+begins (or resumes) an entry and marks it SENT in the same transaction, the one that
+must be durable before the request leaves; ``confirm`` marks CONFIRMED and saves the
+contract's state and id rows with it (``mappings``); ``mark_many`` moves many entries
+(a write-back flush: WRITTEN_BACK) with a few set-wise statements, skipping any entry
+the state machine does not let move there.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from datetime import datetime
 from typing import Any
 
 from sf_stripe_sync.errors import IdempotencyConflict
-from sf_stripe_sync.state import runs
+from sf_stripe_sync.state import mappings, runs
 from sf_stripe_sync.state.codec import (
     decode_dt,
     decode_json,
@@ -35,9 +42,11 @@ from sf_stripe_sync.state.codec import (
     encode_payload,
     mask_optional,
 )
-from sf_stripe_sync.state.errors import StateStoreError, StateUsageError
+from sf_stripe_sync.state.errors import IllegalTransition, StateStoreError, StateUsageError
+from sf_stripe_sync.state.mappings import IdLink
 from sf_stripe_sync.state.records import (
     UNFINISHED_STATES,
+    ContractState,
     JournalEntry,
     JournalState,
     check_transition,
@@ -49,6 +58,7 @@ _COLUMNS = (
     "state, stripe_id, request_ids, error_code, error_message, payload, attempts, "
     "created_at, updated_at"
 )
+FIRST_ATTEMPT = 1
 _UNFINISHED_SQL = ", ".join(f"'{s.value}'" for s in sorted(UNFINISHED_STATES))
 
 
@@ -98,11 +108,15 @@ def begin(
     idempotency_key: str,
     payload: Mapping[str, Any] | None,
     now: datetime,
+    sent: bool = False,
 ) -> JournalEntry:
+    """A PLANNED entry (SENT when ``sent``), or the unfinished one the key has (moved
+    from PLANNED to SENT when ``sent``), or the key's FAILED entry revived."""
     identity = {"contract_key": contract_key, "account": account,
                 "operation": operation, "fingerprint": fingerprint}
     _require(run_id=run_id, order_id=order_id, idempotency_key=idempotency_key, **identity)
     stamp = encode_dt(now)
+    first = JournalState.SENT if sent else JournalState.PLANNED
     latest_row = conn.execute(
         f"SELECT {_COLUMNS} FROM journal WHERE idempotency_key = ? ORDER BY id DESC LIMIT 1",
         (idempotency_key,),
@@ -111,6 +125,11 @@ def begin(
     if latest is not None:
         _check_same_operation(latest, identity)
         if latest.is_unfinished:
+            if sent and latest.state is JournalState.PLANNED:
+                conn.execute("UPDATE journal SET state = ?, updated_at = ? WHERE id = ?",
+                             (JournalState.SENT.value, stamp, latest.id))
+                return latest.model_copy(update={"state": JournalState.SENT,
+                                                 "updated_at": decode_dt(stamp)})
             return latest
         if latest.state is JournalState.FAILED:
             new_payload = encode_payload(payload) if payload is not None else encode_payload(
@@ -119,19 +138,23 @@ def begin(
                 "UPDATE journal SET state = ?, run_id = ?, order_id = ?, error_code = NULL, "
                 "error_message = NULL, payload = ?, attempts = attempts + 1, updated_at = ? "
                 "WHERE id = ?",
-                (JournalState.PLANNED.value, run_id, order_id, new_payload, stamp, latest.id),
+                (first.value, run_id, order_id, new_payload, stamp, latest.id),
             )
             return get(conn, latest.id)
+    encoded = encode_payload(payload)
     row = conn.execute(
         "INSERT INTO journal (run_id, order_id, contract_key, account, operation, "
-        "fingerprint, idempotency_key, state, payload, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "fingerprint, idempotency_key, state, payload, attempts, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (run_id, order_id, contract_key, account, operation, fingerprint, idempotency_key,
-         JournalState.PLANNED.value, encode_payload(payload), stamp, stamp),
+         first.value, encoded, FIRST_ATTEMPT, stamp, stamp),
     ).fetchone()
     if row is None:
         raise StateStoreError("journal insert returned no row id")
-    return get(conn, int(row[0]))
+    # The row just written, decoded as a read would decode it (no second query).
+    return _entry((int(row[0]), run_id, order_id, contract_key, account, operation,
+                   fingerprint, idempotency_key, first.value, None, None, None, None,
+                   encoded, FIRST_ATTEMPT, stamp, stamp))
 
 
 def mark(
@@ -153,14 +176,21 @@ def mark(
     merged_ids = list(current.request_ids)
     merged_ids += [r for r in dict.fromkeys(request_ids) if r and r not in merged_ids]
     stamp = encode_dt(now)
+    message = mask_optional(error_message)
     conn.execute(
         "UPDATE journal SET state = ?, stripe_id = COALESCE(?, stripe_id), request_ids = ?, "
         "error_code = COALESCE(?, error_code), "
         "error_message = COALESCE(?, error_message), updated_at = ? WHERE id = ?",
-        (wanted.value, stripe_id, encode_json(merged_ids), error_code,
-         mask_optional(error_message), stamp, entry_id),
+        (wanted.value, stripe_id, encode_json(merged_ids), error_code, message, stamp,
+         entry_id),
     )
-    updated = get(conn, entry_id)
+    # The row as updated, without reading it back (the same COALESCE rules).
+    updated = current.model_copy(update={
+        "state": wanted, "stripe_id": current.stripe_id if stripe_id is None else stripe_id,
+        "request_ids": tuple(merged_ids),
+        "error_code": current.error_code if error_code is None else error_code,
+        "error_message": current.error_message if message is None else message,
+        "updated_at": decode_dt(stamp)})
     if wanted is JournalState.FAILED:
         runs.record_failure(
             conn, updated.order_id, code=updated.error_code or "failed",
@@ -169,6 +199,71 @@ def mark(
     elif wanted is JournalState.WRITTEN_BACK:
         runs.clear_failure(conn, updated.order_id)
     return updated
+
+
+def confirm(
+    conn: Connection,
+    entry_id: int,
+    *,
+    stripe_id: str,
+    request_ids: Sequence[str],
+    contract: ContractState | None,
+    ids: Sequence[IdLink],
+    now: datetime,
+) -> JournalEntry:
+    """CONFIRMED, with the contract's new state and the id rows, in the caller's
+    transaction: a crash leaves all of them or none."""
+    updated = mark(conn, entry_id, JournalState.CONFIRMED, stripe_id=stripe_id,
+                   request_ids=request_ids, error_code=None, error_message=None, now=now)
+    if contract is not None:
+        mappings.put_contract(conn, contract)
+    for link in ids:
+        mappings.put_id(conn, link.account, link.kind, link.salesforce_id, link.stripe_id, now)
+    return updated
+
+
+CHUNK = 500
+"""Ids per ``IN (...)`` list: far below SQLite's and Postgres's parameter limits."""
+
+
+def _may_move(entry_id: int, current: JournalState, wanted: JournalState) -> bool:
+    try:
+        check_transition(entry_id, current, wanted)
+    except IllegalTransition:
+        return False
+    return True
+
+
+def mark_many(conn: Connection, entry_ids: Sequence[int], state: JournalState,
+              now: datetime) -> list[int]:
+    """Move every entry the state machine lets move to ``state``; the ids moved, in the
+    order given. Others (already further along, unknown) are left alone. FAILED needs
+    an error per entry: ``mark`` it one by one."""
+    wanted = JournalState(state)
+    if wanted is JournalState.FAILED:
+        raise StateUsageError("mark entries FAILED one by one, each with its error")
+    ids = list(dict.fromkeys(int(i) for i in entry_ids))
+    stamp = encode_dt(now)
+    moved: list[int] = []
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(f"SELECT id, state, order_id FROM journal WHERE id IN ({marks})",
+                            chunk).fetchall()
+        legal = {int(r[0]): str(r[2]) for r in rows
+                 if _may_move(int(r[0]), JournalState(r[1]), wanted)}
+        movable = [i for i in chunk if i in legal]
+        if not movable:
+            continue
+        marks = ", ".join("?" * len(movable))
+        conn.execute(f"UPDATE journal SET state = ?, updated_at = ? WHERE id IN ({marks})",
+                     (wanted.value, stamp, *movable))
+        if wanted is JournalState.WRITTEN_BACK:
+            orders = sorted(set(legal[i] for i in movable))
+            marks = ", ".join("?" * len(orders))
+            conn.execute(f"DELETE FROM order_failures WHERE order_id IN ({marks})", orders)
+        moved += movable
+    return moved
 
 
 def unfinished(conn: Connection) -> list[JournalEntry]:

@@ -11,11 +11,15 @@ holder's heartbeat: every lease it holds, extended in one statement. Time is pas
 in (``now``) like everywhere else, so tests need no clock.
 
 Keys are opaque: an order id, or a contract key prefixed by the caller.
+
+``acquire_many`` / ``release_many`` do the same for many keys in one transaction and a
+few set-wise statements (a page's contracts), with the same rules per key.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sf_stripe_sync.state.codec import decode_dt, encode_dt
@@ -86,6 +90,55 @@ def release(conn: Connection, key: str, owner: str) -> None:
     """Give a lease back; releasing a lease one does not hold changes nothing."""
     _check(key, owner)
     conn.execute("DELETE FROM leases WHERE key = ? AND owner = ?", (key, owner))
+
+
+CHUNK = 200
+"""Keys per statement (four parameters each in the upsert): far below both databases'
+parameter limits."""
+
+
+def acquire_many(conn: Connection, keys: Sequence[str], owner: str, ttl_seconds: float,
+                 now: datetime) -> list[str]:
+    """Take every key that is free, expired or already ``owner``'s (``acquire``'s rules,
+    key by key); the keys taken, in the order given."""
+    wanted = list(dict.fromkeys(keys))
+    for key in wanted:
+        _check(key, owner)
+    expires_at = _expiry(now, ttl_seconds)
+    stamp = encode_dt(now, "lease now")
+    taken: list[str] = []
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start:start + CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        held = {str(r[0]): (str(r[1]), decode_dt(str(r[2]))) for r in conn.execute(
+            f"SELECT key, owner, expires_at FROM leases WHERE key IN ({marks})", chunk)}
+        mine = [k for k in chunk if k not in held or held[k][0] == owner or held[k][1] <= now]
+        if not mine:
+            continue
+        # A lease already ours keeps its acquired_at (``acquire`` only extends it).
+        values = ", ".join("(?, ?, ?, ?)" for _ in mine)
+        params: list[str] = []
+        for key in mine:
+            params += [key, owner, stamp, expires_at]
+        conn.execute(
+            f"INSERT INTO leases (key, owner, acquired_at, expires_at) VALUES {values} "
+            "ON CONFLICT (key) DO UPDATE SET acquired_at = CASE WHEN leases.owner = "
+            "excluded.owner THEN leases.acquired_at ELSE excluded.acquired_at END, "
+            "owner = excluded.owner, expires_at = excluded.expires_at", params)
+        taken += mine
+    return taken
+
+
+def release_many(conn: Connection, keys: Sequence[str], owner: str) -> None:
+    """Give back every key of ``keys`` that ``owner`` holds."""
+    wanted = list(dict.fromkeys(keys))
+    for key in wanted:
+        _check(key, owner)
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start:start + CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        conn.execute(f"DELETE FROM leases WHERE owner = ? AND key IN ({marks})",
+                     (owner, *chunk))
 
 
 def holder(conn: Connection, key: str, now: datetime) -> str | None:

@@ -15,6 +15,7 @@ Theory of operation: three small keyed tables, each read and written whole-row.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sf_stripe_sync.state.codec import decode_dt, decode_json, encode_dt, encode_json
 from sf_stripe_sync.state.errors import StateUsageError
@@ -41,6 +42,15 @@ def set_watermark(conn: Connection, source: str, value: datetime, now: datetime)
         "updated_at = excluded.updated_at",
         (source, encode_dt(value, "watermark"), encode_dt(now)),
     )
+
+
+class IdLink(NamedTuple):
+    """One id-map row: in Stripe ``account``, ``stripe_id`` stands for ``salesforce_id``."""
+
+    account: str
+    kind: str
+    salesforce_id: str
+    stripe_id: str
 
 
 def _check_kind(kind: str) -> None:

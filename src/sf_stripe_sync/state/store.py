@@ -43,6 +43,7 @@ from sf_stripe_sync.state.connections import (
     translate,
 )
 from sf_stripe_sync.state.errors import StateStoreError, StateUsageError
+from sf_stripe_sync.state.mappings import IdLink
 from sf_stripe_sync.state.migrations import MIGRATIONS, apply_steps, migrate
 from sf_stripe_sync.state.records import (
     ContractState,
@@ -58,6 +59,7 @@ __all__ = [
     "STATE_FILE_NAME",
     "ContractState",
     "FailedOrder",
+    "IdLink",
     "JournalEntry",
     "JournalState",
     "RunSummary",
@@ -280,6 +282,52 @@ class StateStore:
                 error_code=error_code, error_message=error_message, now=self._clock(),
             )
 
+    def journal_send(
+        self,
+        *,
+        run_id: str,
+        order_id: str,
+        contract_key: str,
+        account: str,
+        operation: str,
+        fingerprint: str,
+        idempotency_key: str,
+        payload: Mapping[str, Any] | None = None,
+    ) -> JournalEntry:
+        """``journal_begin`` and the move to SENT in one transaction, committed before
+        the request leaves (what a crash resumes from). An entry the key already has is
+        resumed: PLANNED becomes SENT, SENT and CONFIRMED stay as they are."""
+        with self._pool.write() as conn:
+            return journal.begin(
+                conn, run_id=run_id, order_id=order_id, contract_key=contract_key,
+                account=account, operation=operation, fingerprint=fingerprint,
+                idempotency_key=idempotency_key, payload=payload, now=self._clock(),
+                sent=True,
+            )
+
+    def journal_confirm(
+        self,
+        entry_id: int,
+        *,
+        stripe_id: str,
+        request_ids: Sequence[str] = (),
+        contract: ContractState | None = None,
+        ids: Sequence[IdLink] = (),
+    ) -> JournalEntry:
+        """Mark the entry CONFIRMED and save the contract's new state and the id-map
+        rows of what Stripe made, in one transaction (all of them, or none)."""
+        with self._pool.write() as conn:
+            return journal.confirm(conn, entry_id, stripe_id=stripe_id,
+                                   request_ids=request_ids, contract=contract, ids=ids,
+                                   now=self._clock())
+
+    def journal_mark_many(self, entry_ids: Sequence[int], state: JournalState) -> list[int]:
+        """Move many entries at once (a write-back flush: WRITTEN_BACK), in one
+        transaction; entries the state machine does not let move are left alone. The
+        ids moved. FAILED is refused (it needs each entry's error: ``journal_mark``)."""
+        with self._pool.write() as conn:
+            return journal.mark_many(conn, entry_ids, state, self._clock())
+
     def journal_entry(self, entry_id: int) -> JournalEntry:
         with self._pool.read() as conn:
             return journal.get(conn, entry_id)
@@ -304,6 +352,17 @@ class StateStore:
         """Take ``key`` for ``owner`` until ``now + ttl``; False when someone else holds it."""
         with self._pool.write() as conn:
             return leases.acquire(conn, key, owner, ttl_seconds, now)
+
+    def acquire_leases(self, keys: Sequence[str], owner: str, ttl_seconds: float,
+                       now: datetime) -> list[str]:
+        """``acquire_lease`` for many keys in one transaction; the keys taken."""
+        with self._pool.write() as conn:
+            return leases.acquire_many(conn, keys, owner, ttl_seconds, now)
+
+    def release_leases(self, keys: Sequence[str], owner: str) -> None:
+        """``release_lease`` for many keys in one transaction."""
+        with self._pool.write() as conn:
+            leases.release_many(conn, keys, owner)
 
     def renew_lease(self, key: str, owner: str, ttl_seconds: float, now: datetime) -> bool:
         with self._pool.write() as conn:

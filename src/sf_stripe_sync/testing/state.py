@@ -21,7 +21,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sf_stripe_sync.errors import IdempotencyConflict
-from sf_stripe_sync.state.errors import StateUsageError
+from sf_stripe_sync.state.errors import IllegalTransition, StateUsageError
+from sf_stripe_sync.state.mappings import IdLink
 from sf_stripe_sync.state.records import (
     ID_KINDS,
     ContractState,
@@ -152,6 +153,54 @@ class MemoryStateStore:
                 self.failures.pop(updated.order_id, None)
             return updated
 
+    def journal_send(
+        self, *, run_id: str, order_id: str, contract_key: str, account: str,
+        operation: str, fingerprint: str, idempotency_key: str,
+        payload: Mapping[str, Any] | None = None,
+    ) -> JournalEntry:
+        with self._lock:  # reentrant: begin and mark as one step
+            entry = self.journal_begin(
+                run_id=run_id, order_id=order_id, contract_key=contract_key,
+                account=account, operation=operation, fingerprint=fingerprint,
+                idempotency_key=idempotency_key, payload=payload)
+            if entry.state is JournalState.PLANNED:
+                entry = self.journal_mark(entry.id, JournalState.SENT)
+            return entry
+
+    def journal_confirm(
+        self, entry_id: int, *, stripe_id: str, request_ids: Sequence[str] = (),
+        contract: ContractState | None = None, ids: Sequence[IdLink] = (),
+    ) -> JournalEntry:
+        with self._lock:
+            for link in ids:  # checked before anything changes: all or nothing
+                if link.kind not in ID_KINDS or not all(link):
+                    raise StateUsageError(f"bad id mapping {link!r}")
+            if contract is not None and not (contract.account and contract.contract_key):
+                raise StateUsageError("a contract state needs a non-empty account and "
+                                      "contract_key")
+            entry = self.journal_mark(entry_id, JournalState.CONFIRMED, stripe_id=stripe_id,
+                                      request_ids=request_ids)
+            if contract is not None:
+                self.put_contract(contract)
+            for link in ids:
+                self.put_id(*link)
+            return entry
+
+    def journal_mark_many(self, entry_ids: Sequence[int], state: JournalState) -> list[int]:
+        if JournalState(state) is JournalState.FAILED:
+            raise StateUsageError("mark entries FAILED one by one, each with its error")
+        moved: list[int] = []
+        with self._lock:
+            for entry_id in dict.fromkeys(entry_ids):
+                if not 0 < entry_id <= len(self.journal):
+                    continue
+                try:
+                    self.journal_mark(entry_id, state)
+                except IllegalTransition:
+                    continue
+                moved.append(entry_id)
+        return moved
+
     def journal_unfinished(self) -> list[JournalEntry]:
         with self._lock:
             return [e for e in self.journal if e.is_unfinished]
@@ -172,6 +221,17 @@ class MemoryStateStore:
                 return False
             self.leases[key] = (owner, now + timedelta(seconds=ttl_seconds))
             return True
+
+    def acquire_leases(self, keys: Sequence[str], owner: str, ttl_seconds: float,
+                       now: datetime) -> list[str]:
+        with self._lock:
+            return [k for k in dict.fromkeys(keys)
+                    if self.acquire_lease(k, owner, ttl_seconds, now)]
+
+    def release_leases(self, keys: Sequence[str], owner: str) -> None:
+        with self._lock:
+            for key in keys:
+                self.release_lease(key, owner)
 
     def release_lease(self, key: str, owner: str) -> None:
         with self._lock:

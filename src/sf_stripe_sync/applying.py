@@ -2,21 +2,22 @@
 write-back.
 
 Theory of operation: the engine hands every plan that sends something here
-(``PlanApplier.apply``). The contract's lease is taken first (a lease another live run
-holds makes the order ``skip``, transient: the next run tries again), then the contract
-state is read again: another run may have applied this very plan while this one was
-planning (a noop, ids repaired). Otherwise the journal entry is begun (PLANNED -> SENT),
-the executor sends the plan, the entry is CONFIRMED with Stripe's ids and request ids,
-the contract state and id map remember what Stripe now holds, and the order's write-back
-is queued in the page's batch; the entry is closed (WRITTEN_BACK) once the batch that
-carries it is flushed (``written_back``). A Stripe failure marks the entry FAILED and
-reports the order through ``failures``. ``crashpoints`` mark the boundaries the
+(``PlanApplier.apply``). The contract's lease is held first (usually taken with its page:
+``run_leases.LeaseBook``; a lease another live run holds makes the order ``skip``,
+transient: the next run tries again), then the contract state is read again: another
+run may have applied this very plan while this one was planning (a noop, ids repaired).
+Otherwise the journal entry is begun and marked SENT in one transaction (durable before
+the request leaves: what a crash resumes from), the executor sends the plan, and one
+more transaction marks the entry CONFIRMED with Stripe's ids and request ids and saves
+what Stripe now holds (the contract state, the id map); the order's write-back is
+queued in the run's batch, and the entries a flush carried are closed (WRITTEN_BACK)
+together in one transaction (``written_back``). A Stripe failure marks the entry FAILED
+and reports the order through ``failures``. ``crashpoints`` mark the boundaries the
 reliability suite kills.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from datetime import datetime
 
@@ -29,11 +30,10 @@ from sf_stripe_sync.failures import FailureRecorder, error_code
 from sf_stripe_sync.operations import apply_plan, contract_status
 from sf_stripe_sync.ports import BillingGateway, RemoteScheduleLike, StateStore
 from sf_stripe_sync.resume import queue_success, repair_ids
-from sf_stripe_sync.run_leases import contract_lease, take_lease
+from sf_stripe_sync.run_leases import LeaseBook, contract_lease
 from sf_stripe_sync.run_report import OrderOutcome
 from sf_stripe_sync.salesforce.writeback import WriteBackBatch
-from sf_stripe_sync.state.errors import IllegalTransition
-from sf_stripe_sync.state.store import ContractState, JournalState
+from sf_stripe_sync.state.store import ContractState, IdLink, JournalState
 
 
 class PlanApplier:
@@ -60,6 +60,8 @@ class PlanApplier:
         self._account = account
         self._gateway = gateway
         self.failures = failures
+        self.leases = LeaseBook(store, lease_owner, lease_ttl, clock)
+        """The contract leases of the open pages (the engine opens and closes pages)."""
 
     def apply(
         self,
@@ -74,7 +76,7 @@ class PlanApplier:
         store = self.store
         account = self._account(plan.stripe_account)
         lease_key = contract_lease(account.name, plan.contract_key)
-        if not take_lease(store, lease_key, self.lease_owner, self.clock, self.lease_ttl):
+        if not self.leases.take(lease_key):
             return OrderOutcome(order.id, "skip", plan, transient=True,
                                 message="another run is working on this contract")
         try:
@@ -84,9 +86,10 @@ class PlanApplier:
                 # Another run applied this very plan while this one was planning.
                 repair_ids(store, bundle, order, plan, batch, state.schedule_id)
                 return OrderOutcome(order.id, "noop", plan, schedule_id=state.schedule_id)
-            return self._journaled(bundle, order, plan, remote, account, batch, confirmed)
+            return self._journaled(bundle, order, plan, remote, account, state, batch,
+                                   confirmed)
         finally:
-            store.release_lease(lease_key, self.lease_owner)
+            self.leases.done(lease_key)
 
     def _journaled(
         self,
@@ -95,17 +98,17 @@ class PlanApplier:
         plan: OrderPlan,
         remote: RemoteScheduleLike | None,
         account: StripeAccountSettings,
+        state: ContractState | None,
         batch: WriteBackBatch,
         confirmed: dict[str, int],
     ) -> OrderOutcome:
         store = self.store
         op_key = op_key_for(plan)
-        entry = store.journal_begin(
+        # Durable as SENT before the request leaves (PLANNED and SENT in one step).
+        entry = store.journal_send(
             run_id=self.owner, order_id=order.id, contract_key=plan.contract_key,
             account=account.name, operation=plan.operation.value,
             fingerprint=plan.fingerprint, idempotency_key=op_key)
-        if entry.state in (JournalState.PLANNED, JournalState.SENT):
-            store.journal_mark(entry.id, JournalState.SENT)
         # A CONFIRMED entry (crash before the contract state was saved) goes through
         # the executor again: its guards find the plan in Stripe and send nothing.
         try:
@@ -117,9 +120,9 @@ class PlanApplier:
                                error_code=error_code(exc), error_message=str(exc))
             return self.failures.failed(bundle, plan, exc, batch, op_key=op_key)
         crashpoint("after_stripe")
-        store.journal_mark(entry.id, JournalState.CONFIRMED, stripe_id=applied.schedule_id,
-                           request_ids=applied.request_ids)
-        self._remember(account, order, plan, applied)
+        contract, ids = self._remember(account, order, plan, applied, state)
+        store.journal_confirm(entry.id, stripe_id=applied.schedule_id,
+                              request_ids=applied.request_ids, contract=contract, ids=ids)
         crashpoint("after_journal")
         queue_success(batch, bundle, order, plan.operation.value, applied.schedule_id,
                       applied.customer_id, key=op_key, request_ids=applied.request_ids,
@@ -136,14 +139,12 @@ class PlanApplier:
     ) -> None:
         """After a flush: close the entries whose records were all written; say which
         orders' write-back failed (their entries stay open for the next run)."""
-        for order_id, entry_id in confirmed.items():
-            if order_id in problems:
-                notes.append(f"write-back of {order_id} incomplete: "
-                             + "; ".join(problems[order_id]))
-                continue
-            # Another run may have finished this write-back first; the writes are idempotent.
-            with contextlib.suppress(IllegalTransition):
-                self.store.journal_mark(entry_id, JournalState.WRITTEN_BACK)
+        for order_id in confirmed.keys() & problems.keys():
+            notes.append(f"write-back of {order_id} incomplete: "
+                         + "; ".join(problems[order_id]))
+        # One transaction for the flush; an entry another run finished first is left.
+        self.store.journal_mark_many([e for o, e in confirmed.items() if o not in problems],
+                                     JournalState.WRITTEN_BACK)
         for order_id, errors in problems.items():
             if order_id not in confirmed:
                 notes.append(f"write-back of {order_id} failed: " + "; ".join(errors))
@@ -156,22 +157,25 @@ class PlanApplier:
         return self.store.get_stripe_id(account.name, "customer", order.account_id)
 
     def _remember(
-        self, account: StripeAccountSettings, order: Order, plan: OrderPlan, applied: Applied
-    ) -> None:
-        store = self.store
-        previous = store.get_contract(account.name, plan.contract_key)
+        self, account: StripeAccountSettings, order: Order, plan: OrderPlan, applied: Applied,
+        previous: ContractState | None,
+    ) -> tuple[ContractState, list[IdLink]]:
+        """The contract's state and id rows once ``applied`` (``previous``: as read under
+        the lease), saved with the CONFIRMED mark in one transaction."""
         applied_ids = set(previous.applied_order_ids) if previous else set()
         applied_ids.update(plan.covers_order_ids)
         applied_ids.add(order.id)
-        store.put_contract(ContractState(
+        state = ContractState(
             account=account.name, contract_key=plan.contract_key,
             schedule_id=applied.schedule_id, customer_id=applied.customer_id,
             applied_fingerprint=plan.fingerprint, applied_order_ids=frozenset(applied_ids),
             status=contract_status(plan.operation),
-            updated_at=self.clock()))
+            updated_at=self.clock())
+        ids = [IdLink(account.name, "schedule", plan.contract_key, applied.schedule_id)]
         if order.account_id:
-            store.put_id(account.name, "customer", order.account_id, applied.customer_id)
-        store.put_id(account.name, "schedule", plan.contract_key, applied.schedule_id)
+            ids.insert(0, IdLink(account.name, "customer", order.account_id,
+                                 applied.customer_id))
+        return state, ids
 
 
 def _success_message(plan: OrderPlan, applied: Applied) -> str:

@@ -68,7 +68,7 @@ from sf_stripe_sync.ports import (
 )
 from sf_stripe_sync.reading import OrderReader, is_missing
 from sf_stripe_sync.resume import finish_interrupted, repair_ids
-from sf_stripe_sync.run_leases import LeaseKeeper, lease_owner, run_lease
+from sf_stripe_sync.run_leases import LeaseKeeper, lease_owner, page_lease_keys, run_lease
 from sf_stripe_sync.run_report import COUNTED, SUCCEEDED, OrderOutcome, RunOptions, RunReport
 from sf_stripe_sync.salesforce.records import SalesforceRecords
 from sf_stripe_sync.salesforce.writeback import WriteBackBatch
@@ -144,6 +144,8 @@ class Engine:
         finally:
             if keeper is not None and self.store is not None:
                 keeper.stop()
+                if self._applier is not None:
+                    self._applier.leases.release_all()
                 self.store.release_lease(run_lease(self.owner), self.lease_owner)
 
     def _run(self, options: RunOptions, keeper: LeaseKeeper | None = None) -> RunReport:
@@ -233,8 +235,15 @@ class Engine:
 
         # A dry-run sends nothing, so it has nothing to wait on and runs on this thread.
         pool = 1 if options.dry_run else self.settings.concurrency_max
-        pipeline = Pipeline(work=work, key=self.records.contract_key,
-                            start_page=self.reader.prefetch_contracts,
+        leases = None if options.dry_run or self._applier is None else self._applier.leases
+
+        def start_page(page: list[OrderBundle]) -> None:
+            if leases is not None:
+                leases.open_page(page, page_lease_keys(
+                    page, self.records.contract_key, self.settings.default_stripe_account))
+            self.reader.prefetch_contracts(page)
+
+        pipeline = Pipeline(work=work, key=self.records.contract_key, start_page=start_page,
                             kind=schedule_kind_of(self.records),
                             kind_limit=lambda: self.concurrency.per_kind,
                             ready_early=lambda bundle: not self.records.contract_id(bundle),
@@ -248,6 +257,8 @@ class Engine:
             with FlushTimer(pending, flush, threshold=self.settings.writeback_flush_records):
                 for page, outcomes in pipeline.run(pages):
                     self.reader.release_contracts(page)
+                    if leases is not None:
+                        leases.close_page(page)
                     if self.on_page is not None:
                         self.on_page(page, outcomes)
                     self._report_page(page, outcomes, options, report)

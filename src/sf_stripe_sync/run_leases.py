@@ -8,6 +8,14 @@ renews all of its leases every third of that (one statement: its heartbeat). A r
 dies anywhere (killed, host lost, network cut) stops beating, and its leases expire one
 TTL later at most; any run on any host then takes them over.
 
+The contract leases of a page are taken together, in one transaction, when the page
+opens (``LeaseBook.open_page``, beside its contract prefetch), and given back together
+when the last open page naming them closes: an order then costs no lease statement of
+its own. The keys are a guess from the raw orders (the default Stripe account, and the
+Contract, else the Order: ``OrgRecords.contract_key``); an order whose lease was not
+taken with its page (held by another run then, or planned for another Stripe account)
+takes its own, as before, and gives it back when it is done.
+
 On the SQLite store (one host) a holder is also recognised by name,
 ``run-<id>@<host>:<pid>``: when it is a process of this host that no longer exists, its
 lease is taken over at once instead of after the TTL. On PostgreSQL, shared by many
@@ -20,10 +28,11 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sf_stripe_sync import observe
+from sf_stripe_sync.core.models import OrderBundle
 from sf_stripe_sync.errors import SyncError
 from sf_stripe_sync.ports import StateStore
 
@@ -88,6 +97,80 @@ def take_lease(store: StateStore, key: str, owner: str, clock: Callable[[], date
                 key, holder)
     store.release_lease(key, holder)
     return store.acquire_lease(key, owner, ttl_seconds, clock())
+
+
+def page_lease_keys(page: Sequence[OrderBundle], contract_key: Callable[[OrderBundle], str],
+                    account: str) -> list[str]:
+    """The contract leases the orders of ``page`` will most likely need (see above)."""
+    return list(dict.fromkeys(contract_lease(account, contract_key(b)) for b in page))
+
+
+class LeaseBook:
+    """A run's contract leases, taken and given back a page at a time (see above).
+
+    ``open_page`` / ``close_page`` count the open pages naming each key; ``take`` is free
+    for a key its page holds, else takes the lease alone (``take_lease``); ``done`` gives
+    back such a lone lease at once; ``release_all`` ends the run."""
+
+    def __init__(self, store: StateStore, owner: str, ttl_seconds: float,
+                 clock: Callable[[], datetime]) -> None:
+        self.store, self.owner, self.ttl_seconds, self.clock = store, owner, ttl_seconds, clock
+        self._lock = threading.Lock()
+        self._pages: dict[int, list[str]] = {}
+        self._named: dict[str, int] = {}
+        """Open pages naming each key."""
+        self._held: set[str] = set()
+        """Keys this run holds until the last page naming them closes."""
+
+    def open_page(self, page: object, keys: Sequence[str]) -> None:
+        with self._lock:
+            self._pages[id(page)] = list(keys)
+            for key in keys:
+                self._named[key] = self._named.get(key, 0) + 1
+            wanted = [k for k in keys if k not in self._held]
+        if wanted:
+            taken = self.store.acquire_leases(wanted, self.owner, self.ttl_seconds, self.clock())
+            with self._lock:
+                self._held.update(k for k in taken if self._named.get(k))
+
+    def take(self, key: str) -> bool:
+        with self._lock:
+            if key in self._held:
+                return True
+        if not take_lease(self.store, key, self.owner, self.clock, self.ttl_seconds):
+            return False
+        with self._lock:
+            if self._named.get(key):
+                self._held.add(key)  # given back with its page
+        return True
+
+    def done(self, key: str) -> None:
+        with self._lock:
+            if key in self._held:
+                return
+        self.store.release_lease(key, self.owner)
+
+    def close_page(self, page: object) -> None:
+        with self._lock:
+            keys = self._pages.pop(id(page), [])
+            free = []
+            for key in keys:
+                self._named[key] -= 1
+                if not self._named[key]:
+                    del self._named[key]
+                    if key in self._held:
+                        self._held.discard(key)
+                        free.append(key)
+        if free:
+            self.store.release_leases(free, self.owner)
+
+    def release_all(self) -> None:
+        with self._lock:
+            free, self._held = sorted(self._held), set()
+            self._pages.clear()
+            self._named.clear()
+        if free:
+            self.store.release_leases(free, self.owner)
 
 
 class LeaseKeeper:

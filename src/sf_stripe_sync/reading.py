@@ -29,6 +29,9 @@ from sf_stripe_sync.salesforce.records import SalesforceRecords, is_missing, mis
 __all__ = ["EPOCH", "OrderReader", "chunks", "is_missing", "missing", "unique"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PREFETCH_BATCH = 1000
+"""Contracts one prefetch reads at most (the Salesforce source: five queries of 200 in
+one composite call)."""
 
 
 class OrderReader:
@@ -50,6 +53,12 @@ class OrderReader:
         self._holders: dict[str, int] = {}
         """Open pages holding each prefetched contract (pages overlap: ``pipeline``)."""
         self._lock = threading.Lock()
+        self._queued: list[str] = []
+        """Contracts waiting for the next prefetch read, in the order pages asked."""
+        self._asked: set[str] = set()
+        """Contracts queued or being read."""
+        self._fetching = threading.Lock()
+        """One prefetch read at a time: pages opened meanwhile join the next one."""
 
     # ------------------------------------------------------------------ pages
 
@@ -91,20 +100,45 @@ class OrderReader:
 
     def prefetch_contracts(self, page: list[OrderBundle]) -> None:
         """Read the page's contracts in batched queries; held until ``release_contracts``
-        (pages overlap, so a contract two open pages share is read once and kept)."""
+        (pages overlap, so a contract two open pages share is read once and kept).
+
+        Pages opened together share one read: one prefetch runs at a time, and it takes
+        every contract queued by then (up to ``PREFETCH_BATCH``), so the pages that
+        arrived while the first page's query was out are read together by the next."""
         wanted = self._contract_ids(page)
         with self._lock:
             for contract_id in wanted:
                 self._holders[contract_id] = self._holders.get(contract_id, 0) + 1
-            missing = [c for c in wanted if c not in self._contracts]
-        if not missing or not isinstance(self.source, ContractPrefetch):
+            missing = [c for c in wanted if c not in self._contracts and c not in self._asked]
+            self._asked.update(missing)
+            self._queued.extend(missing)
+        source = self.source
+        if not isinstance(source, ContractPrefetch):
+            with self._lock:
+                self._queued.clear()
+                self._asked.clear()
             return
-        read = {c: self._normalized(bundles)
-                for c, bundles in self.source.contract_orders_many(missing).items()}
-        with self._lock:
-            for contract_id, found in read.items():
-                if contract_id in self._holders:
-                    self._keep(contract_id, found)
+        mine = set(wanted)
+        while True:
+            with self._fetching:  # also waits for a read of these contracts under way
+                with self._lock:
+                    if not mine & self._asked:
+                        return  # read by this or another page's prefetch
+                    batch = self._queued[:PREFETCH_BATCH]
+                    del self._queued[:PREFETCH_BATCH]
+                self._read_contracts(source, batch)
+
+    def _read_contracts(self, source: ContractPrefetch, batch: list[str]) -> None:
+        try:
+            read = {c: self._normalized(bundles)
+                    for c, bundles in source.contract_orders_many(batch).items()}
+            with self._lock:
+                for contract_id, found in read.items():
+                    if contract_id in self._holders:
+                        self._keep(contract_id, found)
+        finally:
+            with self._lock:
+                self._asked.difference_update(batch)
 
     def release_contracts(self, page: list[OrderBundle]) -> None:
         """The page is done: forget the contracts no open page holds any more."""

@@ -13,7 +13,7 @@ import pytest
 from sf_stripe_sync.config import SalesforceSettings, Settings
 from sf_stripe_sync.core.models import OrderBundle
 from sf_stripe_sync.core.rules import FieldMap, SyncRules
-from sf_stripe_sync.errors import ConfigError
+from sf_stripe_sync.errors import ConfigError, TerminalError
 from sf_stripe_sync.salesforce.auth import SalesforceConnection, connect
 from sf_stripe_sync.salesforce.retry import RetryPolicy
 from sf_stripe_sync.salesforce.source import SalesforceOrderSource, open_source
@@ -163,6 +163,30 @@ def test_contract_orders_are_the_activated_orders_on_the_contract(
     bundles = source.contract_orders(sf_id("800", 1))
     assert [b.order_id for b in bundles] == [sf_id("801", 2)]
     assert source.contract_orders(sf_id("800", 9)) == []
+
+
+def test_many_contracts_are_read_five_queries_a_call(org: LocalOrg) -> None:
+    conn = session_connection(org)
+    source = SalesforceOrderSource(conn, fields=FieldMap(), rules=SyncRules())
+    assert source.selection  # the describes: one call
+    before = conn.api_calls
+    asked = [sf_id("800", n) for n in range(1, 1202)]  # 1,201 contracts: 7 queries of 200
+    found = source.contract_orders_many(asked)
+    assert list(found) == asked
+    assert [b.order_id for b in found[sf_id("800", 1)]] == [sf_id("801", 2)]
+    assert not any(found[c] for c in asked[1:])
+    assert conn.api_calls - before == 2  # five queries in one composite call, then two
+
+
+def test_a_query_refused_inside_a_composite_call_raises_like_the_query_alone(
+        org: LocalOrg) -> None:
+    conn = session_connection(org)
+    with pytest.raises(TerminalError):
+        conn.query_many(["SELECT Id FROM Order", "SELECT Nope FROM Nowhere"])
+    first, second = conn.query_many(["SELECT Id FROM Order WHERE Status = 'Draft'",
+                                     "SELECT Id FROM Order"])
+    assert [r["Id"] for r in first["records"]] == [sf_id("801", 4)]
+    assert second["done"] is False and second["nextRecordsUrl"]  # batch size 2: paged
 
 
 def test_describes_cost_one_batch_call_per_connection(org: LocalOrg) -> None:

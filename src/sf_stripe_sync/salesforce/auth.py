@@ -29,10 +29,10 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 import requests
 from simple_salesforce.api import Salesforce
@@ -43,6 +43,7 @@ from sf_stripe_sync.errors import (
     AuthenticationError,
     ConfigError,
     TerminalError,
+    TransientError,
 )
 from sf_stripe_sync.salesforce.errors import translate
 from sf_stripe_sync.salesforce.retry import RetryPolicy, call_with_retries
@@ -53,6 +54,9 @@ DEFAULT_TIMEOUT_SECONDS = 60.0
 REFRESHABLE_MODES = frozenset({"password", "jwt", "client_credentials"})
 _USAGE = re.compile(r"(?:^|[;,\s])api-usage=(\d+)/(\d+)")
 _LOGIN_PATHS = ("/services/oauth2/", "/services/Soap/u/")
+QUERIES_PER_COMPOSITE = 5
+"""Salesforce: at most 5 sObject Collections or queries among a composite call's
+subrequests."""
 DESCRIBES_PER_BATCH = 25
 """Salesforce: at most 25 subrequests in a ``composite/batch`` call."""
 PREFETCH = ("Order", "OrderItem", "Account", "Contract", "PricebookEntry", "Product2")
@@ -148,6 +152,29 @@ class SalesforceConnection:
     def query(self, soql: str) -> dict[str, Any]:
         result = self.run("query", lambda: self.client.query(soql, timeout=self.timeout))
         return _as_result(result, "query")
+
+    def query_many(self, soqls: Sequence[str]) -> list[dict[str, Any]]:
+        """Up to ``QUERIES_PER_COMPOSITE`` queries in one ``composite`` call (one API
+        call; Salesforce allows five query subrequests a call), each answer as ``query``
+        gives it (a ``nextRecordsUrl`` is then read with ``query_more``). A subrequest
+        Salesforce refused raises as the query alone would: 5xx transient, else terminal."""
+        if len(soqls) > QUERIES_PER_COMPOSITE:
+            raise ValueError(f"at most {QUERIES_PER_COMPOSITE} queries a composite call")
+        if len(soqls) == 1:
+            return [self.query(soqls[0])]
+        version = getattr(self.client, "sf_version", None) or "60.0"
+        references = [f"query{n}" for n in range(len(soqls))]
+        body = json.dumps({"allOrNone": False, "compositeRequest": [
+            {"method": "GET", "url": f"/services/data/v{version}/query/?{urlencode({'q': q})}",
+             "referenceId": reference} for q, reference in zip(soqls, references, strict=True)]})
+        answer = self.rest("POST", "composite", body=body)
+        found = answer.get("compositeResponse") if isinstance(answer, dict) else None
+        by_reference = {str(a.get("referenceId")): a for a in found or []
+                        if isinstance(a, dict)}
+        if set(by_reference) != set(references):
+            raise TerminalError("Salesforce answered a composite call of queries without "
+                                "one answer per query")
+        return [_subquery_result(by_reference[r]) for r in references]
 
     def query_more(self, next_records_url: str) -> dict[str, Any]:
         result = self.run(
@@ -276,6 +303,18 @@ def _field_names(described: Any) -> frozenset[str]:
         for field in (described or {}).get("fields", [])
         if isinstance(field, Mapping) and field.get("name")
     )
+
+
+def _subquery_result(answer: Mapping[str, Any]) -> dict[str, Any]:
+    status = int(answer.get("httpStatusCode") or 0)
+    if status >= 400:
+        errors = answer.get("body")
+        first = errors[0] if isinstance(errors, list) and errors else {}
+        message = (f"Salesforce refused a query: {first.get('errorCode', status)}: "
+                   f"{first.get('message', '')}" if isinstance(first, Mapping)
+                   else f"Salesforce refused a query ({status})")
+        raise TransientError(message) if status >= 500 else TerminalError(message)
+    return _as_result(answer.get("body"), "query")
 
 
 def _as_result(value: Any, action: str) -> dict[str, Any]:

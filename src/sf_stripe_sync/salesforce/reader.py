@@ -15,7 +15,7 @@ without ``attributes`` and without the nested ``Account`` / ``Contract`` /
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from sf_stripe_sync.core.models import OrderBundle
@@ -23,12 +23,17 @@ from sf_stripe_sync.errors import TerminalError
 
 ORDER_RELATIONSHIPS = ("Account", "Contract", "OrderItems")
 ITEM_RELATIONSHIPS = ("PricebookEntry", "Product2")
+QUERIES_PER_CALL = 5
+"""Queries whose first pages ``bundles_many`` reads in one call (Salesforce's limit of
+query subrequests in a composite call)."""
 MAX_PAGES = 1_000_000
 """A guard against an org that keeps answering ``done: false``."""
 
 
 class QueryRunner(Protocol):
     def query(self, soql: str) -> dict[str, Any]: ...
+
+    def query_many(self, soqls: Sequence[str]) -> list[dict[str, Any]]: ...
 
     def query_more(self, next_records_url: str) -> dict[str, Any]: ...
 
@@ -44,7 +49,17 @@ class OrderReader:
 
     def records(self, soql: str) -> Iterator[dict[str, Any]]:
         """Every top-level record of ``soql``, page after page."""
-        result = self._runner.query(soql)
+        yield from self._pages(self._runner.query(soql))
+
+    def bundles_many(self, soqls: Sequence[str]) -> Iterator[OrderBundle]:
+        """The bundles of several queries, their first pages read in one call
+        (``query_many``), further pages one call each."""
+        for start in range(0, len(soqls), QUERIES_PER_CALL):
+            for result in self._runner.query_many(soqls[start:start + QUERIES_PER_CALL]):
+                for record in self._pages(result):
+                    yield self.bundle(record)
+
+    def _pages(self, result: dict[str, Any]) -> Iterator[dict[str, Any]]:
         for _ in range(MAX_PAGES):
             yield from result["records"]
             next_url = result.get("nextRecordsUrl")

@@ -12,8 +12,10 @@ one order query (``soql``) run by ``OrderReader``:
   (or whose items) changed after the watermark, yielded as lists of ``page_size``
   bundles while the query pages are read, so memory stays bounded by one page;
 * ``contract_orders``: the activated Orders on one Contract;
-* ``contract_orders_many``: the same for many Contracts, one query per 200 Contracts
-  (the engine prefetches a page's contracts with it instead of one query each).
+* ``contract_orders_many``: the same for many Contracts, one query per 200 Contracts,
+  five such queries read in one ``composite`` call (one API call for up to 1,000
+  Contracts; the engine prefetches the contracts of the pages it opens together with
+  it instead of one query each).
 """
 
 from __future__ import annotations
@@ -99,13 +101,13 @@ class SalesforceOrderSource:
         """Activated Orders per Contract (every asked id is a key, maybe with no orders)."""
         found: dict[str, list[OrderBundle]] = {str(c): [] for c in contract_ids}
         by_prefix = {key[:15]: key for key in found}
-        for chunk in soql.chunked(contract_ids):
-            query = format_soql(
-                soql.order_select(self.selection)
-                + " WHERE ContractId IN {contracts} AND Status = {status}"
-                " ORDER BY ContractId, EffectiveDate, Id",
-                contracts=chunk, status=self.rules.activated_status)
-            for bundle in self._reader.bundles(query):
+        queries = [format_soql(soql.order_select(self.selection)
+                               + " WHERE ContractId IN {contracts} AND Status = {status}"
+                               " ORDER BY ContractId, EffectiveDate, Id",
+                               contracts=chunk, status=self.rules.activated_status)
+                   for chunk in soql.chunked(contract_ids)]
+        if queries:
+            for bundle in self._reader.bundles_many(queries):
                 contract = str(bundle.order.get("ContractId") or "")
                 key = contract if contract in found else by_prefix.get(contract[:15])
                 if key is not None:

@@ -72,6 +72,7 @@ from sf_stripe_sync.run_leases import LeaseKeeper, lease_owner, page_lease_keys,
 from sf_stripe_sync.run_report import COUNTED, SUCCEEDED, OrderOutcome, RunOptions, RunReport
 from sf_stripe_sync.salesforce.records import SalesforceRecords
 from sf_stripe_sync.salesforce.writeback import WriteBackBatch
+from sf_stripe_sync.warmup import Warmup
 
 __all__ = ["COUNTED", "SUCCEEDED", "Engine", "OrderOutcome", "RunOptions", "RunReport"]
 
@@ -236,8 +237,12 @@ class Engine:
         # A dry-run sends nothing, so it has nothing to wait on and runs on this thread.
         pool = 1 if options.dry_run else self.settings.concurrency_max
         leases = None if options.dry_run or self._applier is None else self._applier.leases
+        warmup = (None if options.dry_run or self._gateway_for is None
+                  else Warmup(self.settings, self._gateway))
 
         def start_page(page: list[OrderBundle]) -> None:
+            if warmup is not None:
+                warmup.first_page(page)
             if leases is not None:
                 leases.open_page(page, page_lease_keys(
                     page, self.records.contract_key, self.settings.default_stripe_account))

@@ -1,0 +1,89 @@
+"""The first page of a run, warmed up: the Stripe reads its first orders wait on, sent
+while the page's contract prefetch is still out.
+
+Theory of operation: a run's first orders cannot be planned before the prices their
+lines bill are read (``price_facts``, once per run per price), and a create cannot be
+sent before Stripe listed the customer's schedules (the guard against a second
+schedule, ``find_schedule``: one listing per customer and run). Made by the workers,
+these reads start only once the page's contract prefetch answered; made here, as soon
+as the page is read, they overlap that query, so the first creates leave that much
+earlier. Only the run's first page is warmed: later pages find the prices read and
+their customers' listings overlap the work of the pages before them.
+
+These are the very reads the workers would make, and the gateway keeps both answers
+for the run (a worker asking for a read under way waits for it), so nothing is read
+twice. A warm-up read that fails is left for the worker that needs the answer to meet
+again, with its own retries and error reporting.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from sf_stripe_sync.config import Settings, StripeAccountSettings
+from sf_stripe_sync.core.models import Order, OrderBundle
+from sf_stripe_sync.core.normalize import normalize_order
+from sf_stripe_sync.core.pricing import price_ids
+from sf_stripe_sync.errors import ConfigError
+from sf_stripe_sync.ports import BillingGateway
+
+READERS = 8
+"""Warm-up reads in flight at once (each gateway paces them like any request)."""
+
+
+class Warmup:
+    """One run's warm-up (``first_page`` warms the first page it is given)."""
+
+    def __init__(self, settings: Settings,
+                 gateway: Callable[[StripeAccountSettings], BillingGateway]) -> None:
+        self.settings = settings
+        self.gateway = gateway
+        self._lock = threading.Lock()
+        self._warmed = False
+
+    def first_page(self, page: list[OrderBundle]) -> None:
+        """Send the reads of the run's first page (later pages: nothing); returns at once."""
+        with self._lock:
+            if self._warmed:
+                return
+            self._warmed = True
+        reads = self._reads(page)
+        if not reads:
+            return
+        pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="sync-warmup")
+        for read in reads:
+            pool.submit(read)
+        pool.shutdown(wait=False)
+
+    def _reads(self, page: list[OrderBundle]) -> list[Callable[[], object]]:
+        by_account: dict[str, tuple[StripeAccountSettings, list[Order]]] = {}
+        for bundle in page:
+            order, _ = normalize_order(bundle, fields=self.settings.fields,
+                                       rules=self.settings.rules)
+            if order is None:
+                continue
+            try:
+                account = self.settings.stripe_account(order.stripe_account)
+            except ConfigError:
+                continue
+            by_account.setdefault(account.name, (account, []))[1].append(order)
+        reads: list[Callable[[], object]] = []
+        for account, orders in by_account.values():
+            gateway = self.gateway(account)
+            # One price a read, so the prices are read side by side.
+            reads += [_price_read(gateway, p) for p in price_ids(orders)]
+            customers = {o.customer_id for o in orders
+                         if o.customer_id and not o.known_schedule_id}
+            reads += [_listing(gateway, c) for c in sorted(customers)]
+        return reads
+
+
+def _price_read(gateway: BillingGateway, price_id: str) -> Callable[[], object]:
+    return lambda: gateway.price_facts([price_id])
+
+
+def _listing(gateway: BillingGateway, customer_id: str) -> Callable[[], object]:
+    # Any contract key: the customer's whole listing is what is kept for the run.
+    return lambda: gateway.find_schedule(customer_id=customer_id, contract_key="")

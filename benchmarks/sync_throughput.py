@@ -40,6 +40,8 @@ from sf_stripe_sync.sandbox.salesforce_org import OrgFaults
 from sf_stripe_sync.sandbox.stripe_emulator import FaultConfig
 
 SEARCH_RATE = 20.0
+FIRST_REQUESTS_SHOWN = 12
+"""The run's first Stripe requests, (sent, answered, endpoint): how the run starts."""
 
 
 def mix_of(name: str, orders: int) -> Mix:
@@ -88,6 +90,8 @@ def result(args: argparse.Namespace, m: Measurement) -> dict[str, Any]:
         "requests_by_endpoint": dict(sorted(m.stripe_by_path.items())),
         "endpoint_busy": endpoint_spans(m),
         "salesforce_timeline": [[round(a, 2), round(b, 2), k] for a, b, k in m.org_timeline],
+        "first_stripe_requests": [[round(a, 2), round(b, 2), e] for a, b, e, _ in
+                                  sorted(m.timeline)[:FIRST_REQUESTS_SHOWN]],
     }
 
 

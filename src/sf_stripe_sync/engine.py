@@ -237,8 +237,9 @@ class Engine:
         # A dry-run sends nothing, so it has nothing to wait on and runs on this thread.
         pool = 1 if options.dry_run else self.settings.concurrency_max
         leases = None if options.dry_run or self._applier is None else self._applier.leases
-        warmup = (None if options.dry_run or self._gateway_for is None
-                  else Warmup(self.settings, self._gateway))
+        warmup = (None if options.dry_run or options.cancel_ids or self.store is None
+                  or self._gateway_for is None else
+                  Warmup(self.settings, self._gateway, self._contract_known))
 
         def start_page(page: list[OrderBundle]) -> None:
             if warmup is not None:
@@ -272,6 +273,9 @@ class Engine:
             # Also when the run stops on an error: what finished is written back now,
             # as the pages before the error would have been.
             flush(*pending.take())
+
+    def _contract_known(self, account: str, contract_key: str) -> bool:
+        return self.store is not None and self.store.get_contract(account, contract_key) is not None
 
     def _report_page(self, page: list[OrderBundle], outcomes: list[OrderOutcome | None],
                      options: RunOptions, report: RunReport) -> None:

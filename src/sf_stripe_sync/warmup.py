@@ -12,8 +12,11 @@ their customers' listings overlap the work of the pages before them.
 
 These are the very reads the workers would make, and the gateway keeps both answers
 for the run (a worker asking for a read under way waits for it), so nothing is read
-twice. A warm-up read that fails is left for the worker that needs the answer to meet
-again, with its own retries and error reporting.
+twice; so only an activated order warms anything (a cancel reads no price), and a
+listing is made only for a contract neither Salesforce nor the state store knows a
+schedule of (``known``): one the run will create. A warm-up read that fails is left
+for the worker that needs the answer to meet again, with its own retries and error
+reporting.
 """
 
 from __future__ import annotations
@@ -37,9 +40,12 @@ class Warmup:
     """One run's warm-up (``first_page`` warms the first page it is given)."""
 
     def __init__(self, settings: Settings,
-                 gateway: Callable[[StripeAccountSettings], BillingGateway]) -> None:
+                 gateway: Callable[[StripeAccountSettings], BillingGateway],
+                 known: Callable[[str, str], bool]) -> None:
+        """``known(account, contract_key)``: whether the state store knows the contract."""
         self.settings = settings
         self.gateway = gateway
+        self.known = known
         self._lock = threading.Lock()
         self._warmed = False
 
@@ -62,7 +68,7 @@ class Warmup:
         for bundle in page:
             order, _ = normalize_order(bundle, fields=self.settings.fields,
                                        rules=self.settings.rules)
-            if order is None:
+            if order is None or order.status != self.settings.rules.activated_status:
                 continue
             try:
                 account = self.settings.stripe_account(order.stripe_account)
@@ -75,7 +81,8 @@ class Warmup:
             # One price a read, so the prices are read side by side.
             reads += [_price_read(gateway, p) for p in price_ids(orders)]
             customers = {o.customer_id for o in orders
-                         if o.customer_id and not o.known_schedule_id}
+                         if o.customer_id and not o.known_schedule_id
+                         and not self.known(account.name, o.contract_key)}
             reads += [_listing(gateway, c) for c in sorted(customers)]
         return reads
 

@@ -29,17 +29,20 @@ def page() -> list[OrderBundle]:
     snapshot = {
         "Account": [{"Id": "001A", "Name": "A", "Stripe_Customer_Id__c": "cus_A"},
                     {"Id": "001B", "Name": "B", "Stripe_Customer_Id__c": "cus_B"},
-                    {"Id": "001N", "Name": "New"}],
+                    {"Id": "001N", "Name": "New"},
+                    {"Id": "001K", "Name": "K", "Stripe_Customer_Id__c": "cus_K"}],
         "Order": [order("801A", "001A"), order("801B", "001B"), order("801N", "001N"),
-                  order("801S", "001B", Stripe_Subscription_Schedule_Id__c="sub_sched_S")],
+                  order("801S", "001B", Stripe_Subscription_Schedule_Id__c="sub_sched_S"),
+                  order("801K", "001K"), order("801X", "001K", Status="Draft")],
         "OrderItem": [item("802A", "801A", "01uA"), item("802B", "801B", "01uB"),
-                      item("802N", "801N", "01uA"), item("802S", "801S", "01uB")],
+                      item("802N", "801N", "01uA"), item("802S", "801S", "01uB"),
+                      item("802K", "801K", "01uA"), item("802X", "801X", "01uC")],
         "PricebookEntry": [{"Id": e, "Product2Id": "01tA", "Stripe_Price_Id__c": f"price_{e}"}
-                           for e in ("01uA", "01uB")],
+                           for e in ("01uA", "01uB", "01uC")],
         "Product2": [{"Id": "01tA", "Name": "Product A"}],
     }
     source = FileOrderSource(snapshot, fields=FieldMap(), rules=SyncRules())
-    return source.orders_by_id(["801A", "801B", "801N", "801S"])
+    return source.orders_by_id(["801A", "801B", "801N", "801S", "801K", "801X"])
 
 
 class Reads:
@@ -68,14 +71,16 @@ def test_the_first_page_reads_its_prices_one_each_and_its_creates_customers_list
         accounts.append(account)
         return reads
 
-    warmup = Warmup(Settings(), gateway)  # type: ignore[arg-type]
+    warmup = Warmup(Settings(), gateway,  # type: ignore[arg-type]
+                    known=lambda account, contract_key: contract_key == "801K")
     warmup.first_page(page())
     for _ in range(4):
         assert reads.done.acquire(timeout=10)
     warmup.first_page(page())  # a later page: nothing more
     assert not reads.done.acquire(timeout=0.2)
-    # cus_B's create needs its listing; 801S updates a known schedule and 801N's
-    # customer does not exist yet (a customer made in the run has no schedules).
+    # cus_B's create needs its listing; 801S updates a known schedule, 801N's customer
+    # does not exist yet (a customer made in the run has no schedules), the store knows
+    # 801K's contract, and the Draft 801X is not synced (its price is not read).
     assert sorted(reads.seen) == ["list cus_A", "list cus_B", "price price_01uA",
                                   "price price_01uB"]
     assert {a.name for a in accounts} == {"default"}

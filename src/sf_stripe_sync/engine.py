@@ -239,11 +239,12 @@ class Engine:
         leases = None if options.dry_run or self._applier is None else self._applier.leases
         warmup = (None if options.dry_run or options.cancel_ids or self.store is None
                   or self._gateway_for is None else
-                  Warmup(self.settings, self._gateway, self._contract_known))
+                  Warmup(self.settings, self._gateway, self._contract_known,
+                         pages=self.settings.pages_ahead))
 
         def start_page(page: list[OrderBundle]) -> None:
             if warmup is not None:
-                warmup.first_page(page)
+                warmup.page(page)
             if leases is not None:
                 leases.open_page(page, page_lease_keys(
                     page, self.records.contract_key, self.settings.default_stripe_account))

@@ -1,5 +1,5 @@
-"""The first page of a run, warmed up: the Stripe reads its first orders wait on, sent
-while the page's contract prefetch is still out.
+"""The first pages of a run, warmed up: the Stripe reads their orders wait on, sent
+while the pages' contract prefetch is still out.
 
 Theory of operation: a run's first orders cannot be planned before the prices their
 lines bill are read (``price_facts``, once per run per price), and a create cannot be
@@ -7,8 +7,9 @@ sent before Stripe listed the customer's schedules (the guard against a second
 schedule, ``find_schedule``: one listing per customer and run). Made by the workers,
 these reads start only once the page's contract prefetch answered; made here, as soon
 as the page is read, they overlap that query, so the first creates leave that much
-earlier. Only the run's first page is warmed: later pages find the prices read and
-their customers' listings overlap the work of the pages before them.
+earlier. Only the pages the run opens at its start are warmed (``pages``: the pipeline's
+``pages_ahead``; the first page alone may hold no create at all): later pages find the
+prices read and their customers' listings overlap the work of the pages before them.
 
 These are the very reads the workers would make, and the gateway keeps both answers
 for the run (a worker asking for a read under way waits for it), so nothing is read
@@ -37,31 +38,35 @@ READERS = 8
 
 
 class Warmup:
-    """One run's warm-up (``first_page`` warms the first page it is given)."""
+    """One run's warm-up (``page`` warms the first ``pages`` pages it is given)."""
 
     def __init__(self, settings: Settings,
                  gateway: Callable[[StripeAccountSettings], BillingGateway],
-                 known: Callable[[str, str], bool]) -> None:
+                 known: Callable[[str, str], bool], *, pages: int = 1) -> None:
         """``known(account, contract_key)``: whether the state store knows the contract."""
         self.settings = settings
         self.gateway = gateway
         self.known = known
         self._lock = threading.Lock()
-        self._warmed = False
+        self._left = max(1, pages)
+        self._pool: ThreadPoolExecutor | None = None
 
-    def first_page(self, page: list[OrderBundle]) -> None:
-        """Send the reads of the run's first page (later pages: nothing); returns at once."""
+    def page(self, page: list[OrderBundle]) -> None:
+        """Send the reads of one of the run's first pages (later pages: nothing); returns
+        at once."""
         with self._lock:
-            if self._warmed:
+            if self._left <= 0:
                 return
-            self._warmed = True
-        reads = self._reads(page)
-        if not reads:
-            return
-        pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="sync-warmup")
-        for read in reads:
+            self._left -= 1
+            last = self._left == 0
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=READERS,
+                                                thread_name_prefix="sync-warmup")
+            pool = self._pool
+        for read in self._reads(page):
             pool.submit(read)
-        pool.shutdown(wait=False)
+        if last:
+            pool.shutdown(wait=False)  # its threads end once its reads are done
 
     def _reads(self, page: list[OrderBundle]) -> list[Callable[[], object]]:
         by_account: dict[str, tuple[StripeAccountSettings, list[Order]]] = {}

@@ -64,6 +64,7 @@ class Reads:
 
 
 def test_the_first_page_reads_its_prices_one_each_and_its_creates_customers_listings() -> None:
+    """(One page warmed: ``pages=1``.)"""
     reads = Reads()
     accounts: list[StripeAccountSettings] = []
 
@@ -73,10 +74,10 @@ def test_the_first_page_reads_its_prices_one_each_and_its_creates_customers_list
 
     warmup = Warmup(Settings(), gateway,  # type: ignore[arg-type]
                     known=lambda account, contract_key: contract_key == "801K")
-    warmup.first_page(page())
+    warmup.page(page())
     for _ in range(4):
         assert reads.done.acquire(timeout=10)
-    warmup.first_page(page())  # a later page: nothing more
+    warmup.page(page())  # a later page: nothing more
     assert not reads.done.acquire(timeout=0.2)
     # cus_B's create needs its listing; 801S updates a known schedule, 801N's customer
     # does not exist yet (a customer made in the run has no schedules), the store knows

@@ -33,7 +33,7 @@ from sf_stripe_sync.core.pricing import price_ids
 from sf_stripe_sync.errors import ConfigError
 from sf_stripe_sync.ports import BillingGateway
 
-READERS = 8
+READERS = 16
 """Warm-up reads in flight at once (each gateway paces them like any request)."""
 
 
@@ -49,7 +49,6 @@ class Warmup:
         self.known = known
         self._lock = threading.Lock()
         self._left = max(1, pages)
-        self._pool: ThreadPoolExecutor | None = None
 
     def page(self, page: list[OrderBundle]) -> None:
         """Send the reads of one of the run's first pages (later pages: nothing); returns
@@ -58,15 +57,17 @@ class Warmup:
             if self._left <= 0:
                 return
             self._left -= 1
-            last = self._left == 0
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=READERS,
-                                                thread_name_prefix="sync-warmup")
-            pool = self._pool
-        for read in self._reads(page):
-            pool.submit(read)
-        if last:
-            pool.shutdown(wait=False)  # its threads end once its reads are done
+        # Finding the reads (normalizing the page) is done beside the prefetch too. Each
+        # page has its own pool, whose threads end once its reads are done.
+        pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="sync-warmup")
+        pool.submit(self._send, page, pool)
+
+    def _send(self, page: list[OrderBundle], pool: ThreadPoolExecutor) -> None:
+        try:
+            for read in self._reads(page):
+                pool.submit(read)
+        finally:
+            pool.shutdown(wait=False)
 
     def _reads(self, page: list[OrderBundle]) -> list[Callable[[], object]]:
         by_account: dict[str, tuple[StripeAccountSettings, list[Order]]] = {}

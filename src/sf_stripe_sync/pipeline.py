@@ -25,8 +25,9 @@ groups of every open page to one thread pool:
   Contract) may run as soon as its page is read, before the prefetch answers, so the
   first Stripe requests leave while the first queries are still out;
 * pages are given back (``yield``) in the order they were read, each when all of its
-  groups have finished, with its results in page order: the caller's report sees
-  exactly what a sequential run gives it.
+  groups and its ``start_page`` have finished (what the caller does with a finished
+  page, e.g. give back what ``start_page`` took, never races it), with its results in
+  page order: the caller's report sees exactly what a sequential run gives it.
 
 A ``limit`` of 1 with ``pool_size`` 1 runs everything on the calling thread, page after
 page (a dry-run, or ``concurrency_max = 1``). An exception from ``work`` stops new groups
@@ -222,7 +223,10 @@ class Pipeline(Generic[T]):
                         wait(list(running))  # a failed prefetch stops the run
                         page.started.result()
                 self._admit(pool, groups, running, busy)
-                while open_pages and open_pages[0].remaining == 0:
+                # A page is done when its groups are, and its start (prefetch, leases)
+                # too: groups that ran early may finish before it.
+                while (open_pages and open_pages[0].remaining == 0
+                       and open_pages[0].started.done()):
                     page = open_pages.popleft()
                     yield page.items, page.results
                 if exhausted and not open_pages:

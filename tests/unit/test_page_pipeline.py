@@ -82,6 +82,23 @@ def test_a_group_without_a_prefetch_need_runs_before_its_page_is_started() -> No
     assert results == ["a", "b"]
 
 
+def test_a_page_whose_groups_all_ran_early_comes_back_only_once_it_is_started() -> None:
+    ran, given_back = threading.Event(), threading.Event()
+    seen_by_start: list[bool] = []
+
+    def start(items: list[Item]) -> None:
+        assert ran.wait(10)  # the early group finished first
+        seen_by_start.append(given_back.wait(0.5))  # was the page handed out meanwhile?
+
+    run = Pipeline(work=lambda item: ran.set() or item[1], key=lambda item: item[0],
+                   start_page=start, limit=lambda: 4, pool_size=4,
+                   ready_early=lambda item: True)
+    for _items, results in run.run([[("early", "a")]]):
+        given_back.set()
+        assert results == ["a"]
+    assert seen_by_start == [False]
+
+
 def test_a_failing_order_stops_the_run_with_its_error() -> None:
     def work(item: Item) -> None:
         if item[1] == "bad":

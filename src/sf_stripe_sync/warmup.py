@@ -25,11 +25,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
-from sf_stripe_sync.config import Settings, StripeAccountSettings
+from sf_stripe_sync.config import StripeAccountSettings
 from sf_stripe_sync.core.models import Order, OrderBundle
 from sf_stripe_sync.core.normalize import normalize_order
 from sf_stripe_sync.core.pricing import price_ids
+from sf_stripe_sync.core.rules import FieldMap, SyncRules
 from sf_stripe_sync.errors import ConfigError
 from sf_stripe_sync.ports import BillingGateway
 
@@ -37,10 +39,20 @@ READERS = 16
 """Warm-up reads in flight at once (each gateway paces them like any request)."""
 
 
+class WarmupSettings(Protocol):
+    """What the warm-up reads (``EngineSettings`` and ``Settings`` both have it)."""
+
+    @property
+    def fields(self) -> FieldMap: ...
+    @property
+    def rules(self) -> SyncRules: ...
+    def stripe_account(self, name: str | None) -> StripeAccountSettings: ...
+
+
 class Warmup:
     """One run's warm-up (``page`` warms the first ``pages`` pages it is given)."""
 
-    def __init__(self, settings: Settings,
+    def __init__(self, settings: WarmupSettings,
                  gateway: Callable[[StripeAccountSettings], BillingGateway],
                  known: Callable[[str, str], bool], *, pages: int = 1) -> None:
         """``known(account, contract_key)``: whether the state store knows the contract."""

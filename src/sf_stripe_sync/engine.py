@@ -139,7 +139,8 @@ class Engine:
     def run(self, options: RunOptions) -> RunReport:
         keeper: LeaseKeeper | None = None
         if self.store is not None and not options.dry_run:
-            keeper = LeaseKeeper(self.store, self.lease_owner, self.lease_ttl, self.clock)
+            keeper = LeaseKeeper(self.store, self.lease_owner, self.lease_ttl, self.clock,
+                                 on_beat=self._applier.leases.beaten if self._applier else None)
         try:
             return self._run(options, keeper)
         finally:

@@ -14,7 +14,10 @@ when the last open page naming them closes: an order then costs no lease stateme
 its own. The keys are a guess from the raw orders (the default Stripe account, and the
 Contract, else the Order: ``OrgRecords.contract_key``); an order whose lease was not
 taken with its page (held by another run then, or planned for another Stripe account)
-takes its own, as before, and gives it back when it is done.
+takes its own, as before, and gives it back when it is done. A lease held for its page
+is trusted while it was written (taken, or renewed by the heartbeat) within two thirds
+of the TTL; past that (the heartbeat is failing) the order takes it again, so a lease
+that expired and was taken over elsewhere is never worked under.
 
 On the SQLite store (one host) a holder is also recognised by name,
 ``run-<id>@<host>:<pid>``: when it is a process of this host that no longer exists, its
@@ -109,8 +112,9 @@ class LeaseBook:
     """A run's contract leases, taken and given back a page at a time (see above).
 
     ``open_page`` / ``close_page`` count the open pages naming each key; ``take`` is free
-    for a key its page holds, else takes the lease alone (``take_lease``); ``done`` gives
-    back such a lone lease at once; ``release_all`` ends the run."""
+    for a key its page holds (while fresh: see above), else takes the lease alone
+    (``take_lease``); ``done`` gives back such a lone lease at once; ``beaten`` is told
+    of each heartbeat; ``release_all`` ends the run."""
 
     def __init__(self, store: StateStore, owner: str, ttl_seconds: float,
                  clock: Callable[[], datetime]) -> None:
@@ -119,8 +123,17 @@ class LeaseBook:
         self._pages: dict[int, list[str]] = {}
         self._named: dict[str, int] = {}
         """Open pages naming each key."""
-        self._held: set[str] = set()
-        """Keys this run holds until the last page naming them closes."""
+        self._held: dict[str, datetime] = {}
+        """Keys this run holds until the last page naming them closes, and the last time
+        each was known to be this run's (taken, or renewed before it could expire)."""
+
+    def beaten(self, at: datetime) -> None:
+        """The heartbeat renewed this run's leases at ``at``: a key written less than a
+        TTL before was still this run's (it could not have expired), so it is now too."""
+        with self._lock:
+            for key, written in self._held.items():
+                if (at - written).total_seconds() < self.ttl_seconds:
+                    self._held[key] = at
 
     def open_page(self, page: object, keys: Sequence[str]) -> None:
         with self._lock:
@@ -129,19 +142,25 @@ class LeaseBook:
                 self._named[key] = self._named.get(key, 0) + 1
             wanted = [k for k in keys if k not in self._held]
         if wanted:
-            taken = self.store.acquire_leases(wanted, self.owner, self.ttl_seconds, self.clock())
+            now = self.clock()
+            taken = self.store.acquire_leases(wanted, self.owner, self.ttl_seconds, now)
             with self._lock:
-                self._held.update(k for k in taken if self._named.get(k))
+                self._held.update((k, now) for k in taken if self._named.get(k))
 
     def take(self, key: str) -> bool:
+        now = self.clock()
         with self._lock:
-            if key in self._held:
+            written = self._held.get(key)
+        if written is not None:
+            if (now - written).total_seconds() < self.ttl_seconds * 2 / 3:
                 return True
+            with self._lock:
+                self._held.pop(key, None)  # not renewed of late: take it again below
         if not take_lease(self.store, key, self.owner, self.clock, self.ttl_seconds):
             return False
         with self._lock:
             if self._named.get(key):
-                self._held.add(key)  # given back with its page
+                self._held[key] = now  # given back with its page
         return True
 
     def done(self, key: str) -> None:
@@ -158,15 +177,14 @@ class LeaseBook:
                 self._named[key] -= 1
                 if not self._named[key]:
                     del self._named[key]
-                    if key in self._held:
-                        self._held.discard(key)
+                    if self._held.pop(key, None) is not None:
                         free.append(key)
         if free:
             self.store.release_leases(free, self.owner)
 
     def release_all(self) -> None:
         with self._lock:
-            free, self._held = sorted(self._held), set()
+            free, self._held = sorted(self._held), {}
             self._pages.clear()
             self._named.clear()
         if free:
@@ -177,10 +195,12 @@ class LeaseKeeper:
     """The heartbeat: renews every lease ``owner`` holds, every third of the TTL."""
 
     def __init__(self, store: StateStore, owner: str, ttl_seconds: float,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime],
+                 on_beat: Callable[[datetime], None] | None = None) -> None:
         self.store = store
         self.owner = owner
         self.ttl_seconds = ttl_seconds
+        self.on_beat = on_beat
         self.clock = clock
         self.beats = 0
         self._stop = threading.Event()
@@ -198,8 +218,11 @@ class LeaseKeeper:
 
     def beat(self) -> None:
         try:
-            self.store.renew_leases(self.owner, self.ttl_seconds, self.clock())
+            now = self.clock()
+            self.store.renew_leases(self.owner, self.ttl_seconds, now)
             self.beats += 1
+            if self.on_beat is not None:
+                self.on_beat(now)
         except SyncError as exc:  # the next beat tries again; the TTL leaves room for two
             log.warning("could not renew the leases of %s: %s", self.owner, exc)
 

@@ -5,7 +5,8 @@ Modules: ``app`` (the registry's order and ``main``), ``registry`` (``Command``,
 ``exits`` (exit codes), ``inputs`` (settings, sandbox options and ``--as-of`` from a
 parsed command line; output); one module per command group declaring its commands
 (``preview``, ``sync``, ``worker``, ``sandbox``, ``catalog``, ``billing``, ``check``,
-``serve``, ``demo``), each beside the ``*_commands`` module its handlers run.
+``serve``, ``demo``), each beside the ``*_commands`` module its handlers run;
+``stripe_steps`` holds what the catalog and billing handlers share.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """The billing state commands: ``billing pull``, ``billing webhook``, ``billing serve-webhooks``
 and ``billing status``.
 
-Theory of operation: as the catalog commands do (``cli.catalog_commands``), each handler opens
-a runtime (real systems, or the in-process sandboxes with ``--salesforce-sandbox`` and
-``--stripe-emulator``), runs the preflight for the billing fields, runs one step and
-prints a summary (``--format json`` for machines). Exit codes: 0 done; 1 some records
-could not be written (the others were); 2 usage or configuration error.
+Theory of operation: as the catalog commands do (``cli.catalog_commands``; the steps
+both share are in ``cli.stripe_steps``), each handler opens a runtime (real systems, or
+the in-process sandboxes with ``--salesforce-sandbox`` and ``--stripe-emulator``), runs
+the preflight for the billing fields, runs one step and prints a summary (``--format
+json`` for machines). Exit codes: 0 done; 1 some records could not be written (the
+others were); 2 usage or configuration error.
 
 * ``billing pull``: Stripe's invoice, subscription and schedule events since the stored
   cursor -> Stripe_Invoice__c records and the state fields of Contracts and Orders;
@@ -24,13 +25,13 @@ from sf_stripe_sync.billing_state.salesforce_side import BillingSalesforce
 from sf_stripe_sync.billing_state.status import billing_status, status_lines
 from sf_stripe_sync.catalog.context import CatalogContext, catalog_context
 from sf_stripe_sync.cli import inputs
-from sf_stripe_sync.cli.catalog_commands import (
+from sf_stripe_sync.cli.exits import EXIT_OK, failed_if
+from sf_stripe_sync.cli.stripe_steps import (
     customer_of,
     read_webhook_payload,
     serve_webhooks,
     verified_event,
 )
-from sf_stripe_sync.cli.exits import EXIT_OK, failed_if
 from sf_stripe_sync.errors import ConfigError
 from sf_stripe_sync.logs import configure_logging
 from sf_stripe_sync.preflight.run import require_ready

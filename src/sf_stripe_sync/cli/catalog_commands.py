@@ -19,19 +19,21 @@ be synced (the others were) or Stripe refused; 2 usage or configuration error.
 from __future__ import annotations
 
 import argparse
-import threading
 from collections.abc import Callable
-from typing import Any
 
 from sf_stripe_sync.catalog.context import CatalogContext, catalog_context, make_push
 from sf_stripe_sync.catalog.entitlements import EntitlementSync, active_entitlements
 from sf_stripe_sync.catalog.portal import PortalConfigurations, role_of_contact
 from sf_stripe_sync.catalog.pull import CatalogPull
-from sf_stripe_sync.catalog.webhooks import WebhookEndpoint, verify_event
 from sf_stripe_sync.cli import inputs
 from sf_stripe_sync.cli.exits import EXIT_OK, failed_if
-from sf_stripe_sync.config import resolve_secret
-from sf_stripe_sync.errors import TerminalError, UsageError
+from sf_stripe_sync.cli.stripe_steps import (
+    customer_of,
+    read_webhook_payload,
+    serve_webhooks,
+    verified_event,
+)
+from sf_stripe_sync.errors import UsageError
 from sf_stripe_sync.logs import configure_logging
 from sf_stripe_sync.preflight.run import require_ready
 from sf_stripe_sync.runtime import Runtime, open_runtime
@@ -84,47 +86,6 @@ def run_pull(args: argparse.Namespace) -> int:
     return _run(args, step)
 
 
-def webhook_secret(ctx: CatalogContext, env_name: str) -> Any:
-    """The webhook signing secret named by ``env_name`` (the preflight made sure it is set)."""
-    secret = resolve_secret(env_name, ctx.settings)
-    assert secret is not None
-    return secret
-
-
-def read_webhook_payload(args: argparse.Namespace) -> bytes:
-    """The raw delivery body of ``--payload``, read before anything is opened."""
-    try:
-        payload: bytes = args.payload.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read webhook payload {args.payload}: {exc.strerror}") from exc
-    return payload
-
-
-def verified_event(args: argparse.Namespace, payload: bytes, ctx: CatalogContext,
-                   secret_env: str) -> dict[str, Any]:
-    """The delivery's event once its ``--signature`` checks out, within ``--tolerance``
-    seconds (else the configured window)."""
-    tolerance = (args.tolerance if args.tolerance is not None
-                 else ctx.settings.catalog.webhook_tolerance_seconds)
-    return verify_event(payload, args.signature, webhook_secret(ctx, secret_env),
-                        tolerance=tolerance)
-
-
-def serve_webhooks(args: argparse.Namespace, rt: Runtime, ctx: CatalogContext,
-                   apply: Callable[[dict[str, Any]], str], secret_env: str, what: str) -> int:
-    """Take signed deliveries on ``--host``/``--port`` and ``apply`` each, until Ctrl-C."""
-    endpoint = WebhookEndpoint(apply, webhook_secret(ctx, secret_env),
-                               tolerance=ctx.settings.catalog.webhook_tolerance_seconds)
-    endpoint.start(host=args.host, port=args.port)
-    print(f"listening for {what} at {endpoint.url} ({rt.describe}); Ctrl-C to stop",
-          flush=True)
-    try:
-        threading.Event().wait()
-    finally:
-        endpoint.stop()
-    return EXIT_OK
-
-
 def run_webhook(args: argparse.Namespace) -> int:
     payload = read_webhook_payload(args)
 
@@ -147,18 +108,6 @@ def run_serve_webhooks(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------- customer access
-
-def customer_of(ctx: CatalogContext, account_id: str) -> str:
-    account = ctx.salesforce.account(account_id)
-    if account is None:
-        raise UsageError(f"Account {account_id} was not found in Salesforce")
-    customer = account.get(ctx.settings.fields.account_customer)
-    if not customer:
-        raise TerminalError(f"Account {account_id} has no Stripe customer yet "
-                            f"({ctx.settings.fields.account_customer} is empty); sync one of "
-                            "its orders first", code="missing_customer")
-    return str(customer)
-
 
 def run_entitlements(args: argparse.Namespace) -> int:
     def step(ctx: CatalogContext, rt: Runtime) -> int:

@@ -37,8 +37,8 @@ class Stand:
     def sync(self, *, cancel_ids: tuple[str, ...] = ()) -> RunReport:
         settings = EngineSettings.of(load_settings(None, state_dir=self.state_dir))
         engine = Engine(settings=settings,
-                        source=self.org, writer=self.org, gateway_for=lambda _: self.stripe,
-                        store=self.store, clock=lambda: NOW)
+                        source=self.org, writer=self.org, records=self.org,
+                        gateway_for=lambda _: self.stripe, store=self.store, clock=lambda: NOW)
         return engine.run(RunOptions(as_of=AS_OF, cancel_ids=cancel_ids))
 
     def record(self, sobject: str, record_id: str) -> dict[str, Any]:

@@ -3,44 +3,78 @@
 Theory of operation: ``config.py`` reads TOML and the environment and builds these;
 the core only ever receives them as arguments, so it stays free of I/O. ``FieldMap``
 names every non-standard Salesforce field the engine reads or writes (defaults from
-DESIGN 2, "Field names"); ``SyncRules`` holds the knobs that change what a plan is.
+DESIGN 2, "Field names"), each declaring with ``ReadOn`` where it is read, so adding one
+is one line here; ``SyncRules`` holds the knobs that change what a plan is.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sf_stripe_sync.core.limits import metadata_key_problems
 
 
+class ReadOn:
+    """Declares where the reader selects a ``FieldMap`` field: the sObjects it is read on
+    (in the order a value is looked for) and whether the org must have it there
+    (``required``, or ``required_when`` naming a ``SyncRules`` flag that makes it so).
+    ``salesforce.describe`` selects every field so declared; a field without it (the
+    write-only Sync_Log__c names) is not selected."""
+
+    __slots__ = ("required", "required_when", "sobjects")
+
+    def __init__(self, *sobjects: str, required: bool = False,
+                 required_when: str | None = None) -> None:
+        self.sobjects = sobjects
+        self.required = required
+        self.required_when = required_when
+
+    def __repr__(self) -> str:
+        return f"ReadOn{self.sobjects!r}"
+
+
 class FieldMap(BaseModel):
+    """Fields are declared in the order each sObject's SOQL selects them."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    order_item_price: str = "Stripe_Price_Id__c"
-    pricebook_entry_price: str = "Stripe_Price_Id__c"
-    product_stripe_id: str = "Stripe_Product_Id__c"
-    account_customer: str = "Stripe_Customer_Id__c"
-    order_schedule: str = "Stripe_Subscription_Schedule_Id__c"
-    contract_schedule: str = "Stripe_Subscription_Schedule_Id__c"
-    order_stripe_account: str = "Stripe_Account__c"
-    collection_method: str = "Stripe_Collection_Method__c"
-    """Read on the OrderItem, then on the Order."""
-    days_until_due: str = "Days_Until_Due__c"
-    """Read on the OrderItem, then on the Order."""
-    discount_amount_off: str = "Discount_Amount_Off__c"
-    discount_percent_off: str = "Discount_Percent_Off__c"
-    default_payment_method: str | None = None
-    """Optional field (Contract, then Account) holding a saved Stripe payment method id."""
-    product_billing_frequency: str | None = "Billing_Frequency__c"
-    """Product2 field whose value ``SyncRules.one_time_frequency`` marks a one-time line."""
-    currency: str = "CurrencyIsoCode"
+    order_schedule: Annotated[str, ReadOn("Order", required=True)] = (
+        "Stripe_Subscription_Schedule_Id__c")
+    contract_schedule: Annotated[str, ReadOn("Contract", required=True)] = (
+        "Stripe_Subscription_Schedule_Id__c")
+    order_stripe_account: Annotated[str, ReadOn("Order")] = "Stripe_Account__c"
+    currency: Annotated[str, ReadOn("Order", "OrderItem", "PricebookEntry")] = (
+        "CurrencyIsoCode")
     """Absent in single-currency orgs: ``SyncRules.default_currency`` is used then."""
-    sync_status: str = "Stripe_Sync_Status__c"
-    sync_error: str = "Stripe_Sync_Error__c"
-    last_synced_at: str = "Stripe_Last_Synced_At__c"
+    collection_method: Annotated[str, ReadOn("OrderItem", "Order")] = (
+        "Stripe_Collection_Method__c")
+    """Read on the OrderItem, then on the Order."""
+    days_until_due: Annotated[str, ReadOn("OrderItem", "Order")] = "Days_Until_Due__c"
+    """Read on the OrderItem, then on the Order."""
+    discount_amount_off: Annotated[str, ReadOn("Order", "OrderItem")] = (
+        "Discount_Amount_Off__c")
+    discount_percent_off: Annotated[str, ReadOn("Order", "OrderItem")] = (
+        "Discount_Percent_Off__c")
+    order_item_price: Annotated[str, ReadOn("OrderItem", required=True)] = (
+        "Stripe_Price_Id__c")
+    pricebook_entry_price: Annotated[str, ReadOn("PricebookEntry", required=True)] = (
+        "Stripe_Price_Id__c")
+    product_stripe_id: Annotated[
+        str, ReadOn("Product2", required_when="create_missing_prices")] = (
+        "Stripe_Product_Id__c")
+    account_customer: Annotated[str, ReadOn("Account", required=True)] = (
+        "Stripe_Customer_Id__c")
+    default_payment_method: Annotated[str | None, ReadOn("Contract", "Account")] = None
+    """Optional field (Contract, then Account) holding a saved Stripe payment method id."""
+    product_billing_frequency: Annotated[str | None, ReadOn("Product2")] = (
+        "Billing_Frequency__c")
+    """Product2 field whose value ``SyncRules.one_time_frequency`` marks a one-time line."""
+    sync_status: Annotated[str, ReadOn("Order")] = "Stripe_Sync_Status__c"
+    sync_error: Annotated[str, ReadOn("Order")] = "Stripe_Sync_Error__c"
+    last_synced_at: Annotated[str, ReadOn("Order")] = "Stripe_Last_Synced_At__c"
     sync_log_object: str = "Sync_Log__c"
     sync_log_order: str = "Order__c"
     sync_log_operation: str = "Operation__c"
@@ -51,6 +85,20 @@ class FieldMap(BaseModel):
     sync_log_sync_key: str = "Sync_Key__c"
     """Unique external id of a Sync_Log__c: one record per operation, whichever host
     writes it (upserted on this field)."""
+
+
+def field_reads() -> tuple[tuple[str, ReadOn], ...]:
+    """(setting, declaration) of every ``FieldMap`` field the reader selects, in order."""
+    return _FIELD_READS
+
+
+def field_read(setting: str) -> ReadOn | None:
+    """Where the ``FieldMap`` field ``setting`` is read (None: it is not read)."""
+    return next((read for name, read in _FIELD_READS if name == setting), None)
+
+
+_FIELD_READS = tuple((name, meta) for name, info in FieldMap.model_fields.items()
+                     for meta in info.metadata if isinstance(meta, ReadOn))
 
 
 class SyncRules(BaseModel):

@@ -1,8 +1,9 @@
 """Which fields to read from each sObject, checked against the org's describe.
 
 Theory of operation: ``wanted_fields`` lists, per sObject, the standard fields the
-normalizer reads plus every field the configurable ``FieldMap`` names, each marked
-required or optional. ``resolve_fields`` checks that list against the org's describe
+normalizer reads plus every field the configurable ``FieldMap`` names, on the sObjects
+its ``ReadOn`` declaration gives (a new mapped field is selected with no edit here), each
+marked required or optional. ``resolve_fields`` checks that list against the describe
 (fetched once per connection by ``SalesforceConnection.fields_of``, all six sObjects in
 one ``composite/batch`` call):
 
@@ -25,7 +26,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sf_stripe_sync.core.rules import FieldMap, SyncRules
+from sf_stripe_sync.core.rules import FieldMap, SyncRules, field_reads
 from sf_stripe_sync.errors import ConfigError
 
 ORDER = "Order"
@@ -105,32 +106,13 @@ def wanted_fields(
         for name, required in pairs
     ]
 
-    def add(sobject: str, setting: str, required: bool) -> None:
+    for setting, read in field_reads():  # each FieldMap field where it declares it is read
         name = getattr(fields, setting)
+        required = read.required or bool(read.required_when
+                                          and getattr(rules, read.required_when))
         if name:
-            wanted.append(WantedField(sobject, name, required, f"fields.{setting}"))
-
-    add(ORDER, "order_schedule", True)
-    add(ORDER, "order_stripe_account", False)
-    add(ORDER, "currency", False)
-    add(ORDER_ITEM, "currency", False)
-    add(PRICEBOOK_ENTRY, "currency", False)
-    for sobject in (ORDER, ORDER_ITEM):
-        add(sobject, "collection_method", False)
-        add(sobject, "days_until_due", False)
-        add(sobject, "discount_amount_off", False)
-        add(sobject, "discount_percent_off", False)
-    add(ORDER, "sync_status", False)
-    add(ORDER, "sync_error", False)
-    add(ORDER, "last_synced_at", False)
-    add(ORDER_ITEM, "order_item_price", True)
-    add(PRICEBOOK_ENTRY, "pricebook_entry_price", True)
-    add(PRODUCT, "product_stripe_id", rules.create_missing_prices)
-    add(PRODUCT, "product_billing_frequency", False)
-    add(ACCOUNT, "account_customer", True)
-    add(CONTRACT, "contract_schedule", True)
-    add(CONTRACT, "default_payment_method", False)
-    add(ACCOUNT, "default_payment_method", False)
+            wanted.extend(WantedField(sobject, name, required, f"fields.{setting}")
+                          for sobject in read.sobjects)
     for sobject, names in (extra_fields or {}).items():
         wanted.extend(WantedField(sobject, name, False, "extra_fields") for name in names)
     return wanted

@@ -81,8 +81,29 @@ class Discount(Frozen):
         return {"percent_off": int(pct) if pct == pct.to_integral_value() else float(pct)}
 
 
+class StripePhaseParam:
+    """Declares a plain-text phase property copied as is: read from the ``FieldMap``
+    setting ``field`` (on the sObjects its ``ReadOn`` gives), sent as the Stripe phase
+    parameter ``key`` and read back from it. ``stripe.params`` / ``stripe.convert`` and
+    ``core.order_lines`` handle every property so declared; a unit test checks each key
+    against the SDK's phase TypedDicts."""
+
+    __slots__ = ("field", "key")
+
+    def __init__(self, key: str, *, field: str) -> None:
+        self.key = key
+        self.field = field
+
+    def __repr__(self) -> str:
+        return f"StripePhaseParam({self.key!r}, field={self.field!r})"
+
+
 class PhaseProperties(Frozen):
-    """Properties every item of one phase must agree on (else ``property_conflict``)."""
+    """Properties every item of one phase must agree on (else ``property_conflict``).
+
+    A plain-text property is one annotated line here, e.g.
+    ``description: Annotated[str | None, StripePhaseParam("description",
+    field="phase_description")] = None``; the others are handled by name."""
 
     currency: str
     collection_method: CollectionMethod = "charge_automatically"
@@ -90,6 +111,16 @@ class PhaseProperties(Frozen):
     default_payment_method: str | None = None
     discount: Discount | None = None
     """The order-level discount, applied to the whole phase."""
+
+
+def plain_phase_params(model: type[BaseModel] = PhaseProperties
+                       ) -> tuple[tuple[str, StripePhaseParam], ...]:
+    """(property, declaration) of every ``StripePhaseParam`` property of ``model``."""
+    return tuple((name, meta) for name, info in model.model_fields.items()
+                 for meta in info.metadata if isinstance(meta, StripePhaseParam))
+
+
+PLAIN_PHASE_PARAMS = plain_phase_params()
 
 
 class PriceFacts(Frozen):

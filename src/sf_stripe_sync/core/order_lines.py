@@ -6,8 +6,10 @@ method). Per item: a missing ServiceDate / EndDate falls back to the Order's and
 ``end_date_inclusive`` moves an inclusive end one day later (half-open periods);
 quantities must be whole numbers; the Stripe price resolves from the OrderItem, then
 the PricebookEntry; collection settings from the OrderItem, then the Order; discounts
-through ``core.discounts``. A line with any problem is reported through the
-``RecordCheck`` and left out; a duplicated or foreign item is refused.
+through ``core.discounts``; a plain-text property declared on ``PhaseProperties``
+(``StripePhaseParam``) from its FieldMap field, generically. A line with any problem
+is reported through the ``RecordCheck`` and left out; a duplicated or foreign item is
+refused.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sf_stripe_sync.core.dates import ONE_DAY
 from sf_stripe_sync.core.discounts import discount_from_record
 from sf_stripe_sync.core.issues import IssueCode
 from sf_stripe_sync.core.models import (
+    PLAIN_PHASE_PARAMS,
     CollectionMethod,
     OrderBundle,
     OrderLine,
@@ -32,7 +35,7 @@ from sf_stripe_sync.core.money import (
     to_minor_units,
 )
 from sf_stripe_sync.core.record_check import RecordCheck, mapped_metadata, text
-from sf_stripe_sync.core.rules import FieldMap, SyncRules
+from sf_stripe_sync.core.rules import FieldMap, SyncRules, field_read
 
 COLLECTION_METHODS: tuple[CollectionMethod, ...] = ("charge_automatically", "send_invoice")
 
@@ -190,6 +193,22 @@ def _line_money(item: Mapping[str, Any], ctx: OrderContext) -> dict[str, Any]:
     }
 
 
+def _plain_properties(item: Mapping[str, Any], ctx: OrderContext) -> dict[str, Any]:
+    """Each declared plain-text phase property (``StripePhaseParam``): the first value
+    of its FieldMap field on the sObjects the field's ``ReadOn`` names, in that order."""
+    out: dict[str, Any] = {}
+    for name, param in PLAIN_PHASE_PARAMS:
+        setting, read = getattr(ctx.fields, param.field), field_read(param.field)
+        if not setting or read is None:
+            continue
+        bundle = ctx.bundle
+        records = {"OrderItem": item, "Order": bundle.order, "Contract": bundle.contract,
+                   "Account": bundle.account}
+        values = (text((records.get(sobject) or {}).get(setting)) for sobject in read.sobjects)
+        out[name] = next((value for value in values if value is not None), None)
+    return out
+
+
 def _line(item: Mapping[str, Any], item_id: str, ctx: OrderContext,
           check: RecordCheck) -> OrderLine | None:
     before = len(check.issues)
@@ -234,6 +253,7 @@ def _line(item: Mapping[str, Any], item_id: str, ctx: OrderContext,
             days_until_due=days,
             default_payment_method=ctx.payment_method,
             discount=ctx.discount,
+            **_plain_properties(item, ctx),
         ),
         original_item_id=original,
         product_id=text(item.get("Product2Id")) or text(entry.get("Product2Id")),

@@ -14,7 +14,8 @@ Mapping decisions:
   discount id instead of a coupon, cannot be represented without losing it, so it is
   refused (``TerminalError``, code ``unsupported_schedule``) rather than silently dropped.
 * ``collection_method`` / ``days_until_due`` / ``default_payment_method`` fall back to the
-  schedule's ``default_settings`` when the phase leaves them unset.
+  schedule's ``default_settings`` when the phase leaves them unset; a plain-text
+  property declared with ``StripePhaseParam`` is read from its key as is (empty: None).
 * A ``release`` schedule's last phase is open-ended in core terms (Stripe fills in an
   end date one billing period out, but the subscription goes on after it).
 * The item metadata key ``salesforce_order_item_id`` (comma-separated) becomes
@@ -40,6 +41,7 @@ from sf_stripe_sync.core.metadata_keys import META_FINGERPRINT as META_FINGERPRI
 from sf_stripe_sync.core.metadata_keys import META_ORDER_ID as META_ORDER_ID
 from sf_stripe_sync.core.metadata_keys import META_ORDER_ITEM_IDS as META_ORDER_ITEM_IDS
 from sf_stripe_sync.core.models import (
+    PLAIN_PHASE_PARAMS,
     Discount,
     OneTimeItem,
     Phase,
@@ -205,6 +207,11 @@ def _days_until_due(raw: Mapping[str, Any] | None) -> int | None:
     return None
 
 
+def _plain_properties(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Each declared plain-text phase property, from its Stripe key (empty -> None)."""
+    return {name: raw.get(param.key) or None for name, param in PLAIN_PHASE_PARAMS}
+
+
 def _phase(raw: Mapping[str, Any], defaults: Mapping[str, Any], *, open_end: bool,
            where: str, fallback_currency: str) -> Phase:
     start = from_unix(raw.get("start_date"))
@@ -222,6 +229,7 @@ def _phase(raw: Mapping[str, Any], defaults: Mapping[str, Any], *, open_end: boo
         default_payment_method=object_id(raw.get("default_payment_method"))
         or object_id(defaults.get("default_payment_method")),
         discount=_discount(raw.get("discounts"), where),
+        **_plain_properties(raw),
     )
     items = tuple(_item(item, f"{where} item {n}") for n, item in enumerate(raw.get("items") or ()))
     once = tuple(_once(item, start, f"{where} invoice item {n}")

@@ -12,7 +12,9 @@ the line carries its own discount, so an order discount never reaches a setup fe
 
 A schedule's phases are built ONCE (``schedule_phases``, from one phase, item and
 one-time charge builder each), for a create and an update alike, so a field mapped onto
-a phase or an item is added in one place; the operation-specific parts go around them.
+a phase or an item is added in one place (a plain-text phase property declared with
+``StripePhaseParam`` on ``PhaseProperties`` needs no edit here at all); the
+operation-specific parts go around them.
 Create sends every phase, the first starting at the plan's start (or ``now``). Update
 sends the phases that have not ended before the schedule's current phase; the first one
 keeps the current phase's start date, because Stripe refuses to move it.
@@ -20,9 +22,9 @@ keeps the current phase's start date, because Stripe refuses to move it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from datetime import datetime
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 
 from stripe.params import (
     CustomerCreateParams,
@@ -39,6 +41,7 @@ from stripe.params import (
 
 from sf_stripe_sync.core.limits import CUSTOMER_NAME_MAX, fit_text
 from sf_stripe_sync.core.models import (
+    PLAIN_PHASE_PARAMS,
     CustomPrice,
     DesiredSchedule,
     OneTimeItem,
@@ -174,6 +177,10 @@ def _phase(kind: type[SentPhase], index: int, phase: Phase, coupons: Mapping[str
         out["invoice_settings"] = {"days_until_due": props.days_until_due}
     if props.default_payment_method:
         out["default_payment_method"] = props.default_payment_method
+    for name, param in PLAIN_PHASE_PARAMS:  # declared keys, checked against kind by a test
+        value = getattr(props, name)
+        if value:
+            cast(MutableMapping[str, object], out)[param.key] = value
     coupon = coupon_id(props.discount, phase_slot(index), coupons)
     if coupon is not None:
         out["discounts"] = [{"coupon": coupon}]

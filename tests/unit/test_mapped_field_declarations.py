@@ -15,8 +15,9 @@ from stripe.params import (
     SubscriptionScheduleUpdateParamsPhase,
 )
 
-from sf_stripe_sync.core import order_lines
+from sf_stripe_sync.core import fingerprint, order_lines
 from sf_stripe_sync.core.models import (
+    DesiredSchedule,
     OrderBundle,
     Phase,
     PhaseProperties,
@@ -130,3 +131,19 @@ def test_a_phase_with_no_optional_property_set_sends_none_of_them() -> None:
                   properties=PhaseProperties(currency="usd"))
     sent = params._phase(SubscriptionScheduleCreateParamsPhase, 0, phase, {}, {})
     assert set(sent) == {"items", "collection_method", "currency"}
+
+
+def test_an_unset_declared_property_leaves_the_fingerprint_as_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fingerprint, "PLAIN_PHASE_PARAMS", plain_phase_params(_Described))
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def schedule_fp(properties: PhaseProperties) -> str:
+        phase = Phase(start=start, end=None, items=(), properties=properties)
+        schedule = DesiredSchedule(phases=(phase,), end_behavior="cancel")
+        return fingerprint.fingerprint(fingerprint.canonical_schedule(schedule))
+
+    before = schedule_fp(PhaseProperties(currency="usd"))
+    assert schedule_fp(_Described(currency="usd")) == before
+    assert schedule_fp(_Described(currency="usd", description="Gold plan")) != before

@@ -33,7 +33,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sf_stripe_sync.core.dates import to_unix
-from sf_stripe_sync.core.models import DesiredSchedule, Phase, PhaseItem
+from sf_stripe_sync.core.models import PLAIN_PHASE_PARAMS, DesiredSchedule, Phase, PhaseItem
 
 
 def canonical(value: Any) -> Any:
@@ -145,12 +145,24 @@ def _without_money(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _without_unset_plain(properties: dict[str, Any]) -> dict[str, Any]:
+    """A declared plain-text phase property (``StripePhaseParam``) left out while unset,
+    so adding one keeps every plan that does not set it hashing as before (no replace of
+    every schedule on upgrade)."""
+    for name, _ in PLAIN_PHASE_PARAMS:
+        if properties.get(name) is None:
+            properties.pop(name, None)
+    return properties
+
+
 def _canonical_phase(phase: Phase) -> dict[str, Any]:
     items = sorted(phase.items, key=_item_order)
     # The items are canonicalised below, in their fixed order: not twice.
     data: dict[str, Any] = _without_money({
         name: canonical(getattr(phase, name))
         for name in sorted(type(phase).model_fields) if name not in ("items", *MONEY_KEYS)})
+    if PLAIN_PHASE_PARAMS:
+        data["properties"] = _without_unset_plain(data["properties"])
     data["items"] = [
         _without_money({**canonical(i), "order_item_ids": sorted(i.order_item_ids)})
         for i in items

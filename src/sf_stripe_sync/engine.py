@@ -248,7 +248,7 @@ class Engine:
                 warmup.page(page)
             if leases is not None:
                 leases.open_page(page, page_lease_keys(
-                    page, self.records.contract_key, self.settings.default_stripe_account))
+                    page, self.records, lambda name: self.settings.stripe_account(name).name))
             self.reader.prefetch_contracts(page)
 
         pipeline = Pipeline(work=work, key=self.records.contract_key, start_page=start_page,

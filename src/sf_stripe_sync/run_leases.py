@@ -11,10 +11,10 @@ TTL later at most; any run on any host then takes them over.
 The contract leases of a page are taken together, in one transaction, when the page
 opens (``LeaseBook.open_page``, beside its contract prefetch), and given back together
 when the last open page naming them closes: an order then costs no lease statement of
-its own. The keys are a guess from the raw orders (the default Stripe account, and the
-Contract, else the Order: ``OrgRecords.contract_key``); an order whose lease was not
-taken with its page (held by another run then, or planned for another Stripe account)
-takes its own, as before, and gives it back when it is done. A lease held for its page
+its own. The keys are a guess from the raw orders (the Stripe account each names, and
+the Contract, else the Order: ``OrgRecords``); an order whose lease was not taken with
+its page (held by another run then, or keyed differently once planned) takes its own,
+as before, and gives it back when it is done. A lease held for its page
 is trusted while it was written (taken, or renewed by the heartbeat) within two thirds
 of the TTL; past that (the heartbeat is failing) the order takes it again, so a lease
 that expired and was taken over elsewhere is never worked under.
@@ -36,8 +36,8 @@ from datetime import datetime
 
 from sf_stripe_sync import observe
 from sf_stripe_sync.core.models import OrderBundle
-from sf_stripe_sync.errors import SyncError
-from sf_stripe_sync.ports import StateStore
+from sf_stripe_sync.errors import ConfigError, SyncError
+from sf_stripe_sync.ports import OrgRecords, StateStore
 
 log = logging.getLogger("sf_stripe_sync.engine")
 
@@ -102,10 +102,19 @@ def take_lease(store: StateStore, key: str, owner: str, clock: Callable[[], date
     return store.acquire_lease(key, owner, ttl_seconds, clock())
 
 
-def page_lease_keys(page: Sequence[OrderBundle], contract_key: Callable[[OrderBundle], str],
-                    account: str) -> list[str]:
-    """The contract leases the orders of ``page`` will most likely need (see above)."""
-    return list(dict.fromkeys(contract_lease(account, contract_key(b)) for b in page))
+def page_lease_keys(page: Sequence[OrderBundle], records: OrgRecords,
+                    account: Callable[[str | None], str]) -> list[str]:
+    """The contract leases the orders of ``page`` will most likely need (see above):
+    ``account`` turns the Stripe account an Order names (None: the default) into the
+    configured account's name; an order naming an unknown one is left out."""
+    keys = []
+    for bundle in page:
+        try:
+            name = account(records.stripe_account(bundle))
+        except ConfigError:
+            continue
+        keys.append(contract_lease(name, records.contract_key(bundle)))
+    return list(dict.fromkeys(keys))
 
 
 class LeaseBook:

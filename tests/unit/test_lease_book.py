@@ -89,3 +89,22 @@ def test_a_page_lease_not_renewed_of_late_is_taken_again_and_lost_if_taken_over(
     book.beaten(clock.now)  # a late beat does not make a lapsed lease ours again
     assert not book.take("contract:2")
     assert store.lease_holder("contract:2", clock.now) == "b"
+
+
+def test_a_pages_lease_keys_name_each_orders_stripe_account_and_contract() -> None:
+    from sf_stripe_sync.config import Settings, StripeAccountSettings
+    from sf_stripe_sync.core.models import OrderBundle
+    from sf_stripe_sync.run_leases import page_lease_keys
+    from sf_stripe_sync.salesforce.records import SalesforceRecords
+
+    settings = Settings(stripe_accounts=(StripeAccountSettings(name="default"),
+                                         StripeAccountSettings(name="emea")))
+    field = settings.fields.order_stripe_account
+    page = [OrderBundle(order={"Id": "801A", "ContractId": "800A", field: "emea"}),
+            OrderBundle(order={"Id": "801B", "ContractId": None}),
+            OrderBundle(order={"Id": "801C", "ContractId": "800A", field: "emea"}),
+            OrderBundle(order={"Id": "801D", "ContractId": "800D", field: "nope"})]
+    keys = page_lease_keys(page, SalesforceRecords(settings.fields),
+                           lambda name: settings.stripe_account(name).name)
+    # One key per contract; an account the config lacks is left to the order itself.
+    assert keys == ["contract:emea:800A", "contract:default:801B"]

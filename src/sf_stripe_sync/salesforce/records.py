@@ -4,11 +4,11 @@ Theory of operation: an ``OrderBundle`` holds the Order and its related records 
 Salesforce returns them. The engine must know a few things of an order before (or
 without) normalizing it: which Contract it is on (orders of one Contract run one after
 the other, and their contract is read with them), when it last changed (the watermark),
-whether a Stripe schedule id is already written on it (a hint for ordering work), and
-what the write-back last said of it. This module answers those questions from the
-Salesforce field names (the standard ``ContractId``, ``SystemModstamp`` /
-``LastModifiedDate``; the project's own fields as the configured ``FieldMap`` names
-them), so the engine modules never name a Salesforce field. The write-back itself
+whether a Stripe schedule id is already written on it (a hint for ordering work), which
+Stripe account it names, and what the write-back last said of it. This module answers
+those questions from the Salesforce field names (the standard ``ContractId``,
+``SystemModstamp`` / ``LastModifiedDate``; the project's own fields as the configured
+``FieldMap`` names them), so the engine modules never name a Salesforce field. The write-back itself
 (``salesforce.writeback.WriteBackBatch``) builds the records from the same ``FieldMap``.
 
 ``SalesforceRecords`` is what the real adapters read and write with; the shipped fake

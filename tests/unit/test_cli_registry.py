@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +109,12 @@ def test_the_package_runs_as_a_module(module: str) -> None:
                           text=True, timeout=60, check=False)
     assert done.returncode == 0
     assert done.stdout.strip() == f"sf-stripe-sync {__version__}"
+
+
+@pytest.mark.parametrize("argv", [["sync"], ["preview", "--source", "none.json"]],
+                         ids=["sync", "preview"])
+def test_a_bad_as_of_is_refused_alike_by_every_command(
+        argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*argv, "--as-of", "nope", "--state-dir", str(tmp_path)]) == EXIT_USAGE
+    assert capsys.readouterr().err == ("sf-stripe-sync: error: --as-of 'nope' is not a date "
+                                       "(YYYY-MM-DD) or datetime\n")

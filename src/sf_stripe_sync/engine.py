@@ -28,33 +28,30 @@ past orders fully processed: an order that failed for a transient reason keeps t
 watermark behind it so the next run picks it up again. ``crashpoints`` marks the step
 boundaries the reliability suite kills.
 
-Collaborators: ``reading`` (pages, watermark, contract prefetch), ``planning`` (one
-order's plan), ``applying`` (one plan sent under its contract's lease and journaled,
-through ``executor``, the plan to Stripe with its guards), ``run_leases``, ``failures``
-(how a failed order is reported), ``resume`` (finishing an interrupted write-back),
-``salesforce.writeback`` (batched Salesforce writes) and ``run_report`` (options and
-outcome values).
+Collaborators: ``reading`` (pages, watermark, contract prefetch), ``order_step`` (one
+order normalized, planned and applied), ``planning`` (its plan), ``applying`` (one plan
+sent under its contract's lease and journaled, through ``executor``, the plan to Stripe
+with its guards), ``run_leases``, ``failures`` (how a failed order is reported),
+``resume`` (finishing an interrupted write-back), ``salesforce.writeback`` (batched
+Salesforce writes) and ``run_report`` (options and outcome values).
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 from sf_stripe_sync.applying import PlanApplier
 from sf_stripe_sync.concurrency import AdaptiveLimit
 from sf_stripe_sync.config import StripeAccountSettings
-from sf_stripe_sync.core.fingerprint import fingerprint
-from sf_stripe_sync.core.issues import IssueCode, OrderIssue
-from sf_stripe_sync.core.models import OperationKind, Order, OrderBundle, PriceCatalog
-from sf_stripe_sync.core.plan import failed_plan, not_found_plan, skipped_plan
+from sf_stripe_sync.core.models import OrderBundle, PriceCatalog
 from sf_stripe_sync.core.render import display_names
 from sf_stripe_sync.engine_settings import EngineSettings
-from sf_stripe_sync.errors import ConfigError, SyncError
-from sf_stripe_sync.executor import op_key_for
+from sf_stripe_sync.errors import ConfigError
 from sf_stripe_sync.failures import FailureRecorder
+from sf_stripe_sync.order_step import OrderStep
 from sf_stripe_sync.page_runner import FlushTimer, RunWriteBack, schedule_kind_of
 from sf_stripe_sync.pipeline import Pipeline
 from sf_stripe_sync.planning import Planner
@@ -62,12 +59,10 @@ from sf_stripe_sync.ports import (
     BillingGateway,
     OrderSource,
     OrgRecords,
-    RemoteScheduleLike,
     StateStore,
     WriteBack,
 )
-from sf_stripe_sync.reading import OrderReader, is_missing
-from sf_stripe_sync.resume import finish_interrupted, repair_ids
+from sf_stripe_sync.reading import OrderReader
 from sf_stripe_sync.run_leases import LeaseKeeper, lease_owner, page_lease_keys, run_lease
 from sf_stripe_sync.run_report import COUNTED, SUCCEEDED, OrderOutcome, RunOptions, RunReport
 from sf_stripe_sync.salesforce.records import SalesforceRecords
@@ -100,8 +95,6 @@ class Engine:
         self.price_catalog = price_catalog
         """Price facts known without Stripe (offline preview: a catalog file); with a
         gateway the facts are read from Stripe instead."""
-        self.price_resolver = price_resolver
-        """Hook (``catalog.resolver``): fills missing Stripe prices before normalizing."""
         self.source = source
         self.writer = writer
         self._gateway_for = gateway_for
@@ -124,6 +117,10 @@ class Engine:
             store=store, owner=self.owner, lease_owner=self.lease_owner,
             lease_ttl=self.lease_ttl, clock=clock, account=settings.stripe_account,
             gateway=self._gateway, failures=self.failures))
+        self._step = OrderStep(
+            settings=settings, records=self.records, reader=self.reader,
+            planner=self.planner, failures=self.failures, applier=self._applier,
+            price_resolver=price_resolver, owner=self.owner, clock=clock)
         self._gateway_lock = threading.Lock()
         self.on_page: Callable[[list[OrderBundle], list[OrderOutcome | None]], None] | None = (
             None)
@@ -232,8 +229,8 @@ class Engine:
         batch = None if options.dry_run else pending
 
         def work(bundle: OrderBundle) -> OrderOutcome | None:
-            return self._process_order(bundle, options, as_of, batch, pending.confirmed,
-                                       bundle.order_id in cancel_ids)
+            return self._step(bundle, options, as_of, batch, pending.confirmed,
+                              bundle.order_id in cancel_ids)
 
         # A dry-run sends nothing, so it has nothing to wait on and runs on this thread.
         pool = 1 if options.dry_run else self.settings.concurrency_max
@@ -299,108 +296,3 @@ class Engine:
         self.applier.written_back({o: e for o, e in confirmed.items()
                                    if o in problems or o not in unwritten}, problems,
                                   report.notes)
-
-    # ------------------------------------------------------------------ one order
-
-    def _process_order(
-        self,
-        bundle: OrderBundle,
-        options: RunOptions,
-        as_of: datetime,
-        batch: WriteBackBatch | None,
-        confirmed: dict[str, int],
-        cancel_requested: bool,
-    ) -> OrderOutcome | None:
-        """Plan one order and, when ``batch`` is given (not a dry-run), execute it."""
-        order_id = bundle.order_id
-        default_account = self.settings.default_stripe_account
-        if is_missing(bundle):
-            return OrderOutcome(order_id, "failed",
-                                not_found_plan(order_id, stripe_account=default_account),
-                                code=IssueCode.INVALID_RECORD.value,
-                                message=f"order {order_id} was not found in Salesforce")
-        if self.price_resolver is not None and batch is not None:
-            try:
-                bundle = self.price_resolver(bundle)
-            except SyncError as exc:
-                return self.failures.failed(bundle, None, exc, batch)
-        order, issues = self.reader.normalize(bundle)
-        if order is None:
-            outcome = self.failures.rejected(bundle, None, issues, batch)
-            outcome.plan = failed_plan(order_id, issues, stripe_account=default_account)
-            return outcome
-        rules = self.settings.rules
-        if order.status not in (rules.activated_status, rules.cancel_status) and not (
-            cancel_requested
-        ):
-            if order_id not in (options.order_ids or ()):
-                return None
-            plan = skipped_plan(order, stripe_account=default_account,
-                                activated_status=rules.activated_status)
-            return OrderOutcome(order_id, "skip", plan, message=plan.warnings[0].message)
-        return self._plan_and_apply(bundle, order, issues, options, as_of, batch, confirmed,
-                                    cancel_requested)
-
-    def _plan_and_apply(
-        self,
-        bundle: OrderBundle,
-        order: Order,
-        issues: Sequence[OrderIssue],
-        options: RunOptions,
-        as_of: datetime,
-        batch: WriteBackBatch | None,
-        confirmed: dict[str, int],
-        cancel_requested: bool,
-    ) -> OrderOutcome:
-        """Plan a normalized order; unless a dry-run (``batch`` None), execute the plan."""
-        order_id, rules = order.id, self.settings.rules
-        default_account = self.settings.default_stripe_account
-        dry_run = batch is None
-        try:
-            plan, remote = self.planner.plan(
-                order, as_of=as_of, cancel_requested=cancel_requested, read_remote=True,
-                issues=issues, drift_reads=dry_run or rules.on_drift == "overwrite")
-        except ConfigError as exc:
-            issue = self.records.unknown_account(order_id, str(exc))
-            outcome = self.failures.rejected(bundle, None, (issue,), batch)
-            outcome.plan = failed_plan(order_id, (*issues, issue),
-                                       stripe_account=default_account)
-            return outcome
-        except SyncError as exc:
-            return self.failures.failed(bundle, None, exc, batch)
-        if plan.operation is OperationKind.FAIL or plan.errors:
-            return self.failures.rejected(bundle, plan, plan.errors or issues, batch)
-        if dry_run:
-            self.planner.simulate(order, plan)
-        if plan.operation is OperationKind.SKIP:
-            return OrderOutcome(order_id, "skip", plan, message="; ".join(
-                w.message for w in plan.warnings))
-        if plan.operation is OperationKind.NOOP:
-            if batch is not None and not finish_interrupted(
-                    self.applier.store, self.owner, self.clock(), bundle, order, plan, batch,
-                    confirmed):
-                repair_ids(self.store, bundle, order, plan, batch)
-            return self._recorded(OrderOutcome(order_id, "noop", plan,
-                                               schedule_id=plan.schedule_id),
-                                  options, bundle, order, remote)
-        if batch is None:
-            return self._recorded(OrderOutcome(order_id, plan.operation.value, plan,
-                                               schedule_id=plan.schedule_id),
-                                  options, bundle, order, remote)
-        expected = (options.expected_keys or {}).get(order_id)
-        if options.expected_keys is not None and expected != op_key_for(plan):
-            return OrderOutcome(order_id, "failed", plan, code="stale_plan",
-                                message=f"order {order_id} changed since the plan was saved: "
-                                        "not applied; plan it again")
-        return self.applier.apply(bundle, order, plan, remote, batch, confirmed)
-
-    def _recorded(self, outcome: OrderOutcome, options: RunOptions, bundle: OrderBundle,
-                  order: Order, remote: RemoteScheduleLike | None) -> OrderOutcome:
-        """The outcome with its basis and planned writes, when the run records them."""
-        if options.record_basis and outcome.plan is not None:
-            from sf_stripe_sync.plan_file import basis_for
-
-            outcome.basis, outcome.requests = basis_for(
-                self.settings.rules, outcome.plan, order, self.reader.contract_stamps(order),
-                self.records.modstamp(bundle), remote, fingerprint(bundle))
-        return outcome

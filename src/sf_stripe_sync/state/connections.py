@@ -9,7 +9,8 @@ in autocommit mode and every transaction is explicit:
   halfway through a read-then-write. This is what makes leases and journal changes
   atomic across processes.
 * ``read()`` opens a deferred transaction: several SELECTs see one snapshot (WAL lets
-  readers run while a writer works).
+  readers run while a writer works); ``query()`` runs one statement without a
+  transaction around it (a lone SELECT is atomic), sparing the BEGIN and COMMIT.
 
 Every connection uses WAL, ``synchronous = FULL`` (a journal entry that was committed
 survives a power cut) and foreign keys. A child process made by ``fork`` never reuses
@@ -126,6 +127,17 @@ class ConnectionPool:
         """A read transaction: every SELECT inside sees the same snapshot."""
         with self._transaction("BEGIN") as conn:
             yield conn
+
+    @contextmanager
+    def query(self) -> Iterator[sqlite3.Connection]:
+        """One statement in autocommit mode: a lone SELECT is its own snapshot."""
+        conn = self.connection()
+        if conn.in_transaction:
+            raise StateUsageError("state store transactions do not nest")
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path) from exc
 
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:

@@ -170,6 +170,21 @@ class PgDatabase:
             yield conn
 
     @contextmanager
+    def query(self) -> Iterator[PgConnection]:
+        """One statement on an autocommit connection: its own transaction."""
+        if getattr(self._local, "active", False):
+            raise StateUsageError("state store transactions do not nest")
+        pool = self._current_pool()
+        self._local.active = True
+        try:
+            with pool.connection() as raw:
+                yield PgConnection(raw)
+        except psycopg.Error as exc:
+            raise translate(exc, self.location) from exc
+        finally:
+            self._local.active = False
+
+    @contextmanager
     def _transaction(self, begin: str, *, lock: bool) -> Iterator[PgConnection]:
         if getattr(self._local, "active", False):
             raise StateUsageError("state store transactions do not nest")

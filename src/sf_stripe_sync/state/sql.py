@@ -65,6 +65,10 @@ class Database(Protocol):
 
     def read(self) -> AbstractContextManager[Connection]: ...
 
+    def query(self) -> AbstractContextManager[Connection]:
+        """For ONE statement, with no transaction around it (a lone SELECT is atomic
+        on its own): no BEGIN and COMMIT to pay for a single read."""
+
     def close(self) -> None: ...
 
 

@@ -7,8 +7,9 @@ switches it to WAL and brings the schema up to date (``migrations``);
 dir). Every method then runs in its own short transaction (``sql.Database``): writes
 take the store's write lock up front (SQLite's ``BEGIN IMMEDIATE``, a Postgres advisory
 lock) and wait up to the busy timeout for another writer, reads see one consistent
-snapshot. The store is therefore safe to share between the engine's threads, processes
-and (on Postgres) hosts running at the same time, with the same semantics on both.
+snapshot (a single SELECT runs alone, ``query``). The store is therefore safe to share
+between the engine's threads, processes and (on Postgres) hosts running at the same
+time, with the same semantics on both.
 
 What it holds (DESIGN 1): watermarks per source; the Salesforce <-> Stripe id map per
 Stripe account; what each contract's schedule has applied; the operation journal
@@ -197,7 +198,7 @@ class StateStore:
     # ------------------------------------------------------------------ watermarks
 
     def get_watermark(self, source: str) -> datetime | None:
-        with self._pool.read() as conn:
+        with self._pool.query() as conn:
             return mappings.get_watermark(conn, source)
 
     def set_watermark(self, source: str, value: datetime) -> None:
@@ -215,17 +216,17 @@ class StateStore:
             mappings.put_id(conn, account, kind, salesforce_id, stripe_id, self._clock())
 
     def get_stripe_id(self, account: str, kind: str, salesforce_id: str) -> str | None:
-        with self._pool.read() as conn:
+        with self._pool.query() as conn:
             return mappings.get_stripe_id(conn, account, kind, salesforce_id)
 
     def get_salesforce_id(self, account: str, kind: str, stripe_id: str) -> str | None:
-        with self._pool.read() as conn:
+        with self._pool.query() as conn:
             return mappings.get_salesforce_id(conn, account, kind, stripe_id)
 
     # ------------------------------------------------------------------ contracts
 
     def get_contract(self, account: str, contract_key: str) -> ContractState | None:
-        with self._pool.read() as conn:
+        with self._pool.query() as conn:
             return mappings.get_contract(conn, account, contract_key)
 
     def put_contract(self, state: ContractState) -> None:
@@ -329,16 +330,16 @@ class StateStore:
             return journal.mark_many(conn, entry_ids, state, self._clock())
 
     def journal_entry(self, entry_id: int) -> JournalEntry:
-        with self._pool.read() as conn:
+        with self._pool.query() as conn:
             return journal.get(conn, entry_id)
 
     def journal_unfinished(self) -> list[JournalEntry]:
         """PLANNED, SENT and CONFIRMED entries, oldest first: what a new run resumes."""
-        with self._pool.read() as conn:
+        with self._pool.query() as conn:
             return journal.unfinished(conn)
 
     def journal_for_order(self, order_id: str) -> list[JournalEntry]:
-        with self._pool.read() as conn:
+        with self._pool.query() as conn:
             return journal.for_order(conn, order_id)
 
     def journal_recent(self, limit: int = 50) -> list[JournalEntry]:
@@ -378,7 +379,7 @@ class StateStore:
             return leases.renew_all(conn, owner, ttl_seconds, now)
 
     def lease_holder(self, key: str, now: datetime) -> str | None:
-        with self._pool.read() as conn:
+        with self._pool.query() as conn:
             return leases.holder(conn, key, now)
 
     # ------------------------------------------------------------------ rate slots

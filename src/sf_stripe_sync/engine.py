@@ -67,7 +67,6 @@ from sf_stripe_sync.run_leases import LeaseKeeper, lease_owner, page_lease_keys,
 from sf_stripe_sync.run_report import COUNTED, SUCCEEDED, OrderOutcome, RunOptions, RunReport
 from sf_stripe_sync.salesforce.records import SalesforceRecords
 from sf_stripe_sync.salesforce.writeback import WriteBackBatch
-from sf_stripe_sync.warmup import Warmup
 
 __all__ = ["COUNTED", "SUCCEEDED", "Engine", "OrderOutcome", "RunOptions", "RunReport"]
 
@@ -235,14 +234,8 @@ class Engine:
         # A dry-run sends nothing, so it has nothing to wait on and runs on this thread.
         pool = 1 if options.dry_run else self.settings.concurrency_max
         leases = None if options.dry_run or self._applier is None else self._applier.leases
-        warmup = (None if options.dry_run or options.cancel_ids or self.store is None
-                  or self._gateway_for is None else
-                  Warmup(self.settings, self._gateway, self._contract_known,
-                         pages=self.settings.pages_ahead))
 
         def start_page(page: list[OrderBundle]) -> None:
-            if warmup is not None:
-                warmup.page(page)
             if leases is not None:
                 leases.open_page(page, page_lease_keys(
                     page, self.records, lambda name: self.settings.stripe_account(name).name))
@@ -272,9 +265,6 @@ class Engine:
             # Also when the run stops on an error: what finished is written back now,
             # as the pages before the error would have been.
             flush(*pending.take())
-
-    def _contract_known(self, account: str, contract_key: str) -> bool:
-        return self.store is not None and self.store.get_contract(account, contract_key) is not None
 
     def _report_page(self, page: list[OrderBundle], outcomes: list[OrderOutcome | None],
                      options: RunOptions, report: RunReport) -> None:

@@ -27,7 +27,7 @@ PACKAGE_DIR = Path(sf_stripe_sync.__file__).parent
 ENGINE_MODULES = (
     "engine.py", "applying.py", "executor.py", "reading.py", "page_runner.py", "failures.py",
     "resume.py", "run_leases.py", "pipeline.py", "planning.py", "run_report.py",
-    "operations.py", "warmup.py", "concurrency.py", "order_step.py", "engine_settings.py",
+    "operations.py", "concurrency.py", "order_step.py", "engine_settings.py",
     "preview_stream.py", "plan_file.py",
     "queue/intake.py", "queue/worker.py",
 )

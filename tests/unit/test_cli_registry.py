@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from sf_stripe_sync import __version__
 from sf_stripe_sync.cli import COMMANDS, build_parser, main
 from sf_stripe_sync.cli.exits import EXIT_USAGE
-from sf_stripe_sync.cli.registry import Command, find
+from sf_stripe_sync.cli.registry import Command, Deferred, find
 from sf_stripe_sync.cli.registry import build_parser as build_from
 
 NAMES = [c.full_name for c in COMMANDS]
@@ -64,6 +65,19 @@ def test_each_registered_command_parses_back_to_its_entry(command: Command) -> N
     argv = [*command.full_name.split(), *_required_argv(_parser_of(command))]
     args = build_parser().parse_args(argv)
     assert find(COMMANDS, args) is command
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=NAMES)
+def test_each_registered_command_runs_a_function_that_exists(command: Command) -> None:
+    handler = command.handler
+    target = handler.resolve() if isinstance(handler, Deferred) else handler
+    parameters = inspect.signature(target).parameters
+    assert len(parameters) == 1, f"{command.full_name}: {target} takes {list(parameters)}"
+
+
+def test_a_misspelt_deferred_command_function_is_named() -> None:
+    with pytest.raises(LookupError, match="no command function 'run_sink'"):
+        Deferred("sf_stripe_sync.cli.sync_commands", "run_sink").resolve()
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=NAMES)

@@ -9,7 +9,8 @@ edge. ``from pkg import name`` is an edge to ``pkg.name`` when that is a module,
   ``if``/``try`` at the top). A cycle here is an import-order bug waiting to happen.
 * with deferred imports: imports inside functions too. They are deferred only to keep
   start-up fast (``--help``), so they are still dependencies, and a cycle among them is
-  the same tangle (``run_cli`` in the sandbox servers was one).
+  the same tangle (``run_cli`` in the sandbox servers was one). A command handler
+  named as ``Deferred("module", "function")`` (``cli/registry.py``) is such an import.
 
 Imports under ``if TYPE_CHECKING:`` are exempt from both: they never run, and typing a
 back-reference (a server typing the emulator it serves) is not a dependency.
@@ -90,6 +91,23 @@ def _targets(module: str, node: ast.Import | ast.ImportFrom) -> Iterator[str]:
             yield target
 
 
+def _deferred_handlers(tree: ast.Module) -> Iterator[str]:
+    """The modules a ``Deferred(module, function)`` handler imports when its command runs."""
+    constants = {target.id: node.value.value for node in tree.body
+                 if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+                 and isinstance(node.value.value, str)
+                 for target in node.targets if isinstance(target, ast.Name)}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id == "Deferred" and node.args):
+            continue
+        first = node.args[0]
+        name = first.value if isinstance(first, ast.Constant) else (
+            constants.get(first.id) if isinstance(first, ast.Name) else None)
+        if isinstance(name, str) and (known := _known(name)) is not None:
+            yield known
+
+
 @functools.cache
 def _tree(path: Path) -> ast.Module:
     return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
@@ -101,6 +119,8 @@ def _graph(*, deferred: bool) -> dict[str, set[str]]:
         tree = _tree(path)
         edges = {t for node in _imports(tree.body, deferred=deferred)
                  for t in _targets(module, node)}
+        if deferred:
+            edges |= set(_deferred_handlers(tree))
         graph[module] = edges - {module}
     return graph
 

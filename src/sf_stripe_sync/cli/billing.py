@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 
 from sf_stripe_sync.cli import options
-from sf_stripe_sync.cli.registry import Command, Group
+from sf_stripe_sync.cli.registry import Command, Deferred, Group
+
+_RUN = "sf_stripe_sync.cli.billing_commands"
+"""Where this group's commands run (imported when one runs)."""
 
 BILLING = Group("billing", "Stripe's billing state back in Salesforce")
 
@@ -25,37 +28,13 @@ def _status_arguments(p: argparse.ArgumentParser) -> None:
     options.account_id(p)
 
 
-def _pull(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.billing_commands import run_pull
-
-    return run_pull(args)
-
-
-def _apply_webhook(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.billing_commands import run_webhook
-
-    return run_webhook(args)
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.billing_commands import run_serve_webhooks
-
-    return run_serve_webhooks(args)
-
-
-def _status(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.billing_commands import run_status
-
-    return run_status(args)
-
-
 COMMANDS = (
     Command("pull", "invoice, subscription and schedule events since the cursor -> "
-            "Salesforce", options.stripe_target, _pull, BILLING),
+            "Salesforce", options.stripe_target, Deferred(_RUN, "run_pull"), BILLING),
     Command("webhook", "apply one signed billing webhook delivery", _webhook,
-            _apply_webhook, BILLING),
-    Command("serve-webhooks", "receive billing webhook deliveries", _serve_webhooks, _serve,
-            BILLING),
+            Deferred(_RUN, "run_webhook"), BILLING),
+    Command("serve-webhooks", "receive billing webhook deliveries", _serve_webhooks,
+            Deferred(_RUN, "run_serve_webhooks"), BILLING),
     Command("status", "an Account's subscriptions and last invoices", _status_arguments,
-            _status, BILLING),
+            Deferred(_RUN, "run_status"), BILLING),
 )

@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 
 from sf_stripe_sync.cli import options
-from sf_stripe_sync.cli.registry import Command, Group
+from sf_stripe_sync.cli.registry import Command, Deferred, Group
+
+_RUN = "sf_stripe_sync.cli.catalog_commands"
+"""Where this group's commands run (imported when one runs)."""
 
 CATALOG = Group("catalog", "products, prices, features and portals")
 
@@ -40,67 +43,21 @@ def _portal_link(p: argparse.ArgumentParser) -> None:
     p.add_argument("--return-url", default=None, metavar="URL")
 
 
-def _push(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.catalog_commands import run_push
-
-    return run_push(args)
-
-
-def _features(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.catalog_commands import run_features
-
-    return run_features(args)
-
-
-def _pull(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.catalog_commands import run_pull
-
-    return run_pull(args)
-
-
-def _apply_webhook(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.catalog_commands import run_webhook
-
-    return run_webhook(args)
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.catalog_commands import run_serve_webhooks
-
-    return run_serve_webhooks(args)
-
-
-def _portals(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.catalog_commands import run_portals
-
-    return run_portals(args)
-
-
-def _entitlements(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.catalog_commands import run_entitlements
-
-    return run_entitlements(args)
-
-
-def _link(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.catalog_commands import run_portal_link
-
-    return run_portal_link(args)
-
-
 COMMANDS = (
-    Command("push", "Product2/PricebookEntry -> Stripe products/prices", _products, _push,
-            CATALOG),
+    Command("push", "Product2/PricebookEntry -> Stripe products/prices", _products,
+            Deferred(_RUN, "run_push"), CATALOG),
     Command("features", "attach entitlement features to match Product2", _products,
-            _features, CATALOG),
+            Deferred(_RUN, "run_features"), CATALOG),
     Command("pull", "Stripe catalog events since the cursor -> Salesforce",
-            options.stripe_target, _pull, CATALOG),
-    Command("webhook", "apply one signed webhook delivery", _webhook, _apply_webhook,
-            CATALOG),
-    Command("serve-webhooks", "receive webhook deliveries", _serve_webhooks, _serve, CATALOG),
+            options.stripe_target, Deferred(_RUN, "run_pull"), CATALOG),
+    Command("webhook", "apply one signed webhook delivery", _webhook,
+            Deferred(_RUN, "run_webhook"), CATALOG),
+    Command("serve-webhooks", "receive webhook deliveries", _serve_webhooks,
+            Deferred(_RUN, "run_serve_webhooks"), CATALOG),
     Command("portals", "one portal configuration per configured role", options.stripe_target,
-            _portals, CATALOG),
+            Deferred(_RUN, "run_portals"), CATALOG),
     Command("entitlements", "a customer's active entitlements in Stripe", _account,
-            _entitlements),
-    Command("portal-link", "a customer portal URL for an Account", _portal_link, _link),
+            Deferred(_RUN, "run_entitlements")),
+    Command("portal-link", "a customer portal URL for an Account", _portal_link,
+            Deferred(_RUN, "run_portal_link")),
 )

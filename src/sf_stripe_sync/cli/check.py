@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 
 from sf_stripe_sync.cli import options
-from sf_stripe_sync.cli.registry import Command
+from sf_stripe_sync.cli.registry import Command, Deferred
+
+_RUN = "sf_stripe_sync.cli.check_commands"
+"""Where this group's commands run (imported when one runs)."""
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
@@ -15,11 +18,6 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                    "for the catalog or billing commands too")
 
 
-def _check(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.check_commands import run_check
-
-    return run_check(args)
-
-
 CHECK = Command("check", "preflight: config, secrets, Stripe key and account, Salesforce "
-                "login, fields and objects; writes nothing", _arguments, _check)
+                "login, fields and objects; writes nothing", _arguments,
+                Deferred(_RUN, "run_check"))

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 
 from sf_stripe_sync.cli import options
-from sf_stripe_sync.cli.registry import Command
+from sf_stripe_sync.cli.registry import Command, Deferred
+
+_RUN = "sf_stripe_sync.cli.demo_commands"
+"""Where this group's commands run (imported when one runs)."""
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
@@ -13,11 +16,5 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     options.no_progress(p)
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.demo_commands import run_demo
-
-    return run_demo(args)
-
-
 DEMO = Command("demo", "sync the bundled demo org to the local Stripe emulator (no "
-               "credentials; works from any directory)", _arguments, _demo)
+               "credentials; works from any directory)", _arguments, Deferred(_RUN, "run_demo"))

@@ -6,7 +6,10 @@ import argparse
 from pathlib import Path
 
 from sf_stripe_sync.cli import options
-from sf_stripe_sync.cli.registry import Command
+from sf_stripe_sync.cli.registry import Command, Deferred
+
+_RUN = "sf_stripe_sync.cli.preview_commands"
+"""Where this group's commands run (imported when one runs)."""
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
@@ -26,11 +29,5 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                         "format) to bill with; else each PricebookEntry's UnitPrice")
 
 
-def _preview(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.preview_commands import run_preview
-
-    return run_preview(args)
-
-
 PREVIEW = Command("preview", "show the phases orders would become; writes nothing",
-                  _arguments, _preview)
+                  _arguments, Deferred(_RUN, "run_preview"))

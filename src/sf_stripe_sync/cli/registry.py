@@ -7,16 +7,19 @@ made when its first command is added. ``build_parser`` walks the entries in orde
 ``--help`` lists the commands as the registry does, and refuses two entries with one
 name. ``find`` maps a parsed ``Namespace`` back to its entry through the very dests
 the parser set (``command``, then the group's name), so nothing is looked up by string
-outside the registry. The group modules keep their handlers thin: each imports its
-``*_commands`` module when it runs, so building the parser (and ``--help``) stays fast.
+outside the registry. A handler is usually ``Deferred``: the function that runs the
+command, named by module and attribute and imported only when the command runs, so
+building the parser (and ``--help``) loads none of the commands' dependencies; the
+registry's test resolves every ``Deferred`` handler, so a misspelt name fails the suite.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 PROG = "sf-stripe-sync"
 
@@ -34,6 +37,24 @@ class UsageParser(argparse.ArgumentParser):
         command = self.prog.removeprefix(PROG).strip()
         hint = f" (see {self.prog} --help)"
         raise UsageError(f"{command}: {message}{hint}" if command else f"{message}{hint}")
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A handler imported when its command runs: ``module.function(args) -> exit code``."""
+
+    module: str
+    function: str
+
+    def resolve(self) -> Handler:
+        """The function itself (``LookupError`` when the module lacks it)."""
+        target = getattr(importlib.import_module(self.module), self.function, None)
+        if not callable(target):
+            raise LookupError(f"{self.module} has no command function {self.function!r}")
+        return cast(Handler, target)
+
+    def __call__(self, args: argparse.Namespace) -> int:
+        return self.resolve()(args)
 
 
 @dataclass(frozen=True)

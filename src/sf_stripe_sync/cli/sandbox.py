@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from sf_stripe_sync.cli import options
-from sf_stripe_sync.cli.registry import Command, Group
+from sf_stripe_sync.cli.registry import Command, Deferred, Group
 
 SANDBOX = Group("sandbox", "run a local stand-in (tests, demos, rehearsals)")
 
@@ -47,20 +47,9 @@ def _salesforce_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--latency-ms", type=float, default=0.0)
 
 
-def _stripe(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.sandbox.stripe_emulator.cli import run_cli
-
-    return run_cli(args)
-
-
-def _salesforce(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.sandbox.salesforce_org.cli import run_cli
-
-    return run_cli(args)
-
-
 COMMANDS = (
-    Command("stripe", "local Stripe API emulator", _stripe_arguments, _stripe, SANDBOX),
+    Command("stripe", "local Stripe API emulator", _stripe_arguments,
+            Deferred("sf_stripe_sync.sandbox.stripe_emulator.cli", "run_cli"), SANDBOX),
     Command("salesforce", "local Salesforce org from a snapshot", _salesforce_arguments,
-            _salesforce, SANDBOX),
+            Deferred("sf_stripe_sync.sandbox.salesforce_org.cli", "run_cli"), SANDBOX),
 )

@@ -7,7 +7,10 @@ import argparse
 from pathlib import Path
 
 from sf_stripe_sync.cli import options
-from sf_stripe_sync.cli.registry import Command
+from sf_stripe_sync.cli.registry import Command, Deferred
+
+_RUN = "sf_stripe_sync.cli.sync_commands"
+"""Where this group's commands run (imported when one runs)."""
 
 
 def _sync_arguments(p: argparse.ArgumentParser) -> None:
@@ -43,26 +46,9 @@ def _status_arguments(p: argparse.ArgumentParser) -> None:
     options.output_format(p)
 
 
-def _sync(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.sync_commands import run_sync
-
-    return run_sync(args)
-
-
-def _cancel(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.sync_commands import run_cancel
-
-    return run_cancel(args)
-
-
-def _status(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.sync_commands import run_status
-
-    return run_status(args)
-
-
 SYNC = Command("sync", "sync changed orders (or the given ones) to Stripe",
-               _sync_arguments, _sync)
+               _sync_arguments, Deferred(_RUN, "run_sync"))
 CANCEL = Command("cancel", "cancel an order's Stripe subscription schedule",
-                 _cancel_arguments, _cancel)
-STATUS = Command("status", "what the state store knows", _status_arguments, _status)
+                 _cancel_arguments, Deferred(_RUN, "run_cancel"))
+STATUS = Command("status", "what the state store knows", _status_arguments,
+                 Deferred(_RUN, "run_status"))

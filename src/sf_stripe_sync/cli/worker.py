@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 
 from sf_stripe_sync.cli import options
-from sf_stripe_sync.cli.registry import Command
+from sf_stripe_sync.cli.registry import Command, Deferred
+
+_RUN = "sf_stripe_sync.cli.queue_commands"
+"""Where this group's commands run (imported when one runs)."""
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
@@ -16,11 +19,5 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     options.running_sandboxes(p)
 
 
-def _worker(args: argparse.Namespace) -> int:
-    from sf_stripe_sync.cli.queue_commands import run_worker_command
-
-    return run_worker_command(args)
-
-
 WORKER = Command("worker", "run sync jobs from the shared task queue (state.url)",
-                 _arguments, _worker)
+                 _arguments, Deferred(_RUN, "run_worker_command"))

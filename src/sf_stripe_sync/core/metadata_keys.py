@@ -7,10 +7,13 @@ would clash with one of them, ``limits.metadata_key_problems``), so they are def
 here and nowhere else; ``stripe/`` imports them to write and read them, and the engine
 modules never name them (they ask ``RemoteSchedule.contract_key`` / ``fingerprint``).
 Keys only the Stripe adapter uses (a coupon's slot, a custom price's marks) live in
-``stripe/``.
+``stripe/``. ``freeze_metadata`` gives any metadata Stripe's shape (string
+keys and values, no empty values).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 META_ORDER_ID = "salesforce_order_id"
 META_CONTRACT_ID = "salesforce_contract_id"
@@ -33,3 +36,8 @@ ENGINE_METADATA_KEYS = (
 """Keys the engine itself writes on schedules, phases and items (never configurable)."""
 CONTRACT_METADATA_KEYS = (META_CONTRACT_ID, META_ACCOUNT_ID)
 """The part of a plan's metadata every order of a contract shares."""
+
+
+def freeze_metadata(values: Mapping[str, object]) -> dict[str, str]:
+    """Stripe metadata: string keys and values, empty values left out."""
+    return {str(k): str(v) for k, v in values.items() if v is not None and v != ""}

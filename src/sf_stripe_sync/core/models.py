@@ -15,7 +15,6 @@ writes them; money is ``int`` minor units (``Decimal`` only for percentages).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -395,8 +394,3 @@ class OrderPlan(Frozen):
     @property
     def warnings(self) -> tuple[OrderIssue, ...]:
         return tuple(i for i in self.issues if not i.is_error)
-
-
-def freeze_metadata(values: Mapping[str, object]) -> dict[str, str]:
-    """Stripe metadata: string keys and values, empty values left out."""
-    return {str(k): str(v) for k, v in values.items() if v is not None and v != ""}

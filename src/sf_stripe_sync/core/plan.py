@@ -68,6 +68,7 @@ from sf_stripe_sync.core.metadata_keys import (
     META_ACCOUNT_ID,
     META_CONTRACT_ID,
     META_ORDER_ID,
+    freeze_metadata,
 )
 from sf_stripe_sync.core.models import (
     ConsolidationResult,
@@ -80,7 +81,6 @@ from sf_stripe_sync.core.models import (
     OrderPlan,
     Phase,
     PriceCatalog,
-    freeze_metadata,
 )
 from sf_stripe_sync.core.plan_time import drop_past, start_now_if_not_backdating
 from sf_stripe_sync.core.pricing import price_order, price_orders

@@ -17,7 +17,7 @@ from typing import Any
 from sf_stripe_sync.core.dates import parse_sf_date_or_datetime
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue
 from sf_stripe_sync.core.limits import METADATA_VALUE_MAX, fit_metadata_value
-from sf_stripe_sync.core.models import freeze_metadata
+from sf_stripe_sync.core.metadata_keys import freeze_metadata
 from sf_stripe_sync.core.money import decimal_from_json
 from sf_stripe_sync.core.rules import SyncRules
 

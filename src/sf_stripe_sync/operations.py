@@ -75,6 +75,10 @@ COUNTED: tuple[str, ...] = tuple(op.outcome for op in OPERATIONS.values())
 SUCCEEDED: frozenset[str] = frozenset(op.outcome for op in OPERATIONS.values() if op.succeeded)
 SENDING: frozenset[str] = frozenset(kind.value for kind, op in OPERATIONS.items() if op.send)
 """The operations that send something to Stripe (a plan file lists their requests)."""
+PUTTING: frozenset[OperationKind] = frozenset(
+    kind for kind, op in OPERATIONS.items() if op.send is put_schedule)
+"""The operations that leave the plan's whole schedule in Stripe (a dry run plans the
+contract's later orders as if it had)."""
 
 
 def operation(kind: OperationKind | str) -> Operation:

@@ -41,10 +41,10 @@ from sf_stripe_sync.core.models import OperationKind, Order, OrderPlan, PriceCat
 from sf_stripe_sync.core.plan import KnownState, known_state_from_orders, plan_order
 from sf_stripe_sync.core.pricing import in_plan_terms, price_ids
 from sf_stripe_sync.engine_settings import PlanningSettings
+from sf_stripe_sync.operations import PUTTING
 from sf_stripe_sync.ports import BillingGateway, RemoteScheduleLike, StateStore
 from sf_stripe_sync.reading import OrderReader
 
-APPLYING = frozenset({OperationKind.CREATE, OperationKind.AMEND, OperationKind.REPLACE})
 PLANNED_SCHEDULE = "(planned)"
 """The schedule id a dry-run stands in for a schedule its own create would make."""
 
@@ -139,7 +139,7 @@ class Planner:
     def simulate(self, order: Order, plan: OrderPlan) -> None:
         """A dry-run's stand-in for applying ``plan``: later orders of the contract are
         planned as if it had been applied (as the real run plans them)."""
-        if plan.operation not in APPLYING:
+        if plan.operation not in PUTTING:
             return
         key = (plan.stripe_account, plan.contract_key)
         with self._lock:

@@ -54,20 +54,25 @@ QUEUE_ENV = {
 DEADLINE_SECONDS = 150
 
 
-def _env(spec: StoreSpec, lease_ttl: float, crash_at: str | None = None) -> dict[str, str]:
+def _env(spec: StoreSpec, lease_ttl: float, crash_at: str | None = None,
+         stalled_after: float | None = None) -> dict[str, str]:
+    queue = dict(QUEUE_ENV)
+    if stalled_after is not None:
+        queue["SF_STRIPE_SYNC__QUEUE__STALLED_AFTER_SECONDS"] = str(stalled_after)
     return _environment(4, crash_at, {
-        **QUEUE_ENV, "SF_STRIPE_SYNC__STATE__URL": spec.target,
+        **queue, "SF_STRIPE_SYNC__STATE__URL": spec.target,
         "SF_STRIPE_SYNC__STATE__LEASE_TTL_SECONDS": str(lease_ttl)})
 
 
 def _start_worker(rig: Rig, spec: StoreSpec, name: str, *, lease_ttl: float,
-                  crash_at: str | None = None) -> subprocess.Popen[str]:
+                  crash_at: str | None = None,
+                  stalled_after: float | None = None) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "sf_stripe_sync.cli", "worker",
                "--state-dir", str(rig.state_dir / name), "--name", name,
                "--salesforce-sandbox-url", rig.org.base_url,
                "--stripe-emulator-url", rig.emulator.url]
-    return subprocess.Popen(command, env=_env(spec, lease_ttl, crash_at), cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(command, env=_env(spec, lease_ttl, crash_at, stalled_after),
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @contextmanager
@@ -153,7 +158,13 @@ def test_three_workers_never_run_one_contract_at_once_and_make_nothing_twice(
     with running(tmp_path / "state", SNAPSHOT) as rig:
         pg_spec.open().close()  # the store exists before the workers race to open it
         _trigger_each_order(rig, pg_spec)
-        processes = [_start_worker(rig, pg_spec, f"w{n}", lease_ttl=30) for n in range(3)]
+        # Healthy workers here: one is taken for dead only after 30 s without a beat (the
+        # default), not QUEUE_ENV's 2 s, which a busy 2-core machine can starve a live
+        # worker's heartbeat past. A live worker's job put back in the queue does run
+        # beside it (the contract lease then keeps Stripe safe, as the kill test shows),
+        # and that is not what this test is about.
+        processes = [_start_worker(rig, pg_spec, f"w{n}", lease_ttl=30, stalled_after=30)
+                     for n in range(3)]
         with _workers(processes):
             _wait_until_done(pg_spec, processes)
         with psycopg.connect(pg_spec.target) as conn:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import fcntl
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +44,7 @@ from sf_stripe_sync.state.connections import (
     translate,
 )
 from sf_stripe_sync.state.errors import StateStoreError, StateUsageError
+from sf_stripe_sync.state.journal_methods import Clock, JournalMethods
 from sf_stripe_sync.state.mappings import IdLink
 from sf_stripe_sync.state.migrations import MIGRATIONS, apply_steps, migrate
 from sf_stripe_sync.state.records import (
@@ -70,7 +71,6 @@ __all__ = [
 ]
 
 STATE_FILE_NAME = "state.db"
-Clock = Callable[[], datetime]
 
 
 def _utc_now() -> datetime:
@@ -93,7 +93,7 @@ def open_store(state: StateSettings, state_dir: Path, *, clock: Clock | None = N
                            busy_timeout=state.busy_timeout_seconds)
 
 
-class StateStore:
+class StateStore(JournalMethods):
     """Watermarks, id map, contract state, journal, leases and runs over one database."""
 
     def __init__(self, db: Database, clock: Clock) -> None:
@@ -232,120 +232,6 @@ class StateStore:
     def put_contract(self, state: ContractState) -> None:
         with self._pool.write() as conn:
             mappings.put_contract(conn, state)
-
-    # ------------------------------------------------------------------ journal
-
-    def journal_begin(
-        self,
-        *,
-        run_id: str,
-        order_id: str,
-        contract_key: str,
-        account: str,
-        operation: str,
-        fingerprint: str,
-        idempotency_key: str,
-        payload: Mapping[str, Any] | None = None,
-    ) -> JournalEntry:
-        """A PLANNED entry for this operation, or the unfinished one its key already has.
-
-        A key whose last entry FAILED is revived to PLANNED (attempts + 1). The same key
-        with a different order, contract, account, operation or fingerprint raises
-        ``IdempotencyConflict``. ``payload`` is a small plan summary: ids, amounts as
-        int or Decimal, dates; never a credential.
-        """
-        with self._pool.write() as conn:
-            return journal.begin(
-                conn, run_id=run_id, order_id=order_id, contract_key=contract_key,
-                account=account, operation=operation, fingerprint=fingerprint,
-                idempotency_key=idempotency_key, payload=payload, now=self._clock(),
-            )
-
-    def journal_mark(
-        self,
-        entry_id: int,
-        state: JournalState,
-        *,
-        stripe_id: str | None = None,
-        request_ids: Sequence[str] = (),
-        error_code: str | None = None,
-        error_message: str | None = None,
-    ) -> JournalEntry:
-        """Move an entry along the state machine (``records.check_transition``).
-
-        Request ids accumulate; ``stripe_id`` and the error fields keep their old value
-        when not given. FAILED also records the order's failure; WRITTEN_BACK clears it.
-        An illegal transition raises ``IllegalTransition``.
-        """
-        with self._pool.write() as conn:
-            return journal.mark(
-                conn, entry_id, state, stripe_id=stripe_id, request_ids=request_ids,
-                error_code=error_code, error_message=error_message, now=self._clock(),
-            )
-
-    def journal_send(
-        self,
-        *,
-        run_id: str,
-        order_id: str,
-        contract_key: str,
-        account: str,
-        operation: str,
-        fingerprint: str,
-        idempotency_key: str,
-        payload: Mapping[str, Any] | None = None,
-    ) -> JournalEntry:
-        """``journal_begin`` and the move to SENT in one transaction, committed before
-        the request leaves (what a crash resumes from). An entry the key already has is
-        resumed: PLANNED becomes SENT, SENT and CONFIRMED stay as they are."""
-        with self._pool.write() as conn:
-            return journal.begin(
-                conn, run_id=run_id, order_id=order_id, contract_key=contract_key,
-                account=account, operation=operation, fingerprint=fingerprint,
-                idempotency_key=idempotency_key, payload=payload, now=self._clock(),
-                sent=True,
-            )
-
-    def journal_confirm(
-        self,
-        entry_id: int,
-        *,
-        stripe_id: str,
-        request_ids: Sequence[str] = (),
-        contract: ContractState | None = None,
-        ids: Sequence[IdLink] = (),
-    ) -> JournalEntry:
-        """Mark the entry CONFIRMED and save the contract's new state and the id-map
-        rows of what Stripe made, in one transaction (all of them, or none)."""
-        with self._pool.write() as conn:
-            return journal.confirm(conn, entry_id, stripe_id=stripe_id,
-                                   request_ids=request_ids, contract=contract, ids=ids,
-                                   now=self._clock())
-
-    def journal_mark_many(self, entry_ids: Sequence[int], state: JournalState) -> list[int]:
-        """Move many entries at once (a write-back flush: WRITTEN_BACK), in one
-        transaction; entries the state machine does not let move are left alone. The
-        ids moved. FAILED is refused (it needs each entry's error: ``journal_mark``)."""
-        with self._pool.write() as conn:
-            return journal.mark_many(conn, entry_ids, state, self._clock())
-
-    def journal_entry(self, entry_id: int) -> JournalEntry:
-        with self._pool.query() as conn:
-            return journal.get(conn, entry_id)
-
-    def journal_unfinished(self) -> list[JournalEntry]:
-        """PLANNED, SENT and CONFIRMED entries, oldest first: what a new run resumes."""
-        with self._pool.query() as conn:
-            return journal.unfinished(conn)
-
-    def journal_for_order(self, order_id: str) -> list[JournalEntry]:
-        with self._pool.query() as conn:
-            return journal.for_order(conn, order_id)
-
-    def journal_recent(self, limit: int = 50) -> list[JournalEntry]:
-        """The newest entries first."""
-        with self._pool.read() as conn:
-            return journal.recent(conn, limit)
 
     # ------------------------------------------------------------------ leases
 

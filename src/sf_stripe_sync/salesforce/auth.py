@@ -1,7 +1,8 @@
 """Logging in to Salesforce and making every call through one guarded connection.
 
 Theory of operation: ``connect(settings)`` reads the auth mode from
-``settings.salesforce``, resolves the secrets it needs with ``config.resolve_secret``
+``settings.salesforce``, resolves the secrets it needs (``credentials.credentials_for``, through
+``config.resolve_secret``)
 (environment or secrets file; never logged, never in a message) and builds a
 ``simple_salesforce.Salesforce`` client pinned to ``settings.salesforce.api_version``.
 Numbers in answers are parsed as ``Decimal`` (``parse_float``), never float.
@@ -37,7 +38,7 @@ from urllib.parse import urlencode, urlparse
 import requests
 from simple_salesforce.api import Salesforce
 
-from sf_stripe_sync.config import Settings, resolve_secret
+from sf_stripe_sync.config import Settings
 from sf_stripe_sync.errors import (
     ApiLimitExceeded,
     AuthenticationError,
@@ -45,6 +46,7 @@ from sf_stripe_sync.errors import (
     TerminalError,
     TransientError,
 )
+from sf_stripe_sync.salesforce.credentials import SECRET_KEYS, credentials_for
 from sf_stripe_sync.salesforce.errors import translate
 from sf_stripe_sync.salesforce.retry import RetryPolicy, call_with_retries
 
@@ -341,8 +343,8 @@ def connect(
         http.verify = sf.verify_tls
     meter = CallMeter()
     http.hooks.setdefault("response", []).append(meter.record)
-    credentials = _credentials(settings, environ)
-    secrets = tuple(v for k, v in credentials.items() if k in _SECRET_KEYS and v)
+    credentials = credentials_for(settings, environ)
+    secrets = tuple(v for k, v in credentials.items() if k in SECRET_KEYS and v)
     policy = retry or RetryPolicy()
 
     def login() -> Salesforce:
@@ -367,52 +369,3 @@ def connect(
         secrets=secrets,
         session_id_env=sf.session_id_env,
     )
-
-
-_SECRET_KEYS = frozenset({"password", "security_token", "session_id", "consumer_secret"})
-
-
-def _credentials(settings: Settings, environ: Mapping[str, str] | None) -> dict[str, Any]:
-    sf = settings.salesforce
-
-    def secret(name: str, *, required: bool = True) -> str | None:
-        value = resolve_secret(name, settings, environ, required=required)
-        return value.get_secret_value() if value is not None else None
-
-    def need(value: Any, setting: str) -> Any:
-        if value is None or value == "":
-            raise ConfigError(f"salesforce.{setting} is required for auth = {sf.auth!r}")
-        return value
-
-    if sf.auth == "session":
-        return {
-            "session_id": secret(sf.session_id_env),
-            "instance_url": need(sf.instance_url, "instance_url"),
-        }
-    if sf.auth == "password":
-        return {
-            "username": need(sf.username, "username"),
-            "password": secret(sf.password_env),
-            "security_token": secret(sf.security_token_env, required=False) or "",
-            "domain": sf.domain,
-        }
-    if sf.auth == "jwt":
-        key_file = need(sf.private_key_file, "private_key_file")
-        if not key_file.is_file():
-            raise ConfigError(f"salesforce.private_key_file {key_file} does not exist")
-        return {
-            "username": need(sf.username, "username"),
-            "consumer_key": need(sf.consumer_key, "consumer_key"),
-            "privatekey_file": str(key_file),
-            "domain": sf.domain,
-        }
-    if sf.domain in {"login", "test"}:
-        raise ConfigError(
-            "auth = 'client_credentials' needs salesforce.domain set to the org's My "
-            "Domain (e.g. 'acme.my'), not 'login' or 'test'"
-        )
-    return {
-        "consumer_key": need(sf.consumer_key, "consumer_key"),
-        "consumer_secret": secret(sf.consumer_secret_env),
-        "domain": sf.domain,
-    }

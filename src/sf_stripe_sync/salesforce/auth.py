@@ -1,9 +1,8 @@
 """Logging in to Salesforce and making every call through one guarded connection.
 
 Theory of operation: ``connect(settings)`` reads the auth mode from
-``settings.salesforce``, resolves the secrets it needs (``credentials.credentials_for``, through
-``config.resolve_secret``)
-(environment or secrets file; never logged, never in a message) and builds a
+``settings.salesforce``, resolves the secrets it needs (``credentials.credentials_for``:
+environment or secrets file; never logged, never in a message) and builds a
 ``simple_salesforce.Salesforce`` client pinned to ``settings.salesforce.api_version``.
 Numbers in answers are parsed as ``Decimal`` (``parse_float``), never float.
 

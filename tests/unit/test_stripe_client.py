@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -82,6 +83,36 @@ def test_client_without_connected_account_sends_no_stripe_account(server: str) -
     client = build_client(_account(server), SecretStr(SECRET))
     client.v1.customers.search(params={"query": "x"})
     assert "stripe-account" not in Recorder.seen[0]
+
+
+def test_a_netrc_entry_for_the_api_host_does_not_replace_the_key(
+        server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password elsewhere\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    client = build_client(_account(server), SecretStr(SECRET))
+    client.v1.customers.search(params={"query": "x"})
+    assert Recorder.seen[0]["authorization"] == f"Bearer {SECRET}"
+
+
+def test_the_proxy_of_the_environment_is_used(
+        server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", server)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = build_client(_account("http://api.stripe.invalid"), SecretStr(SECRET))
+    client.v1.customers.search(params={"query": "x"})
+    (request,) = Recorder.seen
+    assert request["path"].startswith("http://api.stripe.invalid/v1/customers/search")
+
+
+def test_no_proxy_keeps_the_api_host_direct(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    client = build_client(_account(server), SecretStr(SECRET))
+    client.v1.customers.search(params={"query": "x"})
+    assert Recorder.seen[0]["path"].startswith("/v1/customers/search")
 
 
 def test_sdk_does_not_retry_on_its_own(server: str) -> None:

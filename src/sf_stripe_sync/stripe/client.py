@@ -7,6 +7,12 @@ converters expect; ``Stripe-Account`` is sent for a connected account; ``api_bas
 points the client at another address (the local emulator); the SDK's own network
 retries are off because ``retry.RetryPolicy`` is the one policy. Nothing here logs; each
 HTTP answer's method, path and status go to ``observe`` (metrics), never its content.
+
+The HTTP session reads the environment once, when it is built: the proxy for the API's
+address (``HTTPS_PROXY`` / ``HTTP_PROXY``, ``NO_PROXY`` honoured) is fixed then, and
+``requests`` stops looking at the environment and ``~/.netrc`` on every request (it did
+both per call: a share of each request's CPU, and a netrc entry for the API's host
+would have replaced the key's ``Authorization`` header).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from sf_stripe_sync.config import STRIPE_API_VERSION, StripeAccountSettings
 from sf_stripe_sync.errors import ConfigError
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
+STRIPE_API_BASE = "https://api.stripe.com"
 
 
 def build_client(
@@ -43,13 +50,17 @@ def build_client(
         stripe_version=api_version,
         base_addresses={"api": api_base} if api_base else None,
         max_network_retries=0,
-        http_client=stripe.RequestsClient(timeout=timeout, session=_observed_session()),
+        http_client=stripe.RequestsClient(
+            timeout=timeout, session=_observed_session(api_base or STRIPE_API_BASE)),
     )
 
 
-def _observed_session() -> requests.Session:
-    """A session that reports each answer's method, path and status to ``observe``."""
+def _observed_session(api_base: str) -> requests.Session:
+    """A session that reports each answer's method, path and status to ``observe``, with
+    the environment's proxy for ``api_base`` read once."""
     session = requests.Session()
+    session.proxies = requests.utils.get_environ_proxies(api_base)
+    session.trust_env = False
 
     def report(response: requests.Response, *args: Any, **kwargs: Any) -> None:
         request = response.request

@@ -28,11 +28,10 @@ from sf_stripe_sync.errors import SyncError
 from sf_stripe_sync.executor import Applied, op_key_for
 from sf_stripe_sync.failures import FailureRecorder, error_code
 from sf_stripe_sync.operations import apply_plan, contract_status
-from sf_stripe_sync.ports import BillingGateway, RemoteScheduleLike, StateStore
+from sf_stripe_sync.ports import BillingGateway, RemoteScheduleLike, StateStore, WriteBackRecorder
 from sf_stripe_sync.resume import queue_success, repair_ids
 from sf_stripe_sync.run_leases import LeaseBook, contract_lease
 from sf_stripe_sync.run_report import OrderOutcome
-from sf_stripe_sync.salesforce.writeback import WriteBackBatch
 from sf_stripe_sync.state.store import ContractState, IdLink, JournalState
 
 
@@ -69,7 +68,7 @@ class PlanApplier:
         order: Order,
         plan: OrderPlan,
         remote: RemoteScheduleLike | None,
-        batch: WriteBackBatch,
+        batch: WriteBackRecorder,
         confirmed: dict[str, int],
     ) -> OrderOutcome:
         """Under the contract's lease: send the plan unless another run just did."""
@@ -99,7 +98,7 @@ class PlanApplier:
         remote: RemoteScheduleLike | None,
         account: StripeAccountSettings,
         state: ContractState | None,
-        batch: WriteBackBatch,
+        batch: WriteBackRecorder,
         confirmed: dict[str, int],
     ) -> OrderOutcome:
         store = self.store

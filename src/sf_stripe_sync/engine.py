@@ -59,6 +59,7 @@ from sf_stripe_sync.ports import (
     BillingGateway,
     OrderSource,
     OrgRecords,
+    PendingWriteBack,
     StateStore,
     WriteBack,
 )
@@ -87,10 +88,14 @@ class Engine:
         price_resolver: Callable[[OrderBundle], OrderBundle] | None = None,
         price_catalog: PriceCatalog | None = None,
         records: OrgRecords | None = None,
+        write_back: Callable[[datetime], PendingWriteBack] | None = None,
     ) -> None:
         self.settings = settings
         self.records = records or SalesforceRecords(settings.fields)
         """An order's contract, change stamp and schedule hint, in domain terms."""
+        self.new_write_back = write_back or (lambda now: WriteBackBatch(settings.fields, now))
+        """A fresh batch of write-back records stamped ``now`` (the Salesforce adapter's,
+        unless another is given)."""
         self.price_catalog = price_catalog
         """Price facts known without Stripe (offline preview: a catalog file); with a
         gateway the facts are read from Stripe instead."""
@@ -224,7 +229,8 @@ class Engine:
         ``RunWriteBack``, flushed on its own thread whenever ``writeback_flush_records``
         wait, and once more at the end."""
         cancel_ids = set(options.cancel_ids)
-        pending = RunWriteBack(self.settings.fields, self.clock())
+        now = self.clock()
+        pending = RunWriteBack(lambda: self.new_write_back(now))
         batch = None if options.dry_run else pending
 
         def work(bundle: OrderBundle) -> OrderOutcome | None:
@@ -248,7 +254,7 @@ class Engine:
                             limit=lambda: self.concurrency.limit, pool_size=pool,
                             pages_ahead=self.settings.pages_ahead, done=self.progress)
 
-        def flush(taken: WriteBackBatch, confirmed: dict[str, int]) -> None:
+        def flush(taken: PendingWriteBack, confirmed: dict[str, int]) -> None:
             self._flush(taken, confirmed, report)
 
         try:
@@ -273,7 +279,7 @@ class Engine:
             report.labels.update(display_names(page, fields=self.settings.fields))
         report.add(outcomes, keep_plans=keep_plans)
 
-    def _flush(self, batch: WriteBackBatch, confirmed: dict[str, int],
+    def _flush(self, batch: PendingWriteBack, confirmed: dict[str, int],
                report: RunReport) -> None:
         if not len(batch) or self.writer is None:
             return

@@ -3,7 +3,7 @@
 Theory of operation: a data problem (the order's issues, a refused Stripe request) is
 the order's alone: it is written to the Order's status and error fields and to one
 Sync_Log__c record, journaled as FAILED, and the run goes on. The Order is not written
-again while it keeps failing the same way (``WriteBackBatch.add_failure`` compares), so
+again while it keeps failing the same way (``WriteBackRecorder.add_failure`` compares), so
 the write-back does not re-trigger the scheduled sync. A transient failure (timeouts,
 5xx, rate limits, a lease held by another run) is not written anywhere: the outcome is
 marked ``transient`` so the watermark stays behind the order and the next run retries it.
@@ -18,10 +18,9 @@ from collections.abc import Iterable
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue
 from sf_stripe_sync.core.models import OrderBundle, OrderPlan
 from sf_stripe_sync.errors import SyncError, TerminalError, TransientError
-from sf_stripe_sync.ports import StateStore
+from sf_stripe_sync.ports import StateStore, WriteBackRecorder
 from sf_stripe_sync.reading import is_missing
 from sf_stripe_sync.run_report import OrderOutcome
-from sf_stripe_sync.salesforce.writeback import WriteBackBatch
 from sf_stripe_sync.state.store import JournalState
 
 log = logging.getLogger("sf_stripe_sync.engine")
@@ -47,7 +46,7 @@ class FailureRecorder:
         bundle: OrderBundle,
         plan: OrderPlan | None,
         issues: Iterable[OrderIssue],
-        batch: WriteBackBatch | None,
+        batch: WriteBackRecorder | None,
     ) -> OrderOutcome:
         """The order's data is wrong (``batch`` None: a dry-run, nothing is written)."""
         found = tuple(issues)
@@ -67,7 +66,7 @@ class FailureRecorder:
         bundle: OrderBundle,
         plan: OrderPlan | None,
         exc: SyncError,
-        batch: WriteBackBatch | None,
+        batch: WriteBackRecorder | None,
         *,
         op_key: str | None = None,
     ) -> OrderOutcome:

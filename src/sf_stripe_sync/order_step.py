@@ -27,11 +27,10 @@ from sf_stripe_sync.errors import ConfigError, SyncError
 from sf_stripe_sync.executor import op_key_for
 from sf_stripe_sync.failures import FailureRecorder
 from sf_stripe_sync.planning import Planner
-from sf_stripe_sync.ports import OrgRecords, RemoteScheduleLike
+from sf_stripe_sync.ports import OrgRecords, RemoteScheduleLike, WriteBackRecorder
 from sf_stripe_sync.reading import OrderReader, is_missing
 from sf_stripe_sync.resume import finish_interrupted, repair_ids
 from sf_stripe_sync.run_report import OrderOutcome, RunOptions
-from sf_stripe_sync.salesforce.writeback import WriteBackBatch
 
 
 class OrderStep:
@@ -72,7 +71,7 @@ class OrderStep:
         bundle: OrderBundle,
         options: RunOptions,
         as_of: datetime,
-        batch: WriteBackBatch | None,
+        batch: WriteBackRecorder | None,
         confirmed: dict[str, int],
         cancel_requested: bool,
     ) -> OrderOutcome | None:
@@ -114,7 +113,7 @@ class OrderStep:
         issues: Sequence[OrderIssue],
         options: RunOptions,
         as_of: datetime,
-        batch: WriteBackBatch | None,
+        batch: WriteBackRecorder | None,
         confirmed: dict[str, int],
         cancel_requested: bool,
     ) -> OrderOutcome:

@@ -19,13 +19,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable, Sequence
-from datetime import datetime
 from typing import Any, TypeVar
 
 from sf_stripe_sync.core.models import OrderBundle
-from sf_stripe_sync.core.rules import FieldMap
-from sf_stripe_sync.ports import OrgRecords
-from sf_stripe_sync.salesforce.writeback import WriteBackBatch
+from sf_stripe_sync.ports import OrgRecords, PendingWriteBack
 
 T = TypeVar("T")
 
@@ -49,21 +46,22 @@ def group_in_order(items: Sequence[T], key: Callable[[T], Hashable]) -> list[lis
     return list(groups.values())
 
 
-class RunWriteBack(WriteBackBatch):
+class RunWriteBack:
     """The run's write-back, recorded by every worker and flushed while the run goes on.
 
-    Workers add to it as to any ``WriteBackBatch`` (``add_success`` / ``add_failure``)
-    and record the journal entries they confirmed in ``confirmed``; both go to the
-    current inner batch under one lock. ``take`` swaps in an empty one and returns what
-    was there, so a flush carries every order finished so far, whatever its page, while
-    the workers keep adding. An order's records are added before its entry is
-    confirmed, so a flush never marks an entry written back whose records it lacks (an
-    entry may be marked one flush late, which is harmless)."""
+    Workers add to it as to any ``ports.WriteBackRecorder`` (``add_success`` /
+    ``add_failure``) and record the journal entries they confirmed in ``confirmed``;
+    both go to the current inner batch (``new_batch()``, the Salesforce adapter's) under
+    one lock. ``take`` swaps in an empty one and returns what was there, so a flush
+    carries every order finished so far, whatever its page, while the workers keep
+    adding. An order's records are added before its entry is confirmed, so a flush never
+    marks an entry written back whose records it lacks (an entry may be marked one flush
+    late, which is harmless)."""
 
-    def __init__(self, fields: FieldMap, now: datetime) -> None:
-        super().__init__(fields, now)
+    def __init__(self, new_batch: Callable[[], PendingWriteBack]) -> None:
+        self._new_batch = new_batch
         self._guard = threading.Lock()
-        self._current = WriteBackBatch(fields, now)
+        self._current = new_batch()
         self._confirmed: dict[str, int] = {}
         self.confirmed = _ConfirmedEntries(self)
 
@@ -83,11 +81,11 @@ class RunWriteBack(WriteBackBatch):
         with self._guard:
             self._confirmed[order_id] = entry_id
 
-    def take(self) -> tuple[WriteBackBatch, dict[str, int]]:
+    def take(self) -> tuple[PendingWriteBack, dict[str, int]]:
         """Everything recorded so far (records, confirmed entries), leaving this empty."""
         with self._guard:
             taken = (self._current, self._confirmed)
-            self._current = WriteBackBatch(self.fields, self.now)
+            self._current = self._new_batch()
             self._confirmed = {}
             return taken
 
@@ -108,7 +106,7 @@ class FlushTimer:
     (looked at every ``interval`` seconds), one flush at a time; ``stop`` ends it."""
 
     def __init__(self, pending: RunWriteBack,
-                 flush: Callable[[WriteBackBatch, dict[str, int]], None], *,
+                 flush: Callable[[PendingWriteBack, dict[str, int]], None], *,
                  threshold: int, interval: float = 0.25) -> None:
         self.pending = pending
         self.flush = flush

@@ -78,6 +78,56 @@ class WriteBack(Protocol):
         ...
 
 
+class WriteBackRecorder(Protocol):
+    """What the engine records for Salesforce, in domain terms (an order's result, its
+    Stripe ids, its log line); ``salesforce.writeback`` turns it into sObject records."""
+
+    def add_success(
+        self,
+        *,
+        order: dict[str, Any],
+        operation: str,
+        schedule_id: str,
+        contract_id: str | None,
+        contract_schedule_id: str | None,
+        account_id: str | None,
+        customer_id: str | None,
+        known_customer_id: str | None,
+        idempotency_key: str,
+        request_ids: tuple[str, ...],
+        message: str,
+        log: bool = ...,
+        verify_log: bool = ...,
+        status: str = ...,
+    ) -> None:
+        """An order synced: its schedule, customer and status; ``status`` is the
+        operation's (``operations``)."""
+        ...
+
+    def add_failure(
+        self,
+        *,
+        order: dict[str, Any],
+        operation: str,
+        message: str,
+        idempotency_key: str | None = ...,
+        request_ids: tuple[str, ...] = ...,
+    ) -> bool:
+        """An order failed; False when the Order already says exactly this."""
+        ...
+
+
+class PendingWriteBack(WriteBackRecorder, Protocol):
+    """A batch of recorded results, sent in one go (``flush``)."""
+
+    def __len__(self) -> int:
+        ...
+
+    def flush(self, writer: WriteBack) -> dict[str, list[str]]:
+        """Send everything; ``{order_id: [problems]}`` for orders not fully written."""
+        ...
+
+
 @dataclass(frozen=True)
 class WriteOp:
     """One write of a batch: ``records`` of ``sobject`` updated (each with ``Id``),

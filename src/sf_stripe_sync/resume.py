@@ -18,9 +18,8 @@ from datetime import datetime
 
 from sf_stripe_sync.core.models import Order, OrderBundle, OrderPlan
 from sf_stripe_sync.operations import salesforce_status
-from sf_stripe_sync.ports import StateStore
+from sf_stripe_sync.ports import StateStore, WriteBackRecorder
 from sf_stripe_sync.run_leases import run_alive
-from sf_stripe_sync.salesforce.writeback import WriteBackBatch
 from sf_stripe_sync.state.store import JournalState
 
 
@@ -31,7 +30,7 @@ def finish_interrupted(
     bundle: OrderBundle,
     order: Order,
     plan: OrderPlan,
-    batch: WriteBackBatch,
+    batch: WriteBackRecorder,
     confirmed: dict[str, int],
 ) -> bool:
     """True when an interrupted write-back of this order was queued in ``batch``."""
@@ -62,7 +61,7 @@ def repair_ids(
     bundle: OrderBundle,
     order: Order,
     plan: OrderPlan,
-    batch: WriteBackBatch,
+    batch: WriteBackRecorder,
     schedule_id: str | None = None,
 ) -> None:
     """A noop still writes ids Salesforce lacks (e.g. a write-back lost in a crash)."""
@@ -75,7 +74,7 @@ def repair_ids(
 
 
 def queue_success(
-    batch: WriteBackBatch,
+    batch: WriteBackRecorder,
     bundle: OrderBundle,
     order: Order,
     operation: str,

@@ -136,3 +136,42 @@ def test_each_metadata_key_is_spelled_once_in_the_package() -> None:
                 spelled[str(node.value)].append(str(path.relative_to(PACKAGE_DIR)))
     assert {key: where for key, where in spelled.items()
             if where != ["core/metadata_keys.py"]} == {}
+
+
+ADAPTER_IMPORTS_ALLOWED = {
+    # The composition point: the Salesforce adapter's defaults when none is given.
+    "engine.py": {"sf_stripe_sync.salesforce.records", "sf_stripe_sync.salesforce.writeback"},
+    "reading.py": {"sf_stripe_sync.salesforce.records"},
+    # The Salesforce sync status values an operation's row names.
+    "operations.py": {"sf_stripe_sync.salesforce.writeback"},
+    # A plan file lists the Stripe requests a plan will send (imported when one is written).
+    "plan_file.py": {"sf_stripe_sync.stripe.convert", "sf_stripe_sync.stripe.params",
+                     "sf_stripe_sync.stripe.planned"},
+    "queue/intake.py": {"sf_stripe_sync.salesforce.records"},
+}
+"""Where an engine module may name an adapter module; everything else goes through
+``ports`` (the steps take the write-back as ``ports.WriteBackRecorder``)."""
+
+
+def adapter_imports(source: str) -> set[str]:
+    """The ``sf_stripe_sync.salesforce`` / ``sf_stripe_sync.stripe`` modules imported."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+        found |= {n for n in names if n.split(".")[:2] in (["sf_stripe_sync", "salesforce"],
+                                                          ["sf_stripe_sync", "stripe"])}
+    return found
+
+
+@pytest.mark.parametrize("module", ENGINE_MODULES)
+def test_engine_module_imports_no_adapter_beyond_its_allowance(module: str) -> None:
+    source = (PACKAGE_DIR / module).read_text(encoding="utf-8")
+    extra = adapter_imports(source) - ADAPTER_IMPORTS_ALLOWED.get(module, set())
+    assert not extra, f"{module} imports {sorted(extra)}: go through sf_stripe_sync.ports"
+
+
+def test_the_adapter_import_check_sees_a_planted_import() -> None:
+    planted = "from sf_stripe_sync.salesforce.writeback import WriteBackBatch\n"
+    assert adapter_imports(planted) == {"sf_stripe_sync.salesforce.writeback"}
+    assert adapter_imports("from sf_stripe_sync.ports import WriteBackRecorder\n") == set()

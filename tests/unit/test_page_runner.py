@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sf_stripe_sync.core.models import OrderBundle
 from sf_stripe_sync.core.rules import FieldMap
 from sf_stripe_sync.page_runner import FlushTimer, RunWriteBack, group_in_order
+from sf_stripe_sync.ports import PendingWriteBack
 from sf_stripe_sync.salesforce.records import contract_key
 from sf_stripe_sync.salesforce.writeback import WriteBackBatch
 
@@ -28,17 +29,21 @@ def test_contract_key_is_the_contract_else_the_order() -> None:
     assert contract_key(alone) == "801B"
 
 
+def _pending() -> RunWriteBack:
+    return RunWriteBack(lambda: WriteBackBatch(FieldMap(), datetime(2027, 1, 1, tzinfo=UTC)))
+
+
 def _failure(pending: RunWriteBack, order_id: str) -> None:
     pending.add_failure(order={"Id": order_id, "SystemModstamp": "2027-01-01T00:00:00Z"},
                         operation="create", message="refused")
 
 
 def test_a_flush_takes_what_waits_once_enough_waits() -> None:
-    pending = RunWriteBack(FieldMap(), datetime(2027, 1, 1, tzinfo=UTC))
+    pending = _pending()
     flushed: list[int] = []
     done = threading.Event()
 
-    def flush(batch: WriteBackBatch, _confirmed: dict[str, int]) -> None:
+    def flush(batch: PendingWriteBack, _confirmed: dict[str, int]) -> None:
         flushed.append(len(batch))
         done.set()
 
@@ -50,7 +55,7 @@ def test_a_flush_takes_what_waits_once_enough_waits() -> None:
 
 
 def test_records_and_confirmed_entries_are_taken_together() -> None:
-    pending = RunWriteBack(FieldMap(), datetime(2027, 1, 1, tzinfo=UTC))
+    pending = _pending()
     _failure(pending, "801A")
     pending.confirmed["801A"] = 7
     batch, confirmed = pending.take()

@@ -26,7 +26,6 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -117,20 +116,26 @@ def _wait_until_done(spec: StoreSpec, processes: list[subprocess.Popen[str]]) ->
 
 
 def _overlapping_jobs(spec: StoreSpec) -> list[str]:
-    """Pairs of jobs of one lock whose 'doing' spans overlap, from the queue's events."""
+    """Pairs of jobs of one lock whose 'doing' spans overlap, from the queue's events.
+
+    Ordered by event id, not by ``at``: ``at`` is ``NOW()``, the start of the
+    transaction that changed the job, so a fetch whose transaction began a moment before
+    the previous job's finish committed is stamped before that finish, although it could
+    only take the job once the finish was visible. The id comes from a sequence drawn
+    when the status actually changes, so it orders the changes as they happened."""
     with psycopg.connect(spec.target) as conn:
         rows = conn.execute(
-            "SELECT j.id, j.lock, e.type::text, e.at FROM procrastinate_events e "
+            "SELECT j.id, j.lock, e.type::text, e.id FROM procrastinate_events e "
             "JOIN procrastinate_jobs j ON j.id = e.job_id "
-            "WHERE j.lock IS NOT NULL ORDER BY e.at, e.id").fetchall()
-    spans: dict[str, list[tuple[datetime, datetime, int]]] = defaultdict(list)
-    started: dict[int, datetime] = {}
-    for job_id, lock, kind, at in rows:
+            "WHERE j.lock IS NOT NULL ORDER BY e.id").fetchall()
+    spans: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+    started: dict[int, int] = {}
+    for job_id, lock, kind, event_id in rows:
         if kind == "started":
-            started[job_id] = at
+            started[job_id] = event_id
         elif kind in ("succeeded", "failed", "deferred_for_retry", "cancelled", "aborted",
                       "retried") and job_id in started:
-            spans[lock].append((started.pop(job_id), at, job_id))
+            spans[lock].append((started.pop(job_id), event_id, job_id))
     overlaps = []
     for lock, intervals in spans.items():
         intervals.sort()

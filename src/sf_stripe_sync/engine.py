@@ -94,8 +94,7 @@ class Engine:
         self.records = records or SalesforceRecords(settings.fields)
         """An order's contract, change stamp and schedule hint, in domain terms."""
         self.new_write_back = write_back or (lambda now: WriteBackBatch(settings.fields, now))
-        """A fresh batch of write-back records stamped ``now`` (the Salesforce adapter's,
-        unless another is given)."""
+        """A fresh write-back batch stamped ``now`` (default: the Salesforce adapter's)."""
         self.price_catalog = price_catalog
         """Price facts known without Stripe (offline preview: a catalog file); with a
         gateway the facts are read from Stripe instead."""
@@ -126,8 +125,8 @@ class Engine:
             planner=self.planner, failures=self.failures, applier=self._applier,
             price_resolver=price_resolver, owner=self.owner, clock=clock)
         self._gateway_lock = threading.Lock()
-        self.on_page: Callable[[list[OrderBundle], list[OrderOutcome | None]], None] | None = (
-            None)
+        self.on_page: Callable[[list[OrderBundle], list[OrderOutcome | None]], None] | None
+        self.on_page = None
         """Called with each finished page and its outcomes, plans included, before a run
         that does not keep its plans drops them (the streamed preview renders them)."""
         self._unwritten: set[str] = set()

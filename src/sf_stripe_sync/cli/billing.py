@@ -13,28 +13,18 @@ _RUN = "sf_stripe_sync.cli.billing_commands"
 BILLING = Group("billing", "Stripe's billing state back in Salesforce")
 
 
-def _webhook(p: argparse.ArgumentParser) -> None:
-    options.stripe_target(p)
-    options.webhook_delivery(p)
-
-
 def _serve_webhooks(p: argparse.ArgumentParser) -> None:
     options.stripe_target(p)
     options.listener(p, port=12114)
 
 
-def _status_arguments(p: argparse.ArgumentParser) -> None:
-    options.stripe_target(p)
-    options.account_id(p)
-
-
 COMMANDS = (
     Command("pull", "invoice, subscription and schedule events since the cursor -> "
             "Salesforce", options.stripe_target, Deferred(_RUN, "run_pull"), BILLING),
-    Command("webhook", "apply one signed billing webhook delivery", _webhook,
+    Command("webhook", "apply one signed billing webhook delivery", options.webhook_command,
             Deferred(_RUN, "run_webhook"), BILLING),
     Command("serve-webhooks", "receive billing webhook deliveries", _serve_webhooks,
             Deferred(_RUN, "run_serve_webhooks"), BILLING),
-    Command("status", "an Account's subscriptions and last invoices", _status_arguments,
+    Command("status", "an Account's subscriptions and last invoices", options.account_command,
             Deferred(_RUN, "run_status"), BILLING),
 )

@@ -19,23 +19,13 @@ def _products(p: argparse.ArgumentParser) -> None:
     p.add_argument("product_ids", nargs="*", metavar="PRODUCT2_ID")
 
 
-def _webhook(p: argparse.ArgumentParser) -> None:
-    options.stripe_target(p)
-    options.webhook_delivery(p)
-
-
 def _serve_webhooks(p: argparse.ArgumentParser) -> None:
     options.stripe_target(p)
     options.listener(p, port=12113)
 
 
-def _account(p: argparse.ArgumentParser) -> None:
-    options.stripe_target(p)
-    options.account_id(p)
-
-
 def _portal_link(p: argparse.ArgumentParser) -> None:
-    _account(p)
+    options.account_command(p)
     p.add_argument("--role", default=None, help="portal role (default: the Contact's, else "
                    "portal.default_role)")
     p.add_argument("--contact", default=None, metavar="CONTACT_ID",
@@ -50,13 +40,13 @@ COMMANDS = (
             Deferred(_RUN, "run_features"), CATALOG),
     Command("pull", "Stripe catalog events since the cursor -> Salesforce",
             options.stripe_target, Deferred(_RUN, "run_pull"), CATALOG),
-    Command("webhook", "apply one signed webhook delivery", _webhook,
+    Command("webhook", "apply one signed webhook delivery", options.webhook_command,
             Deferred(_RUN, "run_webhook"), CATALOG),
     Command("serve-webhooks", "receive webhook deliveries", _serve_webhooks,
             Deferred(_RUN, "run_serve_webhooks"), CATALOG),
     Command("portals", "one portal configuration per configured role", options.stripe_target,
             Deferred(_RUN, "run_portals"), CATALOG),
-    Command("entitlements", "a customer's active entitlements in Stripe", _account,
+    Command("entitlements", "a customer's active entitlements in Stripe", options.account_command,
             Deferred(_RUN, "run_entitlements")),
     Command("portal-link", "a customer portal URL for an Account", _portal_link,
             Deferred(_RUN, "run_portal_link")),

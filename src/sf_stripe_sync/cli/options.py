@@ -71,12 +71,17 @@ def listener(p: argparse.ArgumentParser, *, port: int, host_help: str | None = N
     p.add_argument("--port", type=int, default=port)
 
 
-def account_id(p: argparse.ArgumentParser) -> None:
+def account_command(p: argparse.ArgumentParser) -> None:
+    """A Stripe target and one Salesforce Account (``billing status``, ``catalog
+    entitlements``, ``catalog portal-link``)."""
+    stripe_target(p)
     p.add_argument("account_id", metavar="ACCOUNT_ID")
 
 
-def webhook_delivery(p: argparse.ArgumentParser) -> None:
-    """One signed delivery, as ``catalog webhook`` and ``billing webhook`` take it."""
+def webhook_command(p: argparse.ArgumentParser) -> None:
+    """A Stripe target and one signed delivery, as ``catalog webhook`` and ``billing
+    webhook`` take it."""
+    stripe_target(p)
     p.add_argument("--payload", type=Path, required=True, metavar="FILE")
     p.add_argument("--signature", required=True, metavar="STRIPE_SIGNATURE")
     p.add_argument("--tolerance", type=int, default=None, metavar="SECONDS",

@@ -24,6 +24,7 @@ from sf_stripe_sync.core.render import (
     item_text,
     operation_counts,
     phase_table,
+    shown_price,
     when_text,
 )
 
@@ -110,7 +111,7 @@ def _timeline_html(plan: OrderPlan, bounds: tuple[datetime, datetime], labels: L
         right = _percent(phase.end, bounds) if phase.end is not None else 100.0
         classes = ["bar"] + (["alt"] if index % 2 == 0 else []) + (
             ["open"] if phase.end is None else [])
-        shown = [i.custom_price.list_price if i.custom_price else i.price for i in phase.items]
+        shown = [shown_price(i) for i in phase.items]
         short = ", ".join(f"{labels.get(p, p)} x{i.quantity}"
                           for p, i in zip(shown, phase.items, strict=True))
         bars.append(

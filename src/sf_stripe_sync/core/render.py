@@ -89,6 +89,11 @@ def issue_json(issue: OrderIssue) -> dict[str, Any]:
     return data
 
 
+def shown_price(item: PhaseItem | OneTimeItem) -> str:
+    """The price a reader knows an item by: a custom price's list price, else its own."""
+    return item.custom_price.list_price if item.custom_price is not None else item.price
+
+
 def _item_json(item: PhaseItem, labels: Labels) -> dict[str, Any]:
     custom = item.custom_price
     data: dict[str, Any] = {
@@ -106,7 +111,7 @@ def _item_json(item: PhaseItem, labels: Labels) -> dict[str, Any]:
     if custom is not None:
         data["list_price"] = custom.list_price
         data["lookup_key"] = custom.lookup_key
-    name = labels.get(custom.list_price if custom is not None else item.price)
+    name = labels.get(shown_price(item))
     if name:
         data["product_name"] = name
     return data
@@ -121,7 +126,7 @@ def _once_json(item: OneTimeItem, labels: Labels) -> dict[str, Any]:
     }
     if custom is not None:
         data["list_price"] = custom.list_price
-    name = labels.get(custom.list_price if custom is not None else item.price)
+    name = labels.get(shown_price(item))
     if name:
         data["product_name"] = name
     return data
@@ -204,7 +209,7 @@ def discount_text(discount: Discount | None) -> str:
 
 
 def item_text(item: PhaseItem, labels: Labels) -> str:
-    shown = item.custom_price.list_price if item.custom_price is not None else item.price
+    shown = shown_price(item)
     name = f" ({labels[shown]})" if shown in labels else ""
     extra = f", {discount_text(item.discount)}" if item.discount is not None else ""
     quantity = " on usage" if item.metered else f" x {item.quantity}"
@@ -212,7 +217,7 @@ def item_text(item: PhaseItem, labels: Labels) -> str:
 
 
 def once_text(item: OneTimeItem, labels: Labels) -> str:
-    shown = item.custom_price.list_price if item.custom_price is not None else item.price
+    shown = shown_price(item)
     name = f" ({labels[shown]})" if shown in labels else ""
     return f"+ once: {shown}{name} x {item.quantity}"
 

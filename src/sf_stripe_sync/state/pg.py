@@ -172,27 +172,25 @@ class PgDatabase:
     @contextmanager
     def query(self) -> Iterator[PgConnection]:
         """One statement on an autocommit connection: its own transaction."""
-        if getattr(self._local, "active", False):
-            raise StateUsageError("state store transactions do not nest")
-        pool = self._current_pool()
-        self._local.active = True
-        try:
-            with pool.connection() as raw:
-                yield PgConnection(raw)
-        except psycopg.Error as exc:
-            raise translate(exc, self.location) from exc
-        finally:
-            self._local.active = False
+        with self._connection() as raw:
+            yield PgConnection(raw)
 
     @contextmanager
     def _transaction(self, begin: str, *, lock: bool) -> Iterator[PgConnection]:
+        with self._connection() as raw:
+            yield from self._run(raw, begin, lock)
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """This thread's one pooled connection at a time (no nesting), its errors the
+        store's own."""
         if getattr(self._local, "active", False):
             raise StateUsageError("state store transactions do not nest")
         pool = self._current_pool()
         self._local.active = True
         try:
             with pool.connection() as raw:
-                yield from self._run(raw, begin, lock)
+                yield raw
         except psycopg.Error as exc:
             raise translate(exc, self.location) from exc
         finally:

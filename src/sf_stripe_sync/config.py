@@ -127,7 +127,7 @@ class Settings(BaseSettings):
     """Re-read this much before the watermark: SystemModstamp is not strictly ordered."""
     concurrency: int = Field(default=4, ge=1)
     """The least number of contracts worked on at once (the adaptive limit starts here)."""
-    concurrency_max: int = Field(default=64, ge=1)
+    concurrency_max: int = Field(default=128, ge=1)
     """The most: the limit grows to what the observed Stripe latency needs (Little's law,
     ``concurrency``); ``concurrency_max = 1`` runs one order at a time."""
     pages_ahead: int = Field(default=4, ge=1)

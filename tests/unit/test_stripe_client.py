@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -141,3 +143,53 @@ def test_empty_key_is_a_config_error() -> None:
     with pytest.raises(ConfigError) as refused:
         build_client(StripeAccountSettings(name="x"), SecretStr(""))
     assert "x" in str(refused.value)
+
+
+class SlowKeepAlive(Recorder):
+    """Answers after a short wait over HTTP/1.1 keep-alive, noting each connection."""
+
+    protocol_version = "HTTP/1.1"
+    status = 200
+    connections: ClassVar[set[tuple[str, int]]] = set()
+
+    def _answer(self) -> None:
+        self.connections.add(self.client_address)
+        time.sleep(0.05)
+        super()._answer()
+
+    do_GET = _answer
+    do_POST = _answer
+
+
+def test_many_requests_in_flight_reuse_their_connections(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    SlowKeepAlive.connections = set()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), SlowKeepAlive)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    client = build_client(_account(f"http://127.0.0.1:{httpd.server_address[1]}"),
+                          SecretStr(SECRET))
+    workers, rounds = 30, 4
+    start = threading.Barrier(workers)
+    answered: list[int] = []
+
+    def work() -> None:
+        start.wait()
+        for _ in range(rounds):
+            client.v1.customers.search(params={"query": "x"})
+            answered.append(1)
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    try:
+        with caplog.at_level(logging.WARNING, logger="urllib3"):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert len(answered) == workers * rounds
+    # One connection per worker at most, each kept for the next request: none dropped.
+    assert len(SlowKeepAlive.connections) <= workers
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]

@@ -94,3 +94,21 @@ def test_api_version_is_the_configured_one_not_the_library_default(org: LocalOrg
     conn = _connect(org, {"SF_PASSWORD": PASSWORD}, auth="password", username=USERNAME,
                     api_version="62.0")
     assert conn.client.base_url.endswith("/services/data/v62.0/")
+
+
+def test_a_netrc_entry_for_the_org_host_does_not_replace_the_session_token(
+    org: LocalOrg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password elsewhere\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    for proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)
+    session = org.requests_session()
+    session.trust_env = True  # as a session of one's own reads the environment
+    settings = Settings(salesforce=SalesforceSettings(
+        auth="password", username=USERNAME, domain="test"))
+    conn = connect(settings, session=session, retry=RetryPolicy.immediate(),
+                   environ={"SF_PASSWORD": PASSWORD, "SF_SECURITY_TOKEN": TOKEN})
+    assert SalesforceOrderSource(conn).activated_order_ids() == [ORDER_ID]

@@ -15,6 +15,12 @@ Numbers in answers are parsed as ``Decimal`` (``parse_float``), never float.
    bare session id it raises a clear ``AuthenticationError`` instead;
 3. retries transient failures under the connection's ``RetryPolicy``.
 
+The session carries an auth that leaves each request as simple-salesforce built it
+(``HeadersAsSent``): with none, ``requests`` reads ``~/.netrc`` for every request and an
+entry for the org's host would replace the ``Authorization: Bearer`` header with that
+entry's Basic credentials (every call then fails as an expired session). The proxy and
+CA-bundle variables of the environment are still honoured.
+
 A response hook on the ``requests`` session counts the API calls made (logins are
 counted apart) and keeps the last ``Sforce-Limit-Info`` usage, so ``usage()`` is
 known even after a failed call. The describe cache lives here too: the first
@@ -327,6 +333,13 @@ def _as_result(value: Any, action: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------- connect
 
 
+class HeadersAsSent(requests.auth.AuthBase):
+    """A session auth that changes nothing: its presence keeps ``~/.netrc`` out."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
 def connect(
     settings: Settings,
     *,
@@ -340,6 +353,8 @@ def connect(
     http = session if session is not None else requests.Session()
     if session is None:
         http.verify = sf.verify_tls
+    if http.auth is None:
+        http.auth = HeadersAsSent()
     meter = CallMeter()
     http.hooks.setdefault("response", []).append(meter.record)
     credentials = credentials_for(settings, environ)

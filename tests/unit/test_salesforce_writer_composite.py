@@ -61,19 +61,32 @@ def updates(sobject: str, count: int) -> WriteOp:
     return WriteOp("update", sobject, [{"Id": f"{sobject}{n}", "X__c": n} for n in range(count)])
 
 
+def runs(records: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """A collection's records as (type, how many in a row)."""
+    found: list[tuple[str, int]] = []
+    for record in records:
+        kind = record["attributes"]["type"]
+        if found and found[-1][0] == kind:
+            found[-1] = (kind, found[-1][1] + 1)
+        else:
+            found.append((kind, 1))
+    return found
+
+
 def test_collections_are_packed_five_a_call_in_the_order_given() -> None:
     write, client = writer(answer)
     ops = [updates("Account", 250), updates("Order", 700),
            WriteOp("insert", "Sync_Log__c", [{"Order__c": str(n)} for n in range(450)])]
     results = write.write_many(ops)
-    shapes = [[(s["method"], s["body"]["records"][0]["attributes"]["type"],
-                len(s["body"]["records"])) for s in call["compositeRequest"]]
+    shapes = [[(s["method"], runs(s["body"]["records"])) for s in call["compositeRequest"]]
               for call in client.calls]
+    # Updates of several sObjects fill one collection; an insert keeps its own.
     assert shapes == [
-        [("PATCH", "Account", 200), ("PATCH", "Account", 50), ("PATCH", "Order", 200),
-         ("PATCH", "Order", 200), ("PATCH", "Order", 200)],
-        [("PATCH", "Order", 100), ("POST", "Sync_Log__c", 200), ("POST", "Sync_Log__c", 200),
-         ("POST", "Sync_Log__c", 50)],
+        [("PATCH", [("Account", 200)]), ("PATCH", [("Account", 50), ("Order", 150)]),
+         ("PATCH", [("Order", 200)]), ("PATCH", [("Order", 200)]),
+         ("PATCH", [("Order", 150)])],
+        [("POST", [("Sync_Log__c", 200)]), ("POST", [("Sync_Log__c", 200)]),
+         ("POST", [("Sync_Log__c", 50)])],
     ]
     assert all(c["allOrNone"] is False and c["collateSubrequests"] is False
                for c in client.calls)
@@ -129,11 +142,33 @@ def test_a_subrequest_refused_whole_fails_each_of_its_records() -> None:
         return reply
 
     write, client = writer(script)
-    bad, good = write.write_many([updates("Nope", 2), updates("Order", 1)])
+    bad, good = write.write_many([updates("Nope", 2),
+                                  WriteOp("insert", "Sync_Log__c", [{"Order__c": "1"}])])
     assert len(client.calls) == 1
     assert [r.success for r in bad] == [False, False]
     assert bad[0].errors[0].startswith("INVALID_TYPE") and bad[1].id == "Nope1"
     assert good[0].success
+
+
+def test_updates_sharing_a_collection_refused_whole_all_fail_and_are_reported() -> None:
+    def script(subrequests: list[Subrequest]) -> Any:
+        reply = answer(subrequests)
+        reply["compositeResponse"][0].update(httpStatusCode=400, body=[
+            {"errorCode": "INVALID_TYPE", "message": "sObject type 'Nope' is not supported"}])
+        return reply
+
+    write, client = writer(script)
+    bad, shared = write.write_many([updates("Nope", 2), updates("Order", 1)])
+    assert len(client.calls[0]["compositeRequest"]) == 1
+    assert [r.success for r in bad + shared] == [False, False, False]
+    assert shared[0].id == "Order0" and shared[0].errors[0].startswith("INVALID_TYPE")
+
+
+def test_at_most_ten_writes_share_an_update_collection() -> None:
+    write, client = writer(answer)
+    results = write.write_many([updates(f"Type{n}__c", 3) for n in range(12)])
+    sizes = [len(s["body"]["records"]) for s in client.calls[0]["compositeRequest"]]
+    assert sizes == [30, 6] and all(r.success for per_op in results for r in per_op)
 
 
 def test_a_record_failure_inside_a_200_answer_is_not_success() -> None:

@@ -6,11 +6,16 @@ with ``allOrNone: false``, PATCH for updates, POST for inserts, and PATCH on
 ``composite/sobjects/<type>/<external id field>`` for upserts (API 46.0+; each result
 says ``created``). An upsert is safe to send again, so its lost answer is retried. ``update`` and
 ``insert`` send one collection per call. ``write_many`` packs the collections of
-several writes (a page's Account, Contract and Order updates and its Sync_Log__c
-inserts) into ``POST composite`` calls, five collections a call (Salesforce allows 25
-subrequests, at most 5 of them sObject Collections or queries), with ``allOrNone:
+several writes (the Account, Contract and Order updates and the Sync_Log__c upserts of
+a write-back) into ``POST composite`` calls, five collections a call (Salesforce allows
+25 subrequests, at most 5 of them sObject Collections or queries), with ``allOrNone:
 false`` and ``collateSubrequests: false`` so they run in the order given and one failed
-subrequest does not roll back the others; the whole call is one API call. HTTP 200 only
+subrequest does not roll back the others; the whole call is one API call. Updates of
+consecutive writes share collections whatever their sObject (an update collection may
+hold several types, each record naming its own; Salesforce runs them in the order given,
+in chunks of one type, at most ``MAX_CHUNKS`` a collection), so 120 Contract and 430
+Order updates fill three collections, not four. Inserts and upserts keep one write a
+collection (an upsert names its type and external id in its path). HTTP 200 only
 means a call was accepted: every subrequest's status and every record's own result is
 read and returned as a ``RecordResult``, in the order the records were given.
 
@@ -57,6 +62,9 @@ from sf_stripe_sync.salesforce.soql import IDS_PER_QUERY
 COLLECTION_LIMIT = 200
 COLLECTIONS_PER_COMPOSITE = 5
 """Salesforce: 25 subrequests a composite call, at most 5 sObject Collections/queries."""
+MAX_CHUNKS = 10
+"""Salesforce: an update collection holding several types runs them in chunks (a run of
+records of one type), at most 10 a collection; here at most 10 writes share one."""
 LOCK_CODE = "UNABLE_TO_LOCK_ROW"
 UPSERT = "UPSERT"
 """The internal name of an upsert (sent as PATCH on the external-id path)."""
@@ -68,13 +76,21 @@ _NUMBER_TOKEN = re.compile(r'"\\u0000' + _NUMBER_TAG + r'([-+0-9.Ee]+)"')
 
 @dataclass
 class _Piece:
-    """One collection subrequest: some records (by index) of one write."""
+    """One collection subrequest: records of one write, or updates of several, as
+    ``(write number, record index)`` pairs; ``sobject`` and ``external_id`` are the first
+    write's (an upsert's path)."""
 
-    op: int
     method: str
     sobject: str
-    indexes: list[int]
+    parts: list[tuple[int, int]]
     external_id: str = ""
+
+    def joins(self, number: int, method: str) -> bool:
+        """Whether a record of write ``number`` may go in this collection too."""
+        if self.parts[-1][0] == number:
+            return True
+        writes = len({op for op, _ in self.parts})
+        return method == self.method == "PATCH" and writes < MAX_CHUNKS
 
 
 class SalesforceWriteBack:
@@ -106,8 +122,8 @@ class SalesforceWriteBack:
         return self._write(UPSERT, sobject, records, external_id)
 
     def write_many(self, ops: Sequence[WriteOp]) -> list[list[RecordResult]]:
-        """Apply ``ops`` in order through composite calls (5 collections each); per op,
-        one result per record, in order."""
+        """Apply ``ops`` in order through composite calls (5 collections each; updates of
+        consecutive writes share collections); per op, one result per record, in order."""
         results: list[list[RecordResult | None]] = []
         pieces: list[_Piece] = []
         for number, op in enumerate(ops):
@@ -117,9 +133,13 @@ class SalesforceWriteBack:
                 check_identifier(op.external_id, "field")
             slots, sendable = _local_checks(method, op.records)
             results.append(slots)
-            pieces += [_Piece(number, method, op.sobject, sendable[start:start + self.batch_size],
-                              op.external_id)
-                       for start in range(0, len(sendable), self.batch_size)]
+            for index in sendable:
+                last = pieces[-1] if pieces else None
+                if (last is None or len(last.parts) >= self.batch_size
+                        or not last.joins(number, method)):
+                    last = _Piece(method, op.sobject, [], op.external_id)
+                    pieces.append(last)
+                last.parts.append((number, index))
         attempt = 1
         while pieces:
             may_retry = attempt < self.lock_retry.attempts
@@ -128,9 +148,8 @@ class SalesforceWriteBack:
                 group = pieces[start:start + COLLECTIONS_PER_COMPOSITE]
                 answers = self._send_composite(ops, group)
                 for piece, answer in zip(group, answers, strict=True):
-                    again = _settle(piece, answer, ops[piece.op].records, results[piece.op],
-                                    may_retry)
-                    if again.indexes:
+                    again = _settle(piece, answer, ops, results, may_retry)
+                    if again.parts:
                         retry_later.append(again)
             if retry_later:
                 self._sleep(self.lock_retry.wait_before(attempt))
@@ -209,8 +228,8 @@ class SalesforceWriteBack:
                  "url": f"/services/data/v{version}/"
                         + _collection_path(piece.sobject, piece.external_id),
                  "referenceId": reference,
-                 "body": _collection_body(piece.sobject,
-                                          [ops[piece.op].records[i] for i in piece.indexes])}
+                 "body": _collection_body([(ops[op].sobject, ops[op].records[i])
+                                           for op, i in piece.parts])}
                 for piece, reference in zip(group, references, strict=True)
             ],
         })
@@ -228,7 +247,7 @@ class SalesforceWriteBack:
     def _send(
         self, method: str, sobject: str, batch: list[dict[str, Any]], external_id: str = ""
     ) -> list[dict[str, Any]]:
-        body = encode_json(_collection_body(sobject, batch))
+        body = encode_json(_collection_body([(sobject, record) for record in batch]))
         answer = self.conn.rest(
             _http_method(method), _collection_path(sobject, external_id), body=body,
             retry_ambiguous=(method != "POST")
@@ -251,13 +270,14 @@ def _collection_path(sobject: str, external_id: str) -> str:
     return f"composite/sobjects/{sobject}/{external_id}" if external_id else "composite/sobjects"
 
 
-def _collection_body(sobject: str, batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def _collection_body(batch: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """A collection's body: each record with its own type in ``attributes``."""
     return {
         "allOrNone": False,
         "records": [
             {"attributes": {"type": sobject},
              **{k: v for k, v in record.items() if k != "attributes"}}
-            for record in batch
+            for sobject, record in batch
         ],
     }
 
@@ -282,18 +302,18 @@ def _local_checks(
 def _settle(
     piece: _Piece,
     answer: dict[str, Any],
-    records: Sequence[dict[str, Any]],
-    slots: list[RecordResult | None],
+    ops: Sequence[WriteOp],
+    results: list[list[RecordResult | None]],
     may_retry: bool,
 ) -> _Piece:
-    """Record one subrequest's outcome in ``slots``; what should be sent again."""
+    """Record one subrequest's outcome in ``results``; what should be sent again."""
     status = answer.get("httpStatusCode")
     body = answer.get("body")
-    again = _Piece(piece.op, piece.method, piece.sobject, [], piece.external_id)
+    again = _Piece(piece.method, piece.sobject, [], piece.external_id)
     if isinstance(status, int) and 200 <= status < 300:
-        if not isinstance(body, list) or len(body) != len(piece.indexes):
+        if not isinstance(body, list) or len(body) != len(piece.parts):
             raise TerminalError(
-                f"Salesforce answered a {piece.method} of {len(piece.indexes)} "
+                f"Salesforce answered a {piece.method} of {len(piece.parts)} "
                 f"{piece.sobject} records inside a composite call without one result each")
         outcomes = [o if isinstance(o, dict) else {} for o in body]
     else:
@@ -301,13 +321,13 @@ def _settle(
         errors = [e for e in body if isinstance(e, dict)] if isinstance(body, list) else []
         if not errors:
             errors = [{"errorCode": f"HTTP_{status}", "message": "subrequest failed"}]
-        outcomes = [{"success": False, "errors": errors}] * len(piece.indexes)
-    for index, outcome in zip(piece.indexes, outcomes, strict=True):
-        result = _record_result(outcome, records[index], piece.method)
+        outcomes = [{"success": False, "errors": errors}] * len(piece.parts)
+    for (op, index), outcome in zip(piece.parts, outcomes, strict=True):
+        result = _record_result(outcome, ops[op].records[index], piece.method)
         if not result.success and may_retry and _is_lock(outcome):
-            again.indexes.append(index)
+            again.parts.append((op, index))
         else:
-            slots[index] = result
+            results[op][index] = result
     return again
 
 

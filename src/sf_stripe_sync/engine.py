@@ -280,9 +280,10 @@ class Engine:
 
     def _flush(self, batch: PendingWriteBack, confirmed: dict[str, int],
                report: RunReport) -> None:
-        if not len(batch) or self.writer is None:
+        if self.writer is None or not (len(batch) or confirmed):
             return
-        problems = batch.flush(self.writer)
+        # Entries whose records all went in earlier flushes may come with no record.
+        problems = batch.flush(self.writer) if len(batch) else {}
         with self._gateway_lock:
             self._unwritten.update(problems)
             unwritten = set(self._unwritten)

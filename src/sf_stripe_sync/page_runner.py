@@ -10,16 +10,19 @@ create a schedule or update one, so the ``pipeline`` can interleave the two kind
 use different Stripe endpoints, each with its own limit).
 
 ``RunWriteBack`` is the run-wide write-back: workers of every page record into it, and
-``FlushTimer`` flushes what has gathered on its own thread whenever enough waits, while
-the run goes on, so Salesforce gets few, full composite calls and the run ends with a
-small one.
+``FlushTimer`` flushes on its own thread, while the run goes on, whenever enough waits:
+only what fills whole calls (a batch that can split, ``PartialWriteBack``, says what:
+the Salesforce one gives full collections, five to a composite call), the rest staying
+for a later flush; the run's end (also a run stopping on an error) takes everything
+(``take``). An order's journal entry goes with the flush that carries its last record,
+so it is never marked written back before all its records were sent.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from sf_stripe_sync.core.models import OrderBundle
 from sf_stripe_sync.ports import OrgRecords, PendingWriteBack
@@ -46,6 +49,19 @@ def group_in_order(items: Sequence[T], key: Callable[[T], Hashable]) -> list[lis
     return list(groups.values())
 
 
+@runtime_checkable
+class PartialWriteBack(PendingWriteBack, Protocol):
+    """A batch a mid-run flush can take part of."""
+
+    def take_full(self, threshold: int) -> PendingWriteBack | None:
+        """What fills whole calls, taken out of this batch; None while too little waits."""
+        ...
+
+    def orders_waiting(self) -> set[str]:
+        """The orders that still have a record in this batch."""
+        ...
+
+
 class RunWriteBack:
     """The run's write-back, recorded by every worker and flushed while the run goes on.
 
@@ -54,7 +70,9 @@ class RunWriteBack:
     both go to the current inner batch (``new_batch()``, the Salesforce adapter's) under
     one lock. ``take`` swaps in an empty one and returns what was there, so a flush
     carries every order finished so far, whatever its page, while the workers keep
-    adding. An order's records are added before its entry is confirmed, so a flush never
+    adding; ``take_ready`` (mid-run) takes only what fills whole calls. An order's
+    records are added before its entry is confirmed, and a confirmed entry is taken only
+    with (or after) the flush that carries the order's last record, so a flush never
     marks an entry written back whose records it lacks (an entry may be marked one flush
     late, which is harmless)."""
 
@@ -84,10 +102,30 @@ class RunWriteBack:
     def take(self) -> tuple[PendingWriteBack, dict[str, int]]:
         """Everything recorded so far (records, confirmed entries), leaving this empty."""
         with self._guard:
-            taken = (self._current, self._confirmed)
-            self._current = self._new_batch()
-            self._confirmed = {}
-            return taken
+            return self._take_all()
+
+    def take_ready(self, threshold: int) -> tuple[PendingWriteBack, dict[str, int]] | None:
+        """Mid-run: the records that fill whole calls once ``threshold`` records wait
+        (all of them from a batch that cannot split), with the confirmed entries of the
+        orders left with no record here; None while too little waits."""
+        with self._guard:
+            current = self._current
+            if not isinstance(current, PartialWriteBack):
+                return self._take_all() if len(current) >= threshold else None
+            taken = current.take_full(threshold)
+            if taken is None:
+                return None
+            waiting = current.orders_waiting()
+            ready = {o: e for o, e in self._confirmed.items() if o not in waiting}
+            for order_id in ready:
+                del self._confirmed[order_id]
+            return taken, ready
+
+    def _take_all(self) -> tuple[PendingWriteBack, dict[str, int]]:
+        taken = (self._current, self._confirmed)
+        self._current = self._new_batch()
+        self._confirmed = {}
+        return taken
 
 
 class _ConfirmedEntries(dict[str, int]):
@@ -102,8 +140,9 @@ class _ConfirmedEntries(dict[str, int]):
 
 
 class FlushTimer:
-    """Flushes a ``RunWriteBack`` on its own thread whenever ``threshold`` records wait
-    (looked at every ``interval`` seconds), one flush at a time; ``stop`` ends it."""
+    """Flushes what a ``RunWriteBack`` has ready (``take_ready``: whole calls once
+    ``threshold`` records wait; looked at every ``interval`` seconds) on its own thread,
+    one flush at a time; leaving the ``with`` block ends it."""
 
     def __init__(self, pending: RunWriteBack,
                  flush: Callable[[PendingWriteBack, dict[str, int]], None], *,
@@ -130,8 +169,11 @@ class FlushTimer:
         while not self._stop.wait(self.interval):
             if len(self.pending) < self.threshold:
                 continue
+            ready = self.pending.take_ready(self.threshold)
+            if ready is None:
+                continue
             try:
-                self.flush(*self.pending.take())
+                self.flush(*ready)
             except BaseException as exc:  # raised on the run's thread by __exit__
                 self._error = exc
                 return

@@ -38,20 +38,80 @@ def _failure(pending: RunWriteBack, order_id: str) -> None:
                         operation="create", message="refused")
 
 
-def test_a_flush_takes_what_waits_once_enough_waits() -> None:
+def _failures(pending: RunWriteBack, count: int, start: int = 0) -> list[str]:
+    """``count`` failed orders: an Order update and a log each."""
+    ids = [f"801{n:012d}AAA" for n in range(start, start + count)]
+    for order_id in ids:
+        _failure(pending, order_id)
+    return ids
+
+
+def _shape(batch: PendingWriteBack) -> tuple[int, int]:
+    """(record updates, logs) a batch holds."""
+    assert isinstance(batch, WriteBackBatch)
+    updates = sum(len(records) for _, records in batch._update_batches())
+    return updates, len(batch) - updates
+
+
+def test_a_mid_run_flush_takes_whole_calls_of_full_collections_and_leaves_the_rest() -> None:
     pending = _pending()
-    flushed: list[int] = []
+    _failures(pending, 600)  # 600 updates + 600 logs: 6 full collections
+
+    taken, _ = pending.take_ready(1000) or (None, None)
+
+    assert taken is not None and _shape(taken) == (600, 400)  # 5 collections, one call
+    rest, _ = pending.take()
+    assert _shape(rest) == (0, 200)
+
+
+def test_nothing_is_taken_mid_run_until_a_whole_call_of_full_collections_waits() -> None:
+    pending = _pending()
+    _failures(pending, 500)  # 1,000 records, but 500 + 500: only 4 full collections
+
+    assert pending.take_ready(1000) is None
+    _failures(pending, 100, start=500)
+    taken, _ = pending.take_ready(1000) or (None, None)
+    assert taken is not None and _shape(taken) == (600, 400)
+
+
+def test_a_threshold_below_a_call_still_sends_only_full_collections() -> None:
+    pending = _pending()
+    _failures(pending, 150)  # 150 updates + 150 logs: no collection full yet
+
+    assert pending.take_ready(50) is None
+    _failures(pending, 60, start=150)
+    taken, _ = pending.take_ready(50) or (None, None)
+    assert taken is not None and _shape(taken) == (200, 200)
+    assert len(pending) == 20
+
+
+def test_an_entry_goes_with_the_flush_that_carries_its_orders_last_record() -> None:
+    pending = _pending()
+    ids = _failures(pending, 600)
+    for number, order_id in enumerate(ids):
+        pending.confirmed[order_id] = number
+
+    _, confirmed = pending.take_ready(1000) or (None, {})
+
+    # Every Order update went; the logs of the first 400 orders went, the others wait.
+    assert confirmed == {order_id: n for n, order_id in enumerate(ids[:400])}
+    _, at_the_end = pending.take()
+    assert at_the_end == {order_id: n for n, order_id in enumerate(ids) if n >= 400}
+
+
+def test_the_flush_timer_flushes_whole_calls_while_the_run_goes_on() -> None:
+    pending = _pending()
+    flushed: list[tuple[int, int]] = []
     done = threading.Event()
 
     def flush(batch: PendingWriteBack, _confirmed: dict[str, int]) -> None:
-        flushed.append(len(batch))
+        flushed.append(_shape(batch))
         done.set()
 
-    with FlushTimer(pending, flush, threshold=4, interval=0.001):
-        _failure(pending, "801A")
-        _failure(pending, "801B")
+    with FlushTimer(pending, flush, threshold=1000, interval=0.001):
+        _failures(pending, 600)
         assert done.wait(10)
-    assert flushed == [4] and len(pending) == 0
+    assert flushed == [(600, 400)] and len(pending) == 200
 
 
 def test_records_and_confirmed_entries_are_taken_together() -> None:

@@ -10,6 +10,14 @@ or Account are merged into one record update. ``flush`` returns, per order id, t
 write errors of that order's records so the engine can leave the journal entry
 unfinished (it is retried on the next run) instead of losing the write.
 
+While a run goes on, ``take_full`` takes only whole composite calls' worth of full
+collections (200 records; the updates of any sObjects, which share collections, and the
+logs, counted apart; five collections a call), parents first (Accounts, Contracts, then
+Orders) and oldest first, and leaves the rest for a later flush or the run's end (which
+flushes the whole batch), so a run of N records costs about N / 1,000 calls instead of
+one partly filled call per flush. ``orders_waiting`` names the orders that still have a
+record here: their journal entries wait for the flush that carries it.
+
 A log is never written twice, whichever host writes it: each carries a unique external
 id, ``Sync_Key__c`` (the operation's idempotency key; for a failure, a key derived from
 the Order's version, the operation and the message, ``core.keys.failure_log_key``), and
@@ -39,6 +47,7 @@ from sf_stripe_sync.crashpoints import crashpoint
 from sf_stripe_sync.errors import TransientError
 from sf_stripe_sync.ports import (
     BatchWriteBack,
+    PendingWriteBack,
     RecordFinder,
     RecordResult,
     SyncStatus,
@@ -46,10 +55,13 @@ from sf_stripe_sync.ports import (
     WriteBack,
     WriteOp,
 )
+from sf_stripe_sync.salesforce.writer import COLLECTION_LIMIT, COLLECTIONS_PER_COMPOSITE
 
 STATUS_SYNCED = SyncStatus.SYNCED.value
 STATUS_CANCELED = SyncStatus.CANCELED.value
 STATUS_ERROR = SyncStatus.ERROR.value
+PARENTS_FIRST = ("Account", "Contract", "Order")
+"""The order record updates are sent in (an Order's parents before it)."""
 MESSAGE_LIMIT = 255
 LOG_MESSAGE_LIMIT = 32000
 
@@ -69,9 +81,49 @@ class WriteBackBatch:
     _logs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _verify: set[int] = field(default_factory=set)
     """Indexes of ``_logs`` that may already be in Salesforce (a resumed write-back)."""
+    _log_at: dict[str, int] = field(default_factory=dict)
+    """Each log's index in ``_logs`` by its sync key (one operation, one log)."""
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._updates.values()) + len(self._logs)
+
+    def take_full(self, threshold: int) -> PendingWriteBack | None:
+        """Mid-run: the full collections waiting, as whole composite calls (or, when
+        ``threshold`` asks for less than a call, as many full collections as wait), taken
+        out of this batch into a new one; None while fewer than ``threshold`` records
+        wait in full collections. Never a partly filled collection: the rest waits."""
+        size = COLLECTION_LIMIT
+        updates = [(sobject, record_id) for sobject in self._update_order()
+                   for record_id in self._updates[sobject]]
+        full = len(updates) // size + len(self._logs) // size
+        if not full or full * size < threshold:
+            return None
+        send = full if full < COLLECTIONS_PER_COMPOSITE else (
+            full - full % COLLECTIONS_PER_COMPOSITE)
+        taken = WriteBackBatch(self.fields, self.now)
+        moved = min(len(updates) // size, send) * size
+        for sobject, record_id in updates[:moved]:
+            taken._updates[sobject][record_id] = self._updates[sobject].pop(record_id)
+            taken._owners[(sobject, record_id)] = self._owners.pop((sobject, record_id))
+        logs = (send - moved // size) * size
+        taken._logs, self._logs = self._logs[:logs], self._logs[logs:]
+        taken._verify = {i for i in self._verify if i < logs}
+        self._verify = {i - logs for i in self._verify if i >= logs}
+        key = self.fields.sync_log_sync_key
+        taken._log_at = {row[key]: i for i, (_, row) in enumerate(taken._logs)}
+        self._log_at = {row[key]: i for i, (_, row) in enumerate(self._logs)}
+        return taken
+
+    def orders_waiting(self) -> set[str]:
+        """The orders that have a record (an update they share, or a log) in this batch."""
+        waiting = {order_id for owners in self._owners.values() for order_id in owners}
+        waiting.update(order_id for order_id, _ in self._logs)
+        return waiting
+
+    def _update_order(self) -> list[str]:
+        """The sObjects with updates, parents first (any other after, as recorded)."""
+        known = [s for s in PARENTS_FIRST if self._updates.get(s)]
+        return known + [s for s in self._updates if s not in PARENTS_FIRST and self._updates[s]]
 
     def _update(self, order_id: str, sobject: str, record_id: str, values: dict[str, Any]) -> None:
         record = self._updates[sobject].setdefault(record_id, {"Id": record_id})
@@ -110,10 +162,11 @@ class WriteBackBatch:
         if account_id and customer_id and known_customer_id != customer_id:
             self._update(order_id, "Account", account_id, {f.account_customer: customer_id})
         if log:
+            index = self._log(order_id, operation, "Success", message, idempotency_key,
+                              request_ids, idempotency_key
+                              or failure_log_key(order_id, "", operation, "", message))
             if verify_log:
-                self._verify.add(len(self._logs))
-            self._log(order_id, operation, "Success", message, idempotency_key, request_ids,
-                      idempotency_key or failure_log_key(order_id, "", operation, "", message))
+                self._verify.add(index)
 
     def add_failure(
         self,
@@ -147,7 +200,9 @@ class WriteBackBatch:
         idempotency_key: str | None,
         request_ids: tuple[str, ...],
         sync_key: str,
-    ) -> None:
+    ) -> int:
+        """Add (or replace: one operation, one log, as an upsert may not name one key
+        twice) the log of ``sync_key``; its index in ``_logs``."""
         f = self.fields
         row = {
             f.sync_log_order: order_id,
@@ -158,12 +213,13 @@ class WriteBackBatch:
             f.sync_log_request_id: ",".join(request_ids)[:255] or None,
             f.sync_log_sync_key: sync_key,
         }
-        for index, (_, earlier) in enumerate(self._logs):
-            if earlier[f.sync_log_sync_key] == sync_key:
-                # One operation, one log (an upsert may not name one key twice).
-                self._logs[index] = (order_id, row)
-                return
+        index = self._log_at.get(sync_key)
+        if index is not None:
+            self._logs[index] = (order_id, row)
+            return index
+        self._log_at[sync_key] = len(self._logs)
         self._logs.append((order_id, row))
+        return len(self._logs) - 1
 
     def flush(self, writer: WriteBack) -> dict[str, list[str]]:
         """Send everything; returns ``{order_id: [problems]}`` for orders not fully written."""
@@ -174,6 +230,7 @@ class WriteBackBatch:
         self._owners.clear()
         self._logs.clear()
         self._verify.clear()
+        self._log_at.clear()
         return dict(problems)
 
     def _flush_together(self, writer: WriteBack, problems: dict[str, list[str]]) -> bool:
@@ -242,9 +299,8 @@ class WriteBackBatch:
 
     def _update_batches(self) -> list[tuple[str, list[dict[str, Any]]]]:
         """The record updates per sObject, parents first, leaving out empty ones."""
-        batches = [(sobject, list(self._updates.get(sobject, {}).values()))
-                   for sobject in ("Account", "Contract", "Order")]
-        return [(sobject, records) for sobject, records in batches if records]
+        return [(sobject, list(self._updates[sobject].values()))
+                for sobject in self._update_order()]
 
     def _logs_to_insert(self, writer: WriteBack) -> list[int]:
         """Indexes of the logs still to insert: all, less those a resumed write-back

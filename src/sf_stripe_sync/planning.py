@@ -39,6 +39,7 @@ from sf_stripe_sync.config import StripeAccountSettings
 from sf_stripe_sync.core.issues import OrderIssue
 from sf_stripe_sync.core.models import OperationKind, Order, OrderPlan, PriceCatalog
 from sf_stripe_sync.core.plan import KnownState, known_state_from_orders, plan_order
+from sf_stripe_sync.core.plan_memo import PlanMemo
 from sf_stripe_sync.core.pricing import in_plan_terms, price_ids
 from sf_stripe_sync.engine_settings import PlanningSettings
 from sf_stripe_sync.operations import PUTTING
@@ -65,6 +66,8 @@ class Planner:
         self.store = store
         self.gateway = gateway
         self._planned: dict[tuple[str, str], KnownState] = {}
+        self.memo = PlanMemo()
+        """A contract's orders share its desired state (``core.plan_memo``)."""
         self._lock = threading.Lock()
 
     def known_state(
@@ -102,7 +105,7 @@ class Planner:
                               rules=self.settings.rules, as_of=as_of,
                               stripe_account=account.name,
                               cancel_requested=cancel_requested, issues=collected,
-                              prices=prices)
+                              prices=prices, memo=self.memo)
 
         # A cancel needs the schedule id only: no price is read for it.
         cancelling = cancel_requested or order.status == self.settings.rules.cancel_status

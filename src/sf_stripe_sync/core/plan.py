@@ -33,7 +33,9 @@ Fingerprints: create, amend, replace and noop share one fingerprint of the *desi
 state* (account, contract, metadata, canonical schedule before past phases are dropped
 or the start moved to now), so the plan recomputed after our own write-back, even days
 later, equals the applied one and is a noop whatever the operation that applied it;
-the operation kind itself enters the idempotency key (``core.keys``).
+the operation kind itself enters the idempotency key (``core.keys``). The contract's
+whole desired state (its orders priced, consolidated, priced out, fingerprinted) is the
+same for each of its orders: given the run's ``PlanMemo`` it is computed once.
 A cancel has its own fingerprint: intent ``cancel`` + schedule id + invoice_now/prorate.
 Drift: when Stripe's phases were read for a replace or a noop, ``core.drift`` compares
 them with the desired ones field by field (``OrderPlan.drift``, and one ``drift``
@@ -51,11 +53,8 @@ from pydantic import AwareDatetime
 
 from sf_stripe_sync.core.amend import overlay
 from sf_stripe_sync.core.amounts import (
-    attach_one_time,
     billing_total,
-    one_time_item,
     order_totals,
-    price_schedule,
 )
 from sf_stripe_sync.core.cancel import plan_cancel
 from sf_stripe_sync.core.consolidate import consolidate
@@ -82,9 +81,13 @@ from sf_stripe_sync.core.models import (
     Phase,
     PriceCatalog,
 )
+from sf_stripe_sync.core.plan_memo import PlanMemo
+from sf_stripe_sync.core.plan_money import priced_once, with_money
 from sf_stripe_sync.core.plan_time import drop_past, start_now_if_not_backdating
-from sf_stripe_sync.core.pricing import price_order, price_orders
 from sf_stripe_sync.core.rules import SyncRules
+
+NO_PRICES = PriceCatalog()
+"""No Stripe price facts: every line bills its PricebookEntry's UnitPrice."""
 
 
 class KnownState(Frozen):
@@ -145,6 +148,7 @@ def plan_order(
     cancel_requested: bool = False,
     issues: Sequence[OrderIssue] = (),
     prices: PriceCatalog | None = None,
+    memo: PlanMemo | None = None,
 ) -> OrderPlan:
     """Decide the operation for one order (see the module docstring for the rules).
 
@@ -152,6 +156,7 @@ def plan_order(
     and of its contract's other orders); any error among them makes the plan FAIL.
     ``prices``: the Stripe price facts the lines are billed with (``core.pricing``);
     without them the PricebookEntry's UnitPrice stands in for each price.
+    ``memo``: the run's ``PlanMemo``, so a contract's orders share its desired state.
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
@@ -169,18 +174,20 @@ def plan_order(
         return plan_cancel(base, schedule_id=known.schedule_id,
                            finished=known.remote_finished,
                            applied_fingerprint=known.applied_fingerprint, rules=rules)
-    catalog = prices if prices is not None else PriceCatalog()
-    order, priced_issues = price_order(order, catalog, rules)
-    contract_orders, sibling_issues = price_orders(contract_orders, catalog, rules)
+    catalog = prices if prices is not None else NO_PRICES
+    memo = memo if memo is not None else PlanMemo()
+    order, priced_issues = priced_once(memo, order, catalog, rules)
+    priced_siblings = [priced_once(memo, o, catalog, rules) for o in contract_orders]
+    sibling_issues = [i for _, found in priced_siblings for i in found]
     sf_total, total_issues = order_totals(order, rules.salesforce_total_basis)
     base = base.model_copy(update={"currency": order.currency, "salesforce_total": sf_total})
     collected = [*issues, *priced_issues, *(i for i in sibling_issues if i.is_error)]
     if any(i.is_error for i in collected):
         return base.model_copy(update={"issues": tuple(collected)})
-    siblings = _contract_members(order, contract_orders, rules)
+    siblings = _contract_members(order, [o for o, _ in priced_siblings], rules)
     ctx = _Planning(order=order, siblings=siblings,
                     all_lines=[line for o in siblings for line in o.lines], known=known,
-                    rules=rules, as_of=as_of, catalog=catalog, base=base)
+                    rules=rules, as_of=as_of, catalog=catalog, base=base, memo=memo)
     return _plan_apply(ctx, [*collected, *total_issues])
 
 
@@ -197,6 +204,7 @@ class _Planning:
     as_of: datetime
     catalog: PriceCatalog
     base: OrderPlan
+    memo: PlanMemo
 
     @property
     def current(self) -> list[Phase] | None:
@@ -217,9 +225,11 @@ def _plan_apply(ctx: _Planning, collected: list[OrderIssue]) -> OrderPlan:
     if not result.ok or result.schedule is None:
         return base.model_copy(update={"issues": tuple(collected)})
     current = ctx.current
-    on_remote = kind is OperationKind.AMEND and current is not None
-    schedule, problem = _with_money(result.schedule, [order] if on_remote else ctx.siblings,
-                                    ctx.all_lines, ctx.catalog, current if on_remote else None)
+    if kind is OperationKind.AMEND and current is not None:
+        schedule, problem = with_money(result.schedule, [order], ctx.all_lines, ctx.catalog,
+                                        current)
+    else:
+        schedule, problem = _desired_money(ctx, result.schedule)
     if problem is not None:
         return base.model_copy(update={"issues": (*collected, problem)})
     if schedule.end is not None and schedule.end <= ctx.as_of:
@@ -248,7 +258,8 @@ def _plan_apply(ctx: _Planning, collected: list[OrderIssue]) -> OrderPlan:
     kind, drift = _with_drift(ctx, kind, schedule, collected)
     return base.model_copy(
         update={"operation": kind, "schedule": schedule, "fingerprint": state_fp,
-                "billing_total": billing_total(schedule),
+                "billing_total": ctx.memo.once("total", (schedule,), None,
+                                               lambda: billing_total(schedule)),
                 "start_now": start_now, "issues": tuple(collected),
                 "covers_order_ids": covered, "drift": drift}
     )
@@ -256,22 +267,31 @@ def _plan_apply(ctx: _Planning, collected: list[OrderIssue]) -> OrderPlan:
 
 def _choose(ctx: _Planning) -> tuple[OperationKind, ConsolidationResult, tuple[str, ...]]:
     """The operation, its schedule before money and time, and the orders it covers."""
-    limit = ctx.rules.max_items_per_phase
     covered: tuple[str, ...] = tuple(o.id for o in ctx.siblings)
     if ctx.known.schedule_id is None:
-        return OperationKind.CREATE, consolidate(ctx.all_lines, max_items_per_phase=limit), covered
+        return OperationKind.CREATE, _whole(ctx), covered
     if ctx.order.id in ctx.known.applied_order_ids:
-        return (OperationKind.REPLACE, consolidate(ctx.all_lines, max_items_per_phase=limit),
-                covered)
+        return OperationKind.REPLACE, _whole(ctx), covered
     current = ctx.current
     if current is None:
-        return OperationKind.AMEND, consolidate(ctx.all_lines, max_items_per_phase=limit), covered
-    result = overlay(current, ctx.order.lines, max_items_per_phase=limit)
+        return OperationKind.AMEND, _whole(ctx), covered
+    result = overlay(current, ctx.order.lines, max_items_per_phase=ctx.rules.max_items_per_phase)
     return OperationKind.AMEND, result, (*sorted(ctx.known.applied_order_ids), ctx.order.id)
 
 
 def _whole(ctx: _Planning) -> ConsolidationResult:
-    return consolidate(ctx.all_lines, max_items_per_phase=ctx.rules.max_items_per_phase)
+    """Every contract order's lines consolidated (once per contract: ``PlanMemo``)."""
+    limit = ctx.rules.max_items_per_phase
+    return ctx.memo.once("whole", tuple(ctx.siblings), limit,
+                         lambda: consolidate(ctx.all_lines, max_items_per_phase=limit))
+
+
+def _desired_money(ctx: _Planning, schedule: DesiredSchedule
+                   ) -> tuple[DesiredSchedule, OrderIssue | None]:
+    """``_with_money`` of the contract's whole desired state (once per contract)."""
+    return ctx.memo.once("money", (schedule, ctx.catalog, *ctx.siblings), None,
+                         lambda: with_money(schedule, ctx.siblings, ctx.all_lines,
+                                             ctx.catalog, None))
 
 
 def _already_applied(ctx: _Planning) -> bool:
@@ -283,8 +303,7 @@ def _already_applied(ctx: _Planning) -> bool:
     whole = _whole(ctx)
     if not whole.ok or whole.schedule is None:
         return False
-    desired, problem = _with_money(whole.schedule, ctx.siblings, ctx.all_lines, ctx.catalog,
-                                   None)
+    desired, problem = _desired_money(ctx, whole.schedule)
     return problem is None and _desired_fingerprint(ctx, desired) == ctx.known.applied_fingerprint
 
 
@@ -299,21 +318,22 @@ def _state_fingerprint(ctx: _Planning, kind: OperationKind, schedule: DesiredSch
     """
     desired = schedule
     if kind is OperationKind.AMEND and ctx.known.remote_phases is not None:
-        full = consolidate(ctx.all_lines, max_items_per_phase=ctx.rules.max_items_per_phase)
+        full = _whole(ctx)
         if full.ok and full.schedule is not None:
-            desired, _ = _with_money(full.schedule, ctx.siblings, ctx.all_lines, ctx.catalog,
-                                     None)
+            desired, _ = _desired_money(ctx, full.schedule)
     return _desired_fingerprint(ctx, desired)
 
 
 def _desired_fingerprint(ctx: _Planning, desired: DesiredSchedule) -> str:
-    return fingerprint({
+    metadata = _contract_metadata(ctx.base.metadata)
+    same = (ctx.base.stripe_account, ctx.order.contract_key, tuple(metadata.items()))
+    return ctx.memo.once("fingerprint", (desired,), same, lambda: fingerprint({
         "intent": "apply",
         "stripe_account": ctx.base.stripe_account,
         "contract_key": ctx.order.contract_key,
-        "metadata": _contract_metadata(ctx.base.metadata),
+        "metadata": metadata,
         "schedule": canonical_schedule(desired),
-    })
+    }))
 
 
 def _with_drift(
@@ -338,30 +358,6 @@ def _on_drift(kind: OperationKind, rules: SyncRules) -> OperationKind:
     if rules.on_drift == "keep" and kind is OperationKind.REPLACE:
         return OperationKind.SKIP
     return kind
-
-
-def _with_money(
-    schedule: DesiredSchedule, orders: Sequence[Order], lines: Sequence[OrderLine],
-    catalog: PriceCatalog, remote: Sequence[Phase] | None,
-) -> tuple[DesiredSchedule, OrderIssue | None]:
-    """One-time charges attached (Stripe's own, on an amend, kept) and money computed."""
-    once = [one_time_item(line) for o in orders for line in o.one_time_lines]
-    if remote is not None:
-        once = [*(i for p in remote for i in p.one_time_items), *once]
-    if once and not schedule.phases:
-        ids = tuple(sorted(i for item in once for i in item.order_item_ids))
-        return schedule, OrderIssue(
-            code=IssueCode.INVALID_RECORD, order_item_ids=ids,
-            message="only one-time charges: a one-time charge is billed with a "
-                    "subscription's invoice, and no recurring line makes one")
-    if not schedule.phases:  # Stripe refuses a schedule without a phase
-        return schedule, OrderIssue(
-            code=IssueCode.INVALID_RECORD,
-            order_item_ids=tuple(sorted(line.id for line in lines)),
-            message="nothing to bill: the reductions cancel every recurring line at every "
-                    "date; cancel the order to end its schedule")
-    every_line = [*lines, *(line for o in orders for line in o.one_time_lines)]
-    return price_schedule(attach_one_time(schedule, once), every_line, catalog), None
 
 
 def _contract_members(

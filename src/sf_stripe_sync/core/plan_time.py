@@ -67,6 +67,9 @@ def drop_past(
             "it takes effect from the current phase",
             order_item_ids=early,
         ))
+    if len(kept) == len(schedule.phases) and all(
+            a is b for a, b in zip(kept, schedule.phases, strict=True)):
+        return schedule, notes  # nothing past, nothing moved: the same schedule
     return schedule.model_copy(update={"phases": tuple(kept)}), notes
 
 

@@ -1,0 +1,48 @@
+"""What the plans of one contract's orders share, computed once per run.
+
+Theory of operation: every order of a contract plans the contract's whole desired state
+(all its orders priced, their lines consolidated, money computed, fingerprinted), so a
+contract of k orders would otherwise consolidate its k orders' lines k times. A
+``PlanMemo`` (one per run, held by the planner) keeps the last results of those steps,
+each keyed by the very objects it was computed from: identity, not equality, so a hit
+costs a few pointer compares and a miss (other objects, however equal) just computes.
+The reader hands one contract's orders to each of its orders' plans as the same
+objects, and each step's result is the next step's input, so the whole chain hits.
+The memo holds the objects of its keys (an id cannot be reused while its entry lives)
+and forgets the oldest entries beyond ``size``: memory does not grow with the org.
+Everything memoized is a pure function of its key and immutable (frozen models, tuples),
+so a plan is the same with or without the memo.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class PlanMemo:
+    """``once(kind, same, equal, compute)``: ``compute()`` unless already computed for the
+    same objects ``same`` (by identity) and an equal ``equal`` (a small hashable value)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._entries: dict[Hashable, tuple[tuple[object, ...], Any]] = {}
+        self._lock = threading.Lock()
+
+    def once(self, kind: str, same: tuple[object, ...], equal: Hashable,
+             compute: Callable[[], T]) -> T:
+        key = (kind, tuple(map(id, same)), equal)
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and all(a is b for a, b in zip(entry[0], same, strict=True)):
+            value: T = entry[1]
+            return value
+        value = compute()
+        with self._lock:
+            self._entries[key] = (same, value)
+            while len(self._entries) > self.size:
+                del self._entries[next(iter(self._entries))]
+        return value

@@ -157,6 +157,39 @@ def test_changed_since_honours_the_watermark_and_item_changes(
     assert len(changed) == len(set(changed))
 
 
+def test_both_change_queries_cost_one_call_when_each_answer_is_whole(org: LocalOrg) -> None:
+    conn = session_connection(org)
+    source = SalesforceOrderSource(conn, fields=FieldMap(), rules=SyncRules())
+    assert source.selection  # the describes: one call
+    before = conn.api_calls
+
+    changed = [b.order_id for page in source.changed_since(WATERMARK) for b in page]
+
+    assert sorted(changed) == [sf_id("801", n) for n in (3, 5, 6)]
+    assert conn.api_calls - before == 1
+
+
+def test_an_item_query_answered_in_several_pages_runs_again_when_its_turn_comes() -> None:
+    data = snapshot()
+    data["OrderItem"] = [{**i, "SystemModstamp": NEW} for i in data["OrderItem"]]
+    local = LocalOrg(data, batch_size=2)  # items of orders 1, 2, 3 changed: two pages
+    local.start(host="127.0.0.1", port=0)
+    try:
+        conn = session_connection(local)
+        source = SalesforceOrderSource(conn, fields=FieldMap(), rules=SyncRules())
+        assert source.selection
+        before = conn.api_calls
+        changed = [b.order_id for page in source.changed_since(WATERMARK) for b in page]
+        calls = conn.api_calls - before
+    finally:
+        local.stop()
+    # Not read from a cursor opened at the start: both queries in one call, then the
+    # item query again (its two pages) once the first is read, and two more pages of
+    # order 1's five items.
+    assert sorted(changed) == [sf_id("801", n) for n in (1, 2, 3, 5, 6)]
+    assert calls == 1 + 2 + 2
+
+
 def test_contract_orders_are_the_activated_orders_on_the_contract(
     source: SalesforceOrderSource,
 ) -> None:

@@ -59,6 +59,12 @@ class OrderReader:
                 for record in self._pages(result):
                     yield self.bundle(record)
 
+    def bundles_of(self, result: dict[str, Any]) -> Iterator[OrderBundle]:
+        """The bundles of a query whose first answer is at hand (from ``query_many``),
+        further pages one call each."""
+        for record in self._pages(result):
+            yield self.bundle(record)
+
     def _pages(self, result: dict[str, Any]) -> Iterator[dict[str, Any]]:
         for _ in range(MAX_PAGES):
             yield from result["records"]

@@ -87,7 +87,7 @@ class Rig:
         """(received, answered, kind) of every org request, wall clock."""
 
         def counted(request: Any) -> Any:
-            kind = _org_call_kind(request.method, request.path)
+            kind = _org_call_kind(request.method, request.path, request.body)
             self.org_calls[kind] += 1
             began = time.time()
             answer = serve(request)
@@ -257,7 +257,9 @@ def child(job: dict[str, Any]) -> int:
     return 0
 
 
-def _org_call_kind(method: str, path: str) -> str:
+def _org_call_kind(method: str, path: str, body: bytes = b"") -> str:
+    """describe, query, composite-query (a ``composite`` call of queries only),
+    composite (one with writes), update, insert, other or login."""
     if "/describe" in path or path.rstrip("/").endswith("/composite/batch"):
         return "describe"
     if "/query" in path:
@@ -265,7 +267,12 @@ def _org_call_kind(method: str, path: str) -> str:
     if "/composite/sobjects" in path:
         return "update" if method == "PATCH" else "insert"
     if path.rstrip("/").endswith("/composite"):
-        return "composite"
+        try:
+            subrequests = json.loads(body or b"{}").get("compositeRequest") or []
+        except (ValueError, AttributeError):
+            subrequests = []
+        reads = subrequests and all(s.get("method") == "GET" for s in subrequests)
+        return "composite-query" if reads else "composite"
     return "other" if "/services/data" in path else "login"
 
 

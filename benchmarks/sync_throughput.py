@@ -82,7 +82,8 @@ def result(args: argparse.Namespace, m: Measurement) -> dict[str, Any]:
         "failed_on_429": failed_429, "refused_other": m.refused,
         "engine_cpu_ms_per_request": round(1000 * m.cpu_seconds / max(1, m.stripe_requests),
                                            2),
-        "salesforce_calls": m.salesforce_calls, "counts": m.counts,
+        "salesforce_calls": m.salesforce_calls,
+        "salesforce_by_kind": dict(sorted(m.salesforce_by_kind.items())), "counts": m.counts,
         "store_statements_per_executed_order": round(
             sum(m.store_statements.values()) / max(1, executed), 1),
         "store_transactions_per_executed_order": round(

@@ -2,8 +2,8 @@
 
 Theory of operation: the gateway turns every schedule Stripe returns into a
 ``RemoteSchedule`` whose phases are ``core.models.Phase`` values, so the engine compares
-and amends schedules in its own terms. Conversion works on plain dicts (a StripeObject's
-``to_dict()``), which keeps it testable on recorded JSON.
+and amends schedules in its own terms. Conversion works on plain dicts (the JSON Stripe
+answers, as ``StripeSession.send_json`` gives it), which keeps it testable on recorded JSON.
 
 Mapping decisions:
 

@@ -44,7 +44,9 @@ Request cost (no faults; a retry adds one request of the same kind):
 
 Plumbing: every request goes through the account's ``session.StripeSession`` (pacing
 through the account's and the endpoint's token buckets, the one retry policy, SDK errors
-translated, request ids, answer times for the engine's concurrency); customers are in
+translated, request ids, answer times for the engine's concurrency); schedule requests
+are sent by ``send_json`` (the SDK's request, its answer as plain dicts: no StripeObjects
+built only to be turned back into dicts); customers are in
 ``customers``, coupons in ``coupons``, prices in ``prices``. Customers found or created
 are cached for the gateway's life (one run), so two contracts of one Account cost one
 search.
@@ -54,7 +56,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from functools import partial
 from typing import Any
 
 import stripe
@@ -91,12 +92,16 @@ from sf_stripe_sync.stripe.session import (
     StripeSession,
     emulator_limiter,
     limiter_for,
+    path_id,
 )
 
 __all__ = ["GatewayStats", "RemoteSchedule", "ScheduleResult", "StripeGateway",
            "coupon_id_for", "emulator_limiter", "limiter_for"]
 
 log = logging.getLogger(__name__)
+
+SCHEDULES = "/v1/subscription_schedules"
+"""The schedules' path: the typed service methods' own, sent through ``send_json``."""
 
 
 class StripeGateway:
@@ -169,8 +174,8 @@ class StripeGateway:
     def retry(self) -> RetryPolicy:
         return self.session.retry
 
-    def _convert(self, obj: stripe.SubscriptionSchedule) -> RemoteSchedule:
-        return schedule_from_stripe(obj.to_dict(), fallback_currency=self.fallback_currency)
+    def _convert(self, raw: Mapping[str, Any]) -> RemoteSchedule:
+        return schedule_from_stripe(raw, fallback_currency=self.fallback_currency)
 
     # ------------------------------------------------------------------ customers, prices
 
@@ -191,10 +196,9 @@ class StripeGateway:
     # ------------------------------------------------------------------ schedules: reads
 
     def retrieve_schedule(self, schedule_id: str) -> RemoteSchedule:
-        obj = self.session.call(
-            "subscription_schedules.retrieve",
-            lambda: self._client.v1.subscription_schedules.retrieve(schedule_id))
-        return self._convert(obj)
+        raw = self.session.send_json("subscription_schedules.retrieve", "get",
+                                     f"{SCHEDULES}/{path_id(schedule_id)}")
+        return self._convert(raw)
 
     def find_schedule(self, *, customer_id: str, contract_key: str,
                       fresh: bool = False) -> RemoteSchedule | None:
@@ -225,21 +229,20 @@ class StripeGateway:
         while True:
             page_params = build.schedule_list_params(customer_id, starting_after,
                                                      limit=self.list_page_size)
-            page = self.session.call(
-                "subscription_schedules.list",
-                partial(self._client.v1.subscription_schedules.list, params=page_params))
-            for obj in page.data:
-                raw = obj.to_dict()
+            page = self.session.send_json("subscription_schedules.list", "get", SCHEDULES,
+                                          page_params)
+            data: list[dict[str, Any]] = page.get("data") or []
+            for raw in data:
                 if (raw.get("metadata") or {}).get(META_CONTRACT_KEY):
                     ours.append(raw)
-            if not page.has_more or not page.data:
+            if not page.get("has_more") or not data:
                 return ours
-            starting_after = page.data[-1].id
+            starting_after = str(data[-1]["id"])
 
-    def _result(self, obj: stripe.SubscriptionSchedule, cost: Cost,
+    def _result(self, raw: dict[str, Any], cost: Cost,
                 coupons: Mapping[str, str]) -> ScheduleResult:
-        self._schedules.put(obj.to_dict())
-        return ScheduleResult(schedule=self._convert(obj), request_ids=tuple(cost.request_ids),
+        self._schedules.put(raw)
+        return ScheduleResult(schedule=self._convert(raw), request_ids=tuple(cost.request_ids),
                               writes=cost.writes, coupons=tuple(coupons.values()))
 
     def create_schedule(self, plan: OrderPlan, *, customer_id: str, op_key: str
@@ -252,12 +255,9 @@ class StripeGateway:
         prices = self._custom_prices(list(enumerate(schedule.phases)), cost)
         create = build.create_params(plan, customer_id=customer_id, coupons=coupons,
                                      prices=prices)
-        obj = self.session.call(
-            "subscription_schedules.create",
-            lambda: self._client.v1.subscription_schedules.create(
-                params=create, options=self.session.options(op_key)),
-            kind="write", key=op_key, cost=cost)
-        return self._result(obj, cost, coupons)
+        raw = self.session.send_json("subscription_schedules.create", "post", SCHEDULES,
+                                     create, kind="write", key=op_key, cost=cost)
+        return self._result(raw, cost, coupons)
 
     def update_schedule(self, plan: OrderPlan, *, schedule_id: str, op_key: str,
                         current: RemoteSchedule | None = None) -> ScheduleResult:
@@ -275,11 +275,9 @@ class StripeGateway:
                                      proration_behavior=self.proration_behavior,
                                      prices=prices)
         try:
-            obj = self.session.call(
-                "subscription_schedules.update",
-                lambda: self._client.v1.subscription_schedules.update(
-                    schedule_id, params=update, options=self.session.options(op_key)),
-                kind="write", key=op_key, cost=cost)
+            raw = self.session.send_json(
+                "subscription_schedules.update", "post", f"{SCHEDULES}/{path_id(schedule_id)}",
+                update, kind="write", key=op_key, cost=cost)
         except IdempotencyConflict:
             # The same operation was applied earlier, while the current phase was another
             # one (so today's body differs). If Stripe already carries this plan, done.
@@ -288,7 +286,7 @@ class StripeGateway:
                 return ScheduleResult(schedule=now, request_ids=tuple(cost.request_ids),
                                       writes=cost.writes, coupons=tuple(coupons.values()))
             raise
-        return self._result(obj, cost, coupons)
+        return self._result(raw, cost, coupons)
 
     def cancel_schedule(self, plan: OrderPlan, *, op_key: str) -> ScheduleResult:
         """Cancel now; a schedule Stripe reports as already canceled counts as done."""
@@ -299,11 +297,10 @@ class StripeGateway:
                                 code="invalid_record")
         cancel = build.cancel_params(invoice_now=plan.invoice_now, prorate=plan.prorate)
         try:
-            obj = self.session.call(
-                "subscription_schedules.cancel",
-                lambda: self._client.v1.subscription_schedules.cancel(
-                    schedule_id, params=cancel, options=self.session.options(op_key)),
-                kind="write", key=op_key, cost=cost)
+            raw = self.session.send_json(
+                "subscription_schedules.cancel", "post",
+                f"{SCHEDULES}/{path_id(schedule_id)}/cancel", cancel, kind="write",
+                key=op_key, cost=cost)
         except (AuthenticationError, TransientError):
             raise
         except TerminalError as refused:
@@ -315,5 +312,5 @@ class StripeGateway:
                 return ScheduleResult(schedule=now, request_ids=tuple(cost.request_ids),
                                       writes=cost.writes)
             raise
-        return self._result(obj, cost, {})
+        return self._result(raw, cost, {})
 

@@ -14,6 +14,11 @@ Theory of operation: a ``StripeSession`` wraps the account's one ``stripe.Stripe
   idempotency key;
 * errors: SDK exceptions become the project's (``errors.translate_stripe_error``) here,
   so no ``stripe.*`` exception leaves a session;
+* plain answers: ``send_json`` sends through the SDK's ``raw_request`` (the same
+  request, headers and body the typed service method sends) and gives Stripe's JSON as
+  dicts, without building ``StripeObject``s the caller would only turn back into dicts
+  (most of the SDK's CPU per schedule answer); the sync gateway's schedule requests
+  use it;
 * observation: each answer's time (from send, pacing waits left out) feeds ``latency``,
   from which the engine sizes its concurrency (``concurrency``); ``stats`` counts every
   request sent (reads, writes, retries, per method); a ``Cost`` given by the caller
@@ -29,9 +34,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote_plus
 
 import stripe
 from pydantic import SecretStr
@@ -52,6 +58,12 @@ LOCAL_DEMO_KEY = "sk_test_local_emulator"
 """The key a local Stripe emulator gets when the account configures none."""
 
 log = logging.getLogger(__name__)
+
+_OPTION_NAMES = frozenset({"api_key", "stripe_version", "stripe_account", "stripe_context",
+                           "max_network_retries", "idempotency_key", "content_type",
+                           "headers", "usage", "base"})
+"""Names ``raw_request`` takes as request options, not as params (none is a param of the
+endpoints sent through ``send_json``)."""
 
 
 @dataclass
@@ -92,7 +104,8 @@ class Cost:
 
 def request_id_of(obj: object) -> str | None:
     """Stripe's ``Request-Id`` of the answer ``obj`` came from, when the SDK kept it."""
-    response = getattr(obj, "last_response", None)
+    response = obj if isinstance(obj, stripe.StripeResponse) else getattr(
+        obj, "last_response", None)
     request_id = getattr(response, "request_id", None)
     return request_id if isinstance(request_id, str) else None
 
@@ -157,10 +170,36 @@ class StripeSession:
                  key or "-")
         return result
 
+    def send_json(self, method: str, http_method: Literal["get", "post"], path: str,
+                  params: Mapping[str, object] | None = None, *,
+                  kind: RequestKind = "read", key: str | None = None,
+                  cost: Cost | None = None) -> dict[str, Any]:
+        """``call`` for an answer read as plain JSON: ``path`` (its ids already quoted,
+        see ``path_id``) with ``params`` and ``key`` as the idempotency key, sent by the
+        SDK's ``raw_request`` exactly as the typed service method sends it."""
+        fields = dict(params or {})
+        if not _OPTION_NAMES.isdisjoint(fields):
+            raise ValueError(f"{method}: params named like request options")
+        if key is not None:
+            fields["idempotency_key"] = key
+        raw_request = self.client.raw_request
+        response = self.call(
+            method, lambda: raw_request(http_method, path, usage=["stripe_client"], **fields),
+            kind=kind, key=key, cost=cost)
+        data = response.data
+        if not isinstance(data, dict):
+            raise TypeError(f"{method}: Stripe answered {type(data).__name__}, not an object")
+        return data
+
     @staticmethod
     def options(key: str) -> stripe.RequestOptions:
         """Request options carrying the idempotency key of a write."""
         return {"idempotency_key": key}
+
+
+def path_id(value: str) -> str:
+    """An id in a request path, quoted as the SDK's service methods quote it."""
+    return quote_plus(value)
 
 
 def limiter_for(account: StripeAccountSettings, api_key: SecretStr) -> TokenBucket:

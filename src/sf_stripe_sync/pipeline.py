@@ -29,6 +29,12 @@ groups of every open page to one thread pool:
   page, e.g. give back what ``start_page`` took, never races it), with its results in
   page order: the caller's report sees exactly what a sequential run gives it.
 
+The coordinator (the calling thread) sleeps until something it waits for happens: each
+group's future, each page's start and the reader post to one queue of events when they
+finish or a page is read, and the coordinator wakes on that queue, once per event (no
+polling, and no waiter installed on every running future for each wake-up, which with
+dozens of groups in flight cost more CPU than the groups' own bookkeeping).
+
 A ``limit`` of 1 with ``pool_size`` 1 runs everything on the calling thread, page after
 page (a dry-run, or ``concurrency_max = 1``). An exception from ``work`` stops new groups
 from starting, lets the running ones finish, and is raised from ``run``.
@@ -40,7 +46,7 @@ import queue
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -48,8 +54,8 @@ from sf_stripe_sync.page_runner import group_in_order
 
 T = TypeVar("T")
 _END = object()
-POLL_SECONDS = 0.02
-"""How often the coordinator looks for newly read or started pages while groups run."""
+_READ = object()
+"""An event: the reader put a page (or the end, or its error) in the read queue."""
 
 
 @dataclass
@@ -165,7 +171,7 @@ class Pipeline(Generic[T]):
     # ------------------------------------------------------------------ pooled
 
     def _read(self, pages: Iterable[list[T]], out: queue.Queue[Any],
-              stop: threading.Event) -> None:
+              stop: threading.Event, events: queue.SimpleQueue[object]) -> None:
         """The reader thread: read pages ahead of the workers; each page's ``start_page``
         (its contract prefetch: a query) runs on a small pool, so the prefetches of the
         pages read ahead overlap instead of queueing behind each other."""
@@ -177,21 +183,26 @@ class Pipeline(Generic[T]):
                 while not stop.is_set():
                     try:
                         out.put(entry, timeout=0.1)
+                        events.put(_READ)
                         break
                     except queue.Full:
                         continue
                 if stop.is_set():
                     return
             out.put(_END)
+            events.put(_READ)
         except BaseException as exc:  # handed to the coordinator, raised there
             out.put(exc)
+            events.put(_READ)
         finally:
             starter.shutdown(wait=False)
 
-    def _open(self, entry: Any, open_pages: deque[_Page[T]], groups: _Queues[T]) -> None:
+    def _open(self, entry: Any, open_pages: deque[_Page[T]], groups: _Queues[T],
+              events: queue.SimpleQueue[object]) -> None:
         items, started = entry
         page: _Page[T] = _Page(items, started, [None] * len(items), len(items))
         open_pages.append(page)
+        started.add_done_callback(events.put)
         for indexes in group_in_order(items, self.key):
             first = items[indexes[0]]
             groups.add(_Group(page, indexes, self.key(first), self.kind(first),
@@ -205,8 +216,9 @@ class Pipeline(Generic[T]):
 
     def _run_pooled(self, pages: Iterable[list[T]]) -> Iterator[tuple[list[T], list[Any]]]:
         read: queue.Queue[Any] = queue.Queue(maxsize=self.pages_ahead)
+        events: queue.SimpleQueue[object] = queue.SimpleQueue()
         stop = threading.Event()
-        reader = threading.Thread(target=self._read, args=(pages, read, stop),
+        reader = threading.Thread(target=self._read, args=(pages, read, stop, events),
                                   name="sync-reader", daemon=True)
         open_pages: deque[_Page[T]] = deque()
         groups: _Queues[T] = _Queues()
@@ -217,27 +229,26 @@ class Pipeline(Generic[T]):
         reader.start()
         try:
             while True:
-                exhausted = self._take_pages(read, open_pages, groups, running, exhausted)
+                exhausted = self._take_pages(read, open_pages, groups, exhausted, events)
                 for page in open_pages:
                     if page.started.done() and page.started.exception() is not None:
                         wait(list(running))  # a failed prefetch stops the run
                         page.started.result()
-                self._admit(pool, groups, running, busy)
+                self._admit(pool, groups, running, busy, events)
                 # A page is done when its groups are, and its start (prefetch, leases)
                 # too: groups that ran early may finish before it.
+                given_back = False
                 while (open_pages and open_pages[0].remaining == 0
                        and open_pages[0].started.done()):
                     page = open_pages.popleft()
+                    given_back = True
                     yield page.items, page.results
                 if exhausted and not open_pages:
                     return
-                waiting_on_pages = not exhausted and len(open_pages) < self.pages_ahead
-                starting = any(not p.started.done() for p in open_pages)
-                if running:
-                    self._collect(running, busy, timeout=POLL_SECONDS
-                                  if waiting_on_pages or starting else None)
-                elif starting:
-                    wait([p.started for p in open_pages], return_when=FIRST_COMPLETED)
+                if not given_back:  # (else: room for the pages read meanwhile, first)
+                    # Something is under way (a group, a page's start, the reader): its
+                    # event comes.
+                    self._collect(events, running, busy)
         finally:
             stop.set()
             for future in running:
@@ -245,24 +256,24 @@ class Pipeline(Generic[T]):
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _take_pages(self, read: queue.Queue[Any], open_pages: deque[_Page[T]],
-                    groups: _Queues[T], running: dict[Future[int], _Group[T]],
-                    exhausted: bool) -> bool:
-        """Open the pages read so far (waiting for one when there is nothing to do)."""
+                    groups: _Queues[T], exhausted: bool,
+                    events: queue.SimpleQueue[object]) -> bool:
+        """Open the pages read so far (the reader posts an event for each one it reads)."""
         while not exhausted and len(open_pages) < self.pages_ahead:
-            idle = not running and not groups and all(p.remaining for p in open_pages)
             try:
-                entry = read.get(block=idle)
+                entry = read.get_nowait()
             except queue.Empty:
                 break
             if entry is _END:
                 return True
             if isinstance(entry, BaseException):
                 raise entry
-            self._open(entry, open_pages, groups)
+            self._open(entry, open_pages, groups, events)
         return exhausted
 
     def _admit(self, pool: ThreadPoolExecutor, groups: _Queues[T],
-               running: dict[Future[int], _Group[T]], busy: set[Hashable]) -> None:
+               running: dict[Future[int], _Group[T]], busy: set[Hashable],
+               events: queue.SimpleQueue[object]) -> None:
         limit = max(1, min(self.pool_size, self.limit()))
         per_kind = self.kind_limit() if self.kind_limit is not None else limit
         kinds = Counter(g.kind for g in running.values())
@@ -273,16 +284,27 @@ class Pipeline(Generic[T]):
                 return
             busy.add(group.key)
             kinds[group.kind] += 1
-            running[pool.submit(self._run_group, group)] = group
+            future = pool.submit(self._run_group, group)
+            running[future] = group
+            future.add_done_callback(events.put)
 
-    def _collect(self, running: dict[Future[int], _Group[T]], busy: set[Hashable],
-                 timeout: float | None) -> None:
-        finished, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
+    def _collect(self, events: queue.SimpleQueue[object],
+                 running: dict[Future[int], _Group[T]], busy: set[Hashable]) -> None:
+        """Wait for the next event, then take every event posted so far: each finished
+        group is done with (a page's start or a page read only wakes the loop)."""
+        posted = [events.get()]
+        while True:
+            try:
+                posted.append(events.get_nowait())
+            except queue.Empty:
+                break
         failure: BaseException | None = None
-        for future in finished:
-            group = running.pop(future)
+        for event in posted:
+            if not isinstance(event, Future) or event not in running:
+                continue  # a page read or started: the loop looks at the pages again
+            group = running.pop(event)
             busy.discard(group.key)
-            error = future.exception()
+            error = event.exception()
             if error is not None:
                 failure = failure or error
                 continue

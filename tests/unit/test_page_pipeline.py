@@ -168,3 +168,30 @@ def test_no_more_groups_of_one_kind_run_at_once_than_its_limit() -> None:
                    kind_limit=lambda: 2)
     list(run.run(pages))
     assert 1 <= peak["create"] <= 2 and 1 <= peak["update"] <= 2
+
+
+def test_a_page_read_while_the_open_ones_were_busy_is_taken_once_one_is_given_back() -> None:
+    # One page open at a time: page 1's only group finishes just after the reader queued
+    # page 2 (the reader is already asking for page 3), so nothing runs when page 1 is
+    # given back: the coordinator must take page 2 then, not wait for an event.
+    asked_for_third = threading.Event()
+
+    def pages():  # type: ignore[no-untyped-def]
+        yield [("c1", "a")]
+        yield [("c2", "b")]
+        asked_for_third.set()
+        yield [("c3", "c")]
+
+    def work(item: Item) -> str:
+        if item[0] == "c1":
+            asked_for_third.wait(timeout=10)
+        return item[1]
+
+    got: list[list[str]] = []
+    runner = threading.Thread(target=lambda: got.extend(
+        results for _, results in pipeline(work, pages_ahead=1).run(pages())), daemon=True)
+    runner.start()
+    runner.join(timeout=30)
+
+    assert not runner.is_alive(), "the pipeline stopped with a page read and nothing running"
+    assert got == [["a"], ["b"], ["c"]]

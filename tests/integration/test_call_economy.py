@@ -243,3 +243,19 @@ def test_every_stripe_request_takes_a_token_from_the_accounts_bucket(stand: Stan
 
     assert len(stand.gateways) == 1  # one gateway, one bucket, shared by every worker
     assert stand.gateways[0].limiter.acquired == len(stand.emulator.requests()) > 0
+
+
+def test_a_run_costs_four_salesforce_calls_describe_reads_prefetch_write_back(
+        stand: Stand) -> None:
+    _first_run(stand)
+    stand.edit_between_runs()
+    before = Counter(stand.org_calls)
+
+    report = stand.sync()
+
+    calls = stand.org_calls - before
+    assert report.counts["failed"] == 0
+    # One composite/batch of describes, one composite call of both change queries, one
+    # contract prefetch query, one composite write-back call.
+    assert calls == Counter({"POST": 3, "query": 1})
+    assert report.salesforce_calls == 4

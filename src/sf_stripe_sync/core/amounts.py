@@ -34,6 +34,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from sf_stripe_sync.core.evolve import evolve
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue, warning
 from sf_stripe_sync.core.models import (
     CustomPrice,
@@ -124,9 +125,8 @@ def attach_one_time(schedule: DesiredSchedule, items: Sequence[OneTimeItem]
         phase = phases[index]
         if any(set(o.order_item_ids) & set(item.order_item_ids) for o in phase.one_time_items):
             continue  # already there (Stripe's copy of the same line)
-        phases[index] = phase.model_copy(
-            update={"one_time_items": (*phase.one_time_items, item)})
-    return schedule.model_copy(update={"phases": tuple(phases)})
+        phases[index] = evolve(phase, {"one_time_items": (*phase.one_time_items, item)})
+    return evolve(schedule, {"phases": tuple(phases)})
 
 
 # --------------------------------------------------------------------------- phases
@@ -154,7 +154,7 @@ def _priced_item(item: PhaseItem, lines: Mapping[str, OrderLine],
     unit = update.get("unit_amount", item.unit_amount)
     if isinstance(unit, int) and not update.get("metered", item.metered):
         update["amount"] = discounted(unit * item.quantity, item.discount)
-    return item.model_copy(update=update)
+    return evolve(item, update)
 
 
 def _priced_once(item: OneTimeItem, catalog: PriceCatalog) -> OneTimeItem:
@@ -166,8 +166,8 @@ def _priced_once(item: OneTimeItem, catalog: PriceCatalog) -> OneTimeItem:
         facts.unit_amount if facts is not None else None)
     if unit is None:
         return item
-    return item.model_copy(update={"unit_amount": unit,
-                                   "amount": discounted(unit * item.quantity, item.discount)})
+    return evolve(item, {"unit_amount": unit,
+                         "amount": discounted(unit * item.quantity, item.discount)})
 
 
 def _recurring_amount(phase: Phase) -> int | None:
@@ -188,9 +188,9 @@ def price_schedule(schedule: DesiredSchedule, lines: Sequence[OrderLine],
     for phase in schedule.phases:
         items = tuple(_priced_item(i, by_id, catalog, specs) for i in phase.items)
         once = tuple(_priced_once(o, catalog) for o in phase.one_time_items)
-        priced = phase.model_copy(update={"items": items, "one_time_items": once})
-        phases.append(priced.model_copy(update={"recurring_amount": _recurring_amount(priced)}))
-    return schedule.model_copy(update={"phases": tuple(phases)})
+        priced = evolve(phase, {"items": items, "one_time_items": once})
+        phases.append(evolve(priced, {"recurring_amount": _recurring_amount(priced)}))
+    return evolve(schedule, {"phases": tuple(phases)})
 
 
 def billing_total(schedule: DesiredSchedule | None) -> int | None:

@@ -47,6 +47,8 @@ def canonical(value: Any) -> Any:
         return [canonical(v) for v in value]
     if kind is Decimal:
         return _canonical_decimal(value)
+    if kind is datetime:
+        return to_unix(value)
     if kind is _Canonical:
         return value
     if isinstance(value, BaseModel):
@@ -155,12 +157,23 @@ def _without_unset_plain(properties: dict[str, Any]) -> dict[str, Any]:
     return properties
 
 
+_PHASE_FIELDS: dict[type[Phase], tuple[str, ...]] = {}
+
+
+def _phase_fields(phase: Phase) -> tuple[str, ...]:
+    """The phase's field names, sorted, but its items and money."""
+    kind = type(phase)
+    if kind not in _PHASE_FIELDS:
+        _PHASE_FIELDS[kind] = tuple(sorted(
+            name for name in kind.model_fields if name not in ("items", *MONEY_KEYS)))
+    return _PHASE_FIELDS[kind]
+
+
 def _canonical_phase(phase: Phase) -> dict[str, Any]:
     items = sorted(phase.items, key=_item_order)
     # The items are canonicalised below, in their fixed order: not twice.
     data: dict[str, Any] = _without_money({
-        name: canonical(getattr(phase, name))
-        for name in sorted(type(phase).model_fields) if name not in ("items", *MONEY_KEYS)})
+        name: canonical(getattr(phase, name)) for name in _phase_fields(phase)})
     if PLAIN_PHASE_PARAMS:
         data["properties"] = _without_unset_plain(data["properties"])
     data["items"] = [

@@ -60,6 +60,7 @@ from sf_stripe_sync.core.cancel import plan_cancel
 from sf_stripe_sync.core.consolidate import consolidate
 from sf_stripe_sync.core.dates import iso_z
 from sf_stripe_sync.core.drift import drift_issue, schedule_drift
+from sf_stripe_sync.core.evolve import evolve
 from sf_stripe_sync.core.fingerprint import canonical_schedule, fingerprint
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue, warning
 from sf_stripe_sync.core.metadata_keys import (
@@ -180,10 +181,10 @@ def plan_order(
     priced_siblings = [priced_once(memo, o, catalog, rules) for o in contract_orders]
     sibling_issues = [i for _, found in priced_siblings for i in found]
     sf_total, total_issues = order_totals(order, rules.salesforce_total_basis)
-    base = base.model_copy(update={"currency": order.currency, "salesforce_total": sf_total})
+    base = evolve(base, {"currency": order.currency, "salesforce_total": sf_total})
     collected = [*issues, *priced_issues, *(i for i in sibling_issues if i.is_error)]
     if any(i.is_error for i in collected):
-        return base.model_copy(update={"issues": tuple(collected)})
+        return evolve(base, {"issues": tuple(collected)})
     siblings = _contract_members(order, [o for o, _ in priced_siblings], rules)
     ctx = _Planning(order=order, siblings=siblings,
                     all_lines=[line for o in siblings for line in o.lines], known=known,
@@ -223,7 +224,7 @@ def _plan_apply(ctx: _Planning, collected: list[OrderIssue]) -> OrderPlan:
         covered = tuple(o.id for o in ctx.siblings)
     collected += result.issues
     if not result.ok or result.schedule is None:
-        return base.model_copy(update={"issues": tuple(collected)})
+        return evolve(base, {"issues": tuple(collected)})
     current = ctx.current
     if kind is OperationKind.AMEND and current is not None:
         schedule, problem = with_money(result.schedule, [order], ctx.all_lines, ctx.catalog,
@@ -231,7 +232,7 @@ def _plan_apply(ctx: _Planning, collected: list[OrderIssue]) -> OrderPlan:
     else:
         schedule, problem = _desired_money(ctx, result.schedule)
     if problem is not None:
-        return base.model_copy(update={"issues": (*collected, problem)})
+        return evolve(base, {"issues": (*collected, problem)})
     if schedule.end is not None and schedule.end <= ctx.as_of:
         collected.append(warning(
             IssueCode.ALREADY_ENDED,
@@ -239,10 +240,8 @@ def _plan_apply(ctx: _Planning, collected: list[OrderIssue]) -> OrderPlan:
             order_id=order.id,
             order_item_ids=tuple(sorted(line.id for line in ctx.all_lines)),
         ))
-        return base.model_copy(
-            update={"operation": OperationKind.SKIP, "schedule": schedule,
-                    "issues": tuple(collected)}
-        )
+        return evolve(base, {"operation": OperationKind.SKIP, "schedule": schedule,
+                             "issues": tuple(collected)})
     state_fp = _state_fingerprint(ctx, kind, schedule)
     start_now = False
     if kind is OperationKind.CREATE:
@@ -256,13 +255,11 @@ def _plan_apply(ctx: _Planning, collected: list[OrderIssue]) -> OrderPlan:
     if ctx.known.applied_fingerprint == state_fp:
         kind = OperationKind.NOOP
     kind, drift = _with_drift(ctx, kind, schedule, collected)
-    return base.model_copy(
-        update={"operation": kind, "schedule": schedule, "fingerprint": state_fp,
-                "billing_total": ctx.memo.once("total", (schedule,), None,
-                                               lambda: billing_total(schedule)),
-                "start_now": start_now, "issues": tuple(collected),
-                "covers_order_ids": covered, "drift": drift}
-    )
+    total = ctx.memo.once("total", (schedule,), None, lambda: billing_total(schedule))
+    return evolve(base, {"operation": kind, "schedule": schedule, "fingerprint": state_fp,
+                         "billing_total": total, "start_now": start_now,
+                         "issues": tuple(collected), "covers_order_ids": covered,
+                         "drift": drift})
 
 
 def _choose(ctx: _Planning) -> tuple[OperationKind, ConsolidationResult, tuple[str, ...]]:

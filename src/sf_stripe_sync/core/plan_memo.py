@@ -17,6 +17,7 @@ so a plan is the same with or without the memo.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
@@ -29,7 +30,7 @@ class PlanMemo:
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
-        self._entries: dict[Hashable, tuple[tuple[object, ...], Any]] = {}
+        self._entries: OrderedDict[Hashable, tuple[tuple[object, ...], Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     def once(self, kind: str, same: tuple[object, ...], equal: Hashable,
@@ -44,5 +45,6 @@ class PlanMemo:
         with self._lock:
             self._entries[key] = (same, value)
             while len(self._entries) > self.size:
-                del self._entries[next(iter(self._entries))]
+                # (a plain dict's first key is found past every slot deleted before it)
+                self._entries.popitem(last=False)
         return value

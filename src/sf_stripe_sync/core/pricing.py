@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from sf_stripe_sync.core.evolve import evolve
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue, warning
 from sf_stripe_sync.core.models import (
     ChargeKind,
@@ -130,8 +131,8 @@ class _Pricer:
         billed as it points, kind from the product, amounts unknown."""
         frequency = (line.billing_frequency or "").strip().lower()
         once = frequency == self.rules.one_time_frequency.strip().lower()
-        return line.model_copy(update={"charge": "one_time" if once else "recurring",
-                                       "unit_amount": line.unit_price})
+        return evolve(line, {"charge": "one_time" if once else "recurring",
+                             "unit_amount": line.unit_price})
 
     def price(self, line: OrderLine) -> OrderLine | None:
         if line.price_id not in self.catalog.prices and line.price_id not in \
@@ -155,7 +156,7 @@ class _Pricer:
                 f"({line.price_id}) is ignored; usage decides what is billed",
                 order_id=self.order.id, order_item_ids=(line.id,), field="Quantity"))
         if not differs or unit is None:
-            return line.model_copy(update=update)
+            return evolve(line, update)
         if self.rules.unit_price_basis == "stripe_price" and same_recurrence:
             listed = facts.unit_amount
             self.issues.append(warning(
@@ -165,7 +166,7 @@ class _Pricer:
                 f"{_money(listed, self.order.currency) if listed is not None else 'amount'} "
                 "(unit_price_basis = stripe_price)",
                 order_id=self.order.id, order_item_ids=(line.id,), field="UnitPrice"))
-            return line.model_copy(update={**update, "unit_amount": listed})
+            return evolve(line, {**update, "unit_amount": listed})
         custom = CustomPrice(
             lookup_key=custom_lookup_key(
                 product=facts.product, currency=self.order.currency, interval=interval,
@@ -176,9 +177,9 @@ class _Pricer:
             usage_type=facts.usage_type if interval else "licensed",
             meter=facts.meter if interval else None,
             pricebook_entry_id=line.pricebook_entry_id)
-        return line.model_copy(update={**update, "price_id": custom.lookup_key,
-                                       "list_price_id": line.price_id,
-                                       "custom_price": custom})
+        return evolve(line, {**update, "price_id": custom.lookup_key,
+                             "list_price_id": line.price_id,
+                             "custom_price": custom})
 
 
 def price_order(order: Order, catalog: PriceCatalog, rules: SyncRules
@@ -193,14 +194,14 @@ def price_order(order: Order, catalog: PriceCatalog, rules: SyncRules
     for line in (*order.lines, *order.one_time_lines):
         original = line
         if line.list_price_id is not None:
-            original = line.model_copy(update={"price_id": line.list_price_id,
-                                               "list_price_id": None, "custom_price": None})
+            original = evolve(line, {"price_id": line.list_price_id,
+                                     "list_price_id": None, "custom_price": None})
         priced = pricer.price(original)
         if priced is None:
             continue
         (once if priced.charge == "one_time" else recurring).append(priced)
-    priced_order = order.model_copy(update={"lines": tuple(recurring),
-                                            "one_time_lines": tuple(once)})
+    priced_order = evolve(order, {"lines": tuple(recurring),
+                                  "one_time_lines": tuple(once)})
     return priced_order, pricer.issues
 
 
@@ -244,10 +245,10 @@ def in_plan_terms(phases: Sequence[Phase], catalog: PriceCatalog) -> tuple[Phase
     out: list[Phase] = []
     for phase in phases:
         items = tuple(
-            i.model_copy(update={"price": spec.lookup_key, "custom_price": spec})
+            evolve(i, {"price": spec.lookup_key, "custom_price": spec})
             if (spec := specs.get(i.price)) is not None else i for i in phase.items)
         once = tuple(
-            o.model_copy(update={"price": spec.lookup_key, "custom_price": spec})
+            evolve(o, {"price": spec.lookup_key, "custom_price": spec})
             if (spec := specs.get(o.price)) is not None else o for o in phase.one_time_items)
-        out.append(phase.model_copy(update={"items": items, "one_time_items": once}))
+        out.append(evolve(phase, {"items": items, "one_time_items": once}))
     return tuple(out)

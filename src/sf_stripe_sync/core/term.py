@@ -61,6 +61,16 @@ def _share(amount: int, covered: float, whole: float) -> int:
     return round_half_up(Decimal(amount) * Decimal(str(covered)) / Decimal(str(whole)))
 
 
+def _interval(phase: Phase) -> tuple[str, int]:
+    """The interval a phase bills by: its first licensed item's, else any item's."""
+    first = next((i for i in phase.items if not i.metered and i.interval), None)
+    if first is None or first.interval is None:
+        first = next((i for i in phase.items if i.interval), None)
+    if first is None or first.interval is None:
+        return "month", 1
+    return first.interval, first.interval_count or 1
+
+
 @dataclass
 class _Walk:
     """The subscription as the walk goes: anchor, current period, what it bills."""
@@ -72,6 +82,9 @@ class _Walk:
     period: tuple[datetime, datetime] = field(init=False)
     phase: Phase | None = None
     total: int = 0
+    full: dict[int, int] = field(default_factory=dict)
+    """Per phase (by id: the walk holds its phases), what one whole period charges."""
+    intervals: dict[int, tuple[str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.period = (self.anchor, self.anchor)
@@ -83,12 +96,10 @@ class _Walk:
         return _percent(_percent(raw, item.discount), phase.discount)
 
     def interval(self, phase: Phase) -> tuple[str, int]:
-        first = next((i for i in phase.items if not i.metered and i.interval), None)
-        if first is None or first.interval is None:
-            first = next((i for i in phase.items if i.interval), None)
-        if first is None or first.interval is None:
-            return "month", 1
-        return first.interval, first.interval_count or 1
+        known = self.intervals.get(id(phase))
+        if known is None:
+            known = self.intervals[id(phase)] = _interval(phase)
+        return known
 
     def prorate(self, old: Phase, new: Phase | None, t: datetime) -> None:
         start, end = self.period
@@ -116,6 +127,16 @@ class _Walk:
         end = min(full, self.end)
         self.period = (t, end)
         covered, whole = (end - t).total_seconds(), (full - t).total_seconds()
+        if covered != whole:
+            self.total += self.charge(phase, covered, whole)
+            return
+        known = self.full.get(id(phase))
+        if known is None:  # a whole period charges the same every time
+            known = self.full[id(phase)] = self.charge(phase, 1.0, 1.0)
+        self.total += known
+
+    def charge(self, phase: Phase, covered: float, whole: float) -> int:
+        """What ``phase`` charges for ``covered`` seconds of a ``whole``-second period."""
         charge = 0
         for item in phase.items:
             if item.metered:
@@ -127,7 +148,7 @@ class _Walk:
         off = phase.discount.amount_off if phase.discount is not None else None
         if off:
             charge = max(0, charge - _share(off, covered, whole))
-        self.total += charge
+        return charge
 
     def enter(self, phase: Phase, t: datetime) -> bool:
         old = self.phase

@@ -67,9 +67,18 @@ def _emit(value: Any, depth: int, out: list[str]) -> None:
                 if type(key) is not str:
                     raise _Unusual
                 out.append(encode_basestring(key) + ": ")
-                _emit(value[key], depth + 1, out)
+                child = value[key]
             else:
-                _emit(key, depth + 1, out)
+                child = key
+            # The commonest values (strings, null, whole numbers) without a call.
+            if type(child) is str:
+                out.append(encode_basestring(child))
+            elif child is None:
+                out.append("null")
+            elif type(child) is int:
+                out.append(int.__repr__(child))
+            else:
+                _emit(child, depth + 1, out)
             separator = "," + inner
         out.append(_NEWLINES[depth] + ("}" if kind is dict else "]"))
     else:

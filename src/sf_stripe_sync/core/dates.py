@@ -5,13 +5,15 @@ means 00:00:00 UTC of that day; a DateTime (``2025-01-01T10:00:00.000+0000``) me
 exact instant, whatever offset it is written with. Every value leaves this module as a
 timezone-aware ``datetime`` in UTC, and Stripe gets whole Unix seconds. Bad input raises
 ``ValueError``; ``core.normalize`` turns that into an issue naming the field. Nothing
-here reads the clock: "now" is always passed in by the caller.
+here reads the clock: "now" is always passed in by the caller. Parsed texts are cached
+(a bounded ``lru_cache``): a run reads the same dates and change stamps many times.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_DAY = timedelta(days=1)
@@ -31,14 +33,21 @@ def _text(value: object, what: str) -> str:
 
 def parse_sf_date(value: str) -> datetime:
     """``YYYY-MM-DD`` -> 00:00:00 UTC of that day."""
-    text = _text(value, "date")
+    return _parse_date(_text(value, "date"))
+
+
+@lru_cache(maxsize=4096)
+def _parse_date(text: str) -> datetime:
+    """(Cached: a run reads the same few dates on most of its records.)"""
     if not _DATE_RE.fullmatch(text):
         raise ValueError(f"not a date (YYYY-MM-DD): {text!r}")
     day = date.fromisoformat(text)
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
+@lru_cache(maxsize=4096)
 def _parse_datetime(text: str, *, naive_is_utc: bool) -> datetime:
+    """(Cached: every record's change stamps are read several times in a run.)"""
     match = _DATETIME_RE.fullmatch(text)
     if match is None:
         raise ValueError(f"not a datetime: {text!r}")

@@ -59,9 +59,13 @@ def decimal_from_json(value: object) -> Decimal:
     ``Decimal(str(0.1))`` is ``Decimal('0.1')``, the number Salesforce sent, unlike
     ``Decimal(0.1)`` which carries the float's binary error.
     """
-    if isinstance(value, bool) or value is None:
+    if type(value) is int:  # the same Decimal as from its text, without the text
+        return Decimal(value)
+    if type(value) is float:
+        amount = Decimal(float.__repr__(value))
+    elif isinstance(value, bool) or value is None:
         raise ValueError(f"not a number: {value!r}")
-    if isinstance(value, Decimal):
+    elif isinstance(value, Decimal):
         amount = value
     elif isinstance(value, int | float | str):
         try:

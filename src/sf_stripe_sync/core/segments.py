@@ -93,13 +93,19 @@ class Entry:
     ids: tuple[str, ...]
     metadata: dict[str, str]
     billing: tuple[str, int, Discount | None] = field(init=False)
-    item: PhaseItem = field(init=False)
+    built: PhaseItem | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.billing = (self.price, self.quantity, self.discount)
-        self.item = PhaseItem(price=self.price, quantity=self.quantity,
-                              order_item_ids=self.ids, discount=self.discount,
-                              metadata=self.metadata)
+
+    @property
+    def item(self) -> PhaseItem:
+        """The phase item (made when first asked: most entries merge into another)."""
+        if self.built is None:
+            self.built = PhaseItem(price=self.price, quantity=self.quantity,
+                                   order_item_ids=self.ids, discount=self.discount,
+                                   metadata=self.metadata)
+        return self.built
 
 
 def merged_entry(price: str, quantity: int, discount: Discount | None,

@@ -98,7 +98,8 @@ class Planner:
         contract = self.reader.contract_orders(order)
         known = self.known_state(order, account, contract)
         collected = [*issues, *self.reader.contract_errors(order)]
-        wanted = price_ids([order, *contract])
+        # (Only a gateway is asked for prices by id: the offline catalog is whole.)
+        wanted = price_ids([order, *contract]) if self.gateway is not None else []
 
         def decide(known: KnownState, prices: PriceCatalog | None) -> OrderPlan:
             return plan_order(order, contract_orders=contract, known=known,

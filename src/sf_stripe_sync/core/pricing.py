@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from functools import lru_cache
 
 from sf_stripe_sync.core.evolve import evolve
 from sf_stripe_sync.core.issues import IssueCode, OrderIssue, warning
@@ -74,13 +75,21 @@ def fallback_facts(line: OrderLine, currency: str) -> PriceFacts | None:
     Product2 frequency as the recurrence (unknown frequency: monthly)."""
     if line.list_unit_price is None:
         return None
-    frequency = (line.billing_frequency or "monthly").strip().lower()
+    return _fallback(line.price_id, currency, line.list_unit_price, line.stripe_product,
+                     line.billing_frequency)
+
+
+@lru_cache(maxsize=1024)
+def _fallback(price_id: str, currency: str, unit_amount: int, product: str | None,
+              billing_frequency: str | None) -> PriceFacts:
+    """(Cached: a catalog's few entries and products price every line of a run.)"""
+    frequency = (billing_frequency or "monthly").strip().lower()
     interval: str | None
     interval, count = FREQUENCIES.get(frequency, ("month", 1))
     if frequency.replace("-", "").replace("_", "") in ("onetime", "once"):
         interval, count = None, 1
-    return PriceFacts(id=line.price_id, currency=currency, unit_amount=line.list_unit_price,
-                      product=line.stripe_product, interval=interval, interval_count=count)
+    return PriceFacts(id=price_id, currency=currency, unit_amount=unit_amount,
+                      product=product, interval=interval, interval_count=count)
 
 
 def _kind(line: OrderLine, facts: PriceFacts, rules: SyncRules) -> ChargeKind:

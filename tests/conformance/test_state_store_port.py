@@ -158,6 +158,18 @@ def test_confirming_saves_the_contract_and_ids_with_the_entry_or_nothing(
     assert store.get_stripe_id("default", "schedule", "800C") == "sub_sched_1"
 
 
+def test_confirming_points_id_rows_at_the_objects_given_last(store_spec: Any) -> None:
+    store: ports.StateStore = store_spec.open()
+    store.put_id("default", "schedule", "800C", "sub_sched_old")
+    entry = send(store)
+    store.journal_confirm(entry, stripe_id="sub_sched_2",
+                          ids=[IdLink("default", "customer", "001A", "cus_1"),
+                               IdLink("default", "schedule", "800C", "sub_sched_1"),
+                               IdLink("default", "schedule", "800C", "sub_sched_2")])
+    assert store.get_stripe_id("default", "schedule", "800C") == "sub_sched_2"
+    assert store.get_stripe_id("default", "customer", "001A") == "cus_1"
+
+
 def test_many_entries_move_at_once_and_those_that_may_not_stay(store_spec: Any) -> None:
     store: ports.StateStore = store_spec.open()
     confirmed = [send(store, key=f"key-{n}", order_id=f"801{n}") for n in range(3)]

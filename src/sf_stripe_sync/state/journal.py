@@ -117,6 +117,18 @@ def begin(
     _require(run_id=run_id, order_id=order_id, idempotency_key=idempotency_key, **identity)
     stamp = encode_dt(now)
     first = JournalState.SENT if sent else JournalState.PLANNED
+    encoded = encode_payload(payload)
+    fresh = (run_id, order_id, contract_key, account, operation, fingerprint, idempotency_key,
+             first.value, encoded, FIRST_ATTEMPT, stamp, stamp)
+    # A key seen for the first time (the usual case) is inserted by one statement; a
+    # key with entries already goes the way below (resume, revive, or a new entry).
+    row = conn.execute(
+        f"INSERT INTO journal ({_INSERTED}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+        "WHERE NOT EXISTS (SELECT 1 FROM journal WHERE idempotency_key = ?) RETURNING id",
+        (*fresh, idempotency_key),
+    ).fetchone()
+    if row is not None:
+        return _inserted(int(row[0]), fresh)
     latest_row = conn.execute(
         f"SELECT {_COLUMNS} FROM journal WHERE idempotency_key = ? ORDER BY id DESC LIMIT 1",
         (idempotency_key,),
@@ -141,20 +153,27 @@ def begin(
                 (first.value, run_id, order_id, new_payload, stamp, latest.id),
             )
             return get(conn, latest.id)
-    encoded = encode_payload(payload)
     row = conn.execute(
-        "INSERT INTO journal (run_id, order_id, contract_key, account, operation, "
-        "fingerprint, idempotency_key, state, payload, attempts, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (run_id, order_id, contract_key, account, operation, fingerprint, idempotency_key,
-         first.value, encoded, FIRST_ATTEMPT, stamp, stamp),
+        f"INSERT INTO journal ({_INSERTED}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "RETURNING id", fresh,
     ).fetchone()
     if row is None:
         raise StateStoreError("journal insert returned no row id")
-    # The row just written, decoded as a read would decode it (no second query).
-    return _entry((int(row[0]), run_id, order_id, contract_key, account, operation,
-                   fingerprint, idempotency_key, first.value, None, None, None, None,
-                   encoded, FIRST_ATTEMPT, stamp, stamp))
+    return _inserted(int(row[0]), fresh)
+
+
+_INSERTED = ("run_id, order_id, contract_key, account, operation, fingerprint, "
+             "idempotency_key, state, payload, attempts, created_at, updated_at")
+
+
+def _inserted(entry_id: int, values: tuple[Any, ...]) -> JournalEntry:
+    """The row just inserted (``values`` in ``_INSERTED`` order), decoded as a read
+    would decode it (no second query)."""
+    (run_id, order_id, contract_key, account, operation, fingerprint, idempotency_key,
+     state, payload, attempts, created_at, updated_at) = values
+    return _entry((entry_id, run_id, order_id, contract_key, account, operation,
+                   fingerprint, idempotency_key, state, None, None, None, None,
+                   payload, attempts, created_at, updated_at))
 
 
 def mark(
@@ -217,8 +236,7 @@ def confirm(
                    request_ids=request_ids, error_code=None, error_message=None, now=now)
     if contract is not None:
         mappings.put_contract(conn, contract)
-    for link in ids:
-        mappings.put_id(conn, link.account, link.kind, link.salesforce_id, link.stripe_id, now)
+    mappings.put_ids(conn, ids, now)
     return updated
 
 

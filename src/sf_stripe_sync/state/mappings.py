@@ -14,6 +14,7 @@ Theory of operation: three small keyed tables, each read and written whole-row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -69,6 +70,26 @@ def put_id(conn: Connection, account: str, kind: str, salesforce_id: str,
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, kind, salesforce_id) DO UPDATE SET "
         "stripe_id = excluded.stripe_id, updated_at = excluded.updated_at",
         (account, kind, salesforce_id, stripe_id, encode_dt(now)),
+    )
+
+
+def put_ids(conn: Connection, links: Sequence[IdLink], now: datetime) -> None:
+    """Several id rows in one statement (a row named twice: the last one given)."""
+    rows = {(link.account, link.kind, link.salesforce_id): link for link in links}
+    for link in rows.values():
+        _check_kind(link.kind)
+        if not (link.account and link.salesforce_id and link.stripe_id):
+            raise StateUsageError("an id mapping needs a non-empty account, salesforce_id "
+                                  "and stripe_id")
+    if not rows:
+        return
+    stamp = encode_dt(now)
+    conn.execute(
+        "INSERT INTO id_map (account, kind, salesforce_id, stripe_id, updated_at) VALUES "
+        + ", ".join(["(?, ?, ?, ?, ?)"] * len(rows))
+        + " ON CONFLICT (account, kind, salesforce_id) DO UPDATE SET "
+        "stripe_id = excluded.stripe_id, updated_at = excluded.updated_at",
+        [value for link in rows.values() for value in (*link, stamp)],
     )
 
 

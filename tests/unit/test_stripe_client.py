@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -107,6 +108,18 @@ def test_the_proxy_of_the_environment_is_used(
     client.v1.customers.search(params={"query": "x"})
     (request,) = Recorder.seen
     assert request["path"].startswith("http://api.stripe.invalid/v1/customers/search")
+
+
+def test_credentials_in_the_proxy_address_are_sent_to_the_proxy(
+        server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", server.replace("http://", "http://ops:p%40ss@"))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = build_client(_account("http://api.stripe.invalid"), SecretStr(SECRET))
+    client.v1.customers.search(params={"query": "x"})
+    (request,) = Recorder.seen
+    assert request["proxy-authorization"] == "Basic " + base64.b64encode(b"ops:p@ss").decode()
+    assert request["authorization"] == f"Bearer {SECRET}"
 
 
 def test_no_proxy_keeps_the_api_host_direct(server: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,8 @@ itself: in a sync at 100 requests/s that was a tenth of the engine's CPU.
 
 What ``requests`` was configured to do is kept: the certificate bundle the SDK ships
 (``stripe.ca_bundle_path``), the connect and read timeouts, the environment's proxy for
-the API's address read once (``HTTPS_PROXY`` / ``HTTP_PROXY``, ``NO_PROXY`` honoured),
+the API's address read once (``HTTPS_PROXY`` / ``HTTP_PROXY``, ``NO_PROXY`` honoured;
+credentials in the proxy's address sent as ``Proxy-Authorization``, never in an error),
 ``CONNECTIONS_KEPT`` connections kept per host, and the SDK's error contract: a failure
 to connect or a timeout is an ``APIConnectionError`` the engine retries, a TLS
 verification failure one it does not. Redirects are not followed (Stripe's API sends
@@ -24,7 +25,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Mapping
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 import stripe
@@ -53,7 +54,7 @@ class PooledHTTPClient(stripe.HTTPClient):
             "cert_reqs": "CERT_REQUIRED", "ca_certs": stripe.ca_bundle_path,
             "timeout": urllib3.Timeout(connect=timeout, read=timeout), "retries": False}
         proxy = environment_proxy(api_base)
-        self.pool: urllib3.PoolManager = (urllib3.ProxyManager(proxy, **settings)
+        self.pool: urllib3.PoolManager = (proxy_manager(proxy, settings)
                                           if proxy else urllib3.PoolManager(**settings))
 
     def request(self, method: str, url: str, headers: Mapping[str, str] | None,
@@ -91,6 +92,19 @@ def environment_proxy(api_base: str) -> str | None:
     scheme = urlsplit(api_base).scheme
     found = proxies.get(scheme) or proxies.get("all")
     return str(found) if found else None
+
+
+def proxy_manager(proxy: str, settings: Mapping[str, Any]) -> urllib3.ProxyManager:
+    """Requests through ``proxy``; ``user:password@`` in its address (percent-encoded,
+    as ``requests`` reads it) becomes the ``Proxy-Authorization`` header and leaves the
+    address urllib3 keeps, so no error message can show it."""
+    address = urllib3.util.parse_url(proxy)
+    headers: dict[str, str] | None = None
+    if address.auth:
+        user, _, password = address.auth.partition(":")
+        headers = urllib3.make_headers(proxy_basic_auth=f"{unquote(user)}:{unquote(password)}")
+        address = address._replace(auth=None)
+    return urllib3.ProxyManager(str(address.url), proxy_headers=headers, **settings)
 
 
 def _connection_error(exc: Exception) -> NoReturn:

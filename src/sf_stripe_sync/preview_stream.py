@@ -14,7 +14,9 @@ Cost: the snapshot or the first pages are the only large objects, so once the so
 is open the preview keeps the garbage collector off them while it runs (``gc.freeze``,
 undone at the end): the collector then scans only what planning makes, and the
 per-order cost stays flat as the org grows instead of rising with every full
-collection over the loaded records.
+collection over the loaded records. Planning makes and drops many small objects, nearly
+all freed by their reference counts, so the collector also runs less often meanwhile
+(``COLLECT_EVERY`` new objects instead of Python's 700; restored at the end).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from sf_stripe_sync.ports import BillingGateway, OrderSource
 from sf_stripe_sync.run_report import OrderOutcome
 
 _NEWLINES = tuple("\n" + "  " * depth for depth in range(32))
+COLLECT_EVERY = (20_000, 10, 10)
+"""``gc.set_threshold`` while the preview runs (a few per cent of its CPU time)."""
 
 
 class _Unusual(Exception):
@@ -158,9 +162,12 @@ def write_preview_json(
     price facts to bill with when no gateway reads them (``preview --stripe-catalog``)."""
     gc.collect()
     gc.freeze()  # the loaded source is not garbage: keep the collector off it meanwhile
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*COLLECT_EVERY)
     try:
         return _write(source, order_ids, settings, as_of, out, gateway_for, prices)
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()
 
 

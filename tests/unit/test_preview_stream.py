@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from sf_stripe_sync import preview_stream
 from sf_stripe_sync.cli.preview_commands import preview_features, preview_plans, render_preview
 from sf_stripe_sync.config import Settings
 from sf_stripe_sync.preview_stream import indented_json, write_preview_json
@@ -83,3 +87,19 @@ def test_values_nested_deeper_than_the_fast_path_fall_back_to_json_dumps() -> No
     for _ in range(40):
         deep = {"k": [deep]}
     assert indented_json(deep) == json.dumps(deep, indent=2, ensure_ascii=False)
+
+
+def test_the_collector_settings_are_put_back_after_the_preview(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+    original = preview_stream._write
+
+    def spying(*args: Any, **kwargs: Any) -> bool:
+        seen.append(gc.get_threshold())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(preview_stream, "_write", spying)
+    _streamed(Settings(page_size=3), [])
+    assert seen == [preview_stream.COLLECT_EVERY]
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

@@ -108,7 +108,10 @@ def from_unix(seconds: int) -> datetime:
     return EPOCH + timedelta(seconds=seconds)
 
 
+@lru_cache(maxsize=4096)
 def iso_z(dt: datetime) -> str:
-    """``2027-01-01T00:00:00Z``: the UTC instant to the second, as JSON shows it."""
+    """``2027-01-01T00:00:00Z``: the UTC instant to the second, as JSON shows it.
+
+    (Cached: equal aware datetimes are one instant, so one text.)"""
     _require_aware(dt)
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -63,6 +63,18 @@ class OrderContext:
                 if source and text(source.get(fields.default_payment_method)):
                     self.payment_method = text(source.get(fields.default_payment_method))
                     break
+        self._properties: dict[tuple[Any, ...], PhaseProperties] = {}
+
+    def properties(self, method: CollectionMethod, days: int | None,
+                   plain: dict[str, Any]) -> PhaseProperties:
+        """A line's phase properties: one object per distinct value, shared by the lines."""
+        key = (method, days, *plain.items())
+        found = self._properties.get(key)
+        if found is None:
+            found = self._properties[key] = PhaseProperties(
+                currency=self.currency, collection_method=method, days_until_due=days,
+                default_payment_method=self.payment_method, discount=self.discount, **plain)
+        return found
 
     def shifted(self, end: datetime | None) -> datetime | None:
         if end is None or not self.rules.end_date_inclusive:
@@ -247,14 +259,7 @@ def _line(item: Mapping[str, Any], item_id: str, ctx: OrderContext,
         quantity=quantity,
         start=start,
         end=end,
-        properties=PhaseProperties(
-            currency=ctx.currency,
-            collection_method=method,
-            days_until_due=days,
-            default_payment_method=ctx.payment_method,
-            discount=ctx.discount,
-            **_plain_properties(item, ctx),
-        ),
+        properties=ctx.properties(method, days, _plain_properties(item, ctx)),
         original_item_id=original,
         product_id=text(item.get("Product2Id")) or text(entry.get("Product2Id")),
         pricebook_entry_id=entry_id,

@@ -35,10 +35,11 @@ class PlanMemo:
 
     def once(self, kind: str, same: tuple[object, ...], equal: Hashable,
              compute: Callable[[], T]) -> T:
+        # An entry holds the objects of its key alive, and so do the caller's: equal ids
+        # are the same objects, nothing else to check. (A read is one dict lookup.)
         key = (kind, tuple(map(id, same)), equal)
-        with self._lock:
-            entry = self._entries.get(key)
-        if entry is not None and all(a is b for a, b in zip(entry[0], same, strict=True)):
+        entry = self._entries.get(key)
+        if entry is not None:
             value: T = entry[1]
             return value
         value = compute()

@@ -116,12 +116,15 @@ class _PhaseBuilder:
         first = run[0]
         if first.properties is None:  # only empty segments lack properties
             return
-        items = tuple([
-            column[0].item if all(e is column[0] for e in column)
-            else merged_entry(column[0].price, column[0].quantity, column[0].discount,
-                              [(e.ids, e.metadata) for e in column]).item
-            for column in zip(*(s.entries for s in run), strict=True)
-        ])
+        if len(run) == 1:
+            items = tuple([e.item for e in first.entries])
+        else:
+            items = tuple([
+                column[0].item if all(e is column[0] for e in column)
+                else merged_entry(column[0].price, column[0].quantity, column[0].discount,
+                                  [(e.ids, e.metadata) for e in column]).item
+                for column in zip(*(s.entries for s in run), strict=True)
+            ])
         self.phases.append(Phase(start=first.start, end=run[-1].end,
                                  properties=first.properties, items=items))
 

@@ -172,6 +172,19 @@ def _phase_fields(phase: Phase) -> tuple[str, ...]:
     return _PHASE_FIELDS[kind]
 
 
+def _canonical_item(item: PhaseItem) -> dict[str, Any]:
+    """An item's canonical form: its ids sorted, its money left out (not canonicalised
+    first: the same dict, key for key, as canonicalising it all and dropping them)."""
+    fields = _plain_fields(item)
+    if fields is None:
+        data: dict[str, Any] = canonical(item)
+    else:
+        data = {name: canonical(getattr(item, name)) for name in fields
+                if name not in MONEY_KEYS}
+    data["order_item_ids"] = sorted(item.order_item_ids)
+    return _without_money(data)
+
+
 def _canonical_phase(phase: Phase) -> dict[str, Any]:
     items = sorted(phase.items, key=_item_order)
     # The items are canonicalised below, in their fixed order: not twice.
@@ -179,10 +192,7 @@ def _canonical_phase(phase: Phase) -> dict[str, Any]:
         name: canonical(getattr(phase, name)) for name in _phase_fields(phase)})
     if PLAIN_PHASE_PARAMS:
         data["properties"] = _without_unset_plain(data["properties"])
-    data["items"] = [
-        _without_money({**canonical(i), "order_item_ids": sorted(i.order_item_ids)})
-        for i in items
-    ]
+    data["items"] = [_canonical_item(i) for i in items]
     if "one_time_items" in data:
         data["one_time_items"] = sorted((_without_money(o) for o in data["one_time_items"]),
                                         key=_sort_key)

@@ -170,13 +170,13 @@ def _priced_once(item: OneTimeItem, catalog: PriceCatalog) -> OneTimeItem:
                          "amount": discounted(unit * item.quantity, item.discount)})
 
 
-def _recurring_amount(phase: Phase) -> int | None:
-    licensed = [i for i in phase.items if not i.metered]
+def _recurring_amount(items: Sequence[PhaseItem], discount: Discount | None) -> int | None:
+    licensed = [i for i in items if not i.metered]
     if any(i.amount is None for i in licensed):
         return None
     if len({(i.interval, i.interval_count) for i in licensed}) > 1:
         return None
-    return discounted(sum(i.amount or 0 for i in licensed), phase.discount)
+    return discounted(sum(i.amount or 0 for i in licensed), discount)
 
 
 def price_schedule(schedule: DesiredSchedule, lines: Sequence[OrderLine],
@@ -188,8 +188,9 @@ def price_schedule(schedule: DesiredSchedule, lines: Sequence[OrderLine],
     for phase in schedule.phases:
         items = tuple(_priced_item(i, by_id, catalog, specs) for i in phase.items)
         once = tuple(_priced_once(o, catalog) for o in phase.one_time_items)
-        priced = evolve(phase, {"items": items, "one_time_items": once})
-        phases.append(evolve(priced, {"recurring_amount": _recurring_amount(priced)}))
+        phases.append(evolve(phase, {
+            "items": items, "one_time_items": once,
+            "recurring_amount": _recurring_amount(items, phase.discount)}))
     return evolve(schedule, {"phases": tuple(phases)})
 
 

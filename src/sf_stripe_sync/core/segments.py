@@ -166,7 +166,10 @@ class ActiveSet:
     def __init__(self, spans: Sequence[Span], groups: Sequence[int], depths: Sequence[int],
                  issues: IssueLog) -> None:
         self.spans, self.groups, self.depths, self.issues = spans, groups, depths, issues
-        self.values = [tuple(getattr(s.properties, n) for n in PROPERTY_NAMES) for s in spans]
+        first = spans[0].properties if spans else None
+        shared = all(s.properties is first for s in spans)  # (an order's lines share one)
+        self.values = [] if shared else [
+            tuple(getattr(s.properties, n) for n in PROPERTY_NAMES) for s in spans]
         self.by_price: dict[str, dict[int, dict[int, None]]] = {}
         self.dirty: set[str] = set()
         self.entries: dict[str, Entry] = {}
@@ -176,7 +179,11 @@ class ActiveSet:
         self.agreed: tuple[PhaseProperties | None, bool] = (None, True)
         self.properties_changed = False
         self.size = 0
-        uniform = len(set(self.values)) <= 1 and not any(s.inherit_properties for s in spans)
+        uniform = (shared or len(set(self.values)) <= 1) and not any(
+            s.inherit_properties for s in spans)
+        if not uniform and shared:
+            self.values = [tuple(getattr(s.properties, n) for n in PROPERTY_NAMES)
+                           for s in spans]
         self.track_properties = not uniform
         self.uniform_properties = spans[0].properties if uniform and spans else None
 

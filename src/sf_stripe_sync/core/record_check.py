@@ -81,6 +81,10 @@ class RecordCheck:
 
     def whole_number(self, raw: object) -> int | None:
         """A whole number (2.0 is 2), else None."""
+        if type(raw) is int:
+            return raw
+        if type(raw) is float and raw.is_integer() and abs(raw) < 2 ** 53:
+            return int(raw)  # exactly what its decimal text gives, below 2**53
         if raw is None or isinstance(raw, bool):
             return None
         try:

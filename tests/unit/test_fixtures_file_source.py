@@ -11,6 +11,7 @@ import pytest
 
 from sf_stripe_sync.core.rules import FieldMap, SyncRules
 from sf_stripe_sync.errors import UsageError
+from sf_stripe_sync.sources import file_source
 from sf_stripe_sync.sources.file_source import FileOrderSource
 
 
@@ -70,6 +71,17 @@ def test_bundle_carries_items_account_contract_and_only_referenced_catalog_recor
     assert bundle.contract is not None and bundle.contract["Id"] == "800C"
     assert set(bundle.pricebook_entries) == {"01uA"}
     assert set(bundle.products) == {"01tA"}
+
+
+def test_a_bundle_read_again_is_the_same_object_while_recently_built(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(file_source, "BUNDLES_KEPT", 2)
+    src = source()
+    [first] = src.orders_by_id(["801C"])
+    assert src.contract_orders("800C")[1] is first  # the prefetch meets the page's bundle
+    src.orders_by_id(["801A", "801B"])  # two newer bundles push 801C out
+    [again] = src.orders_by_id(["801C"])
+    assert again is not first and again == first
 
 
 def test_orders_by_id_returns_any_status_in_the_order_asked_and_leaves_out_unknown_ids() -> None:

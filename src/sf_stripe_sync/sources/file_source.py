@@ -4,7 +4,10 @@ Theory of operation: the snapshot is read once into per-sObject indexes (records
 items by OrderId, Orders by ContractId). Every query of ``ports.OrderSource`` is answered
 from those indexes and returns raw ``OrderBundle`` values, exactly as a live org would,
 so the rest of the pipeline cannot tell the difference. Nothing is normalized here: bad
-dates or quantities travel on to ``core.normalize`` which reports them as issues.
+dates or quantities travel on to ``core.normalize`` which reports them as issues. The
+last bundles built are kept (``BUNDLES_KEPT``) and handed out again as the same objects:
+a page's orders are read again by its contract prefetch, and the reader then knows the
+bundle it already normalized at a glance.
 
 An Order counts as activated when its ``Status`` (or ``StatusCode``) equals
 ``rules.activated_status``. ``changed_since`` also returns Orders in the configured
@@ -20,7 +23,8 @@ exposed by ``orphan_items()`` so callers can report them.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +39,8 @@ from sf_stripe_sync.errors import UsageError
 SNAPSHOT_OBJECTS = ("Account", "Contract", "Order", "OrderItem", "PricebookEntry", "Product2")
 Record = dict[str, Any]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BUNDLES_KEPT = 512
+"""Bundles kept once built: a page's orders are read again by its contract prefetch."""
 
 
 def load_snapshot(path_or_dict: str | Path | Mapping[str, Any]) -> dict[str, list[Record]]:
@@ -122,6 +128,8 @@ class FileOrderSource:
                 self._items_by_order[order_id].append(item)
             else:
                 self._orphans.append(item)
+        self._built: OrderedDict[str, OrderBundle] = OrderedDict()
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ queries
 
@@ -193,6 +201,20 @@ class FileOrderSource:
     # ------------------------------------------------------------------ bundles
 
     def _bundle(self, order: Record) -> OrderBundle:
+        """The order's bundle; the same object again while it is among the last
+        ``BUNDLES_KEPT`` built (the snapshot does not change once read)."""
+        with self._lock:
+            built = self._built.get(order["Id"])
+        if built is not None:
+            return built
+        built = self._build(order)
+        with self._lock:
+            self._built[order["Id"]] = built
+            while len(self._built) > BUNDLES_KEPT:
+                self._built.popitem(last=False)
+        return built
+
+    def _build(self, order: Record) -> OrderBundle:
         items = self._items_by_order.get(order["Id"], [])
         entries = self._records["PricebookEntry"]
         products = self._records["Product2"]

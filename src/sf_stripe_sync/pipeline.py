@@ -274,6 +274,8 @@ class Pipeline(Generic[T]):
     def _admit(self, pool: ThreadPoolExecutor, groups: _Queues[T],
                running: dict[Future[int], _Group[T]], busy: set[Hashable],
                events: queue.SimpleQueue[object]) -> None:
+        if not groups:
+            return  # (nothing waits: the limits are not worth computing)
         limit = max(1, min(self.pool_size, self.limit()))
         per_kind = self.kind_limit() if self.kind_limit is not None else limit
         kinds = Counter(g.kind for g in running.values())

@@ -1,4 +1,4 @@
-"""The one retry policy for Stripe calls: tenacity, transient errors only, bounded.
+"""The one retry policy for Stripe calls: transient errors only, bounded.
 
 Theory of operation: the SDK's own retries are switched off (``max_network_retries=0``)
 so that exactly one policy decides. ``RetryPolicy.call`` runs a zero-argument callable
@@ -13,6 +13,10 @@ but whose response was lost converges on the one object Stripe already made.
 
 Waits are injectable (``sleep``, ``initial_wait``, ``max_wait``, ``jitter``) so tests run
 without sleeping, and ``on_retry`` lets the gateway count retries.
+
+The loop is written out rather than built with tenacity: a ``Retrying`` per request (a
+thread-local state, statistics, an action list per try) cost more than the rest of the
+policy for a request that, almost always, succeeds at the first try.
 """
 
 from __future__ import annotations
@@ -23,8 +27,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
-
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from sf_stripe_sync import observe
 from sf_stripe_sync.errors import TransientError
@@ -68,32 +70,21 @@ class RetryPolicy:
             wait = max(wait, min(retry_after, self.max_retry_after))
         return wait
 
-    def _wait(self, state: RetryCallState) -> float:
-        outcome = state.outcome
-        exc = outcome.exception() if outcome is not None else None
-        hint = exc.retry_after if isinstance(exc, TransientError) else None
-        return self.backoff(state.attempt_number, hint)
-
     def call(self, fn: Callable[[], T], *, on_retry: Callable[[TransientError], None] | None = None,
              describe: str = "Stripe call") -> T:
         """``fn()``, tried again on ``TransientError``; the last error is re-raised as is."""
-
-        def before_sleep(state: RetryCallState) -> None:
-            outcome = state.outcome
-            exc = outcome.exception() if outcome is not None else None
-            if isinstance(exc, TransientError):
+        attempt = 1
+        while True:
+            try:
+                return fn()
+            except TransientError as exc:
+                if attempt >= self.max_attempts:
+                    raise
+                wait = self.backoff(attempt, exc.retry_after)
                 observe.retry("stripe")
-                log.warning("%s failed (try %d of %d), retrying: %s", describe,
-                            state.attempt_number, self.max_attempts, exc)
+                log.warning("%s failed (try %d of %d), retrying: %s", describe, attempt,
+                            self.max_attempts, exc)
                 if on_retry is not None:
                     on_retry(exc)
-
-        retrying = Retrying(
-            stop=stop_after_attempt(self.max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(TransientError),
-            sleep=self.sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        return retrying(fn)
+                self.sleep(wait)
+                attempt += 1

@@ -42,6 +42,19 @@ COLLECT_EVERY = (20_000, 10, 10)
 """``gc.set_threshold`` while the preview runs (a few per cent of its CPU time)."""
 
 
+_KEYS: dict[str, str] = {}
+"""A dict key's text with its ``": "`` (the preview's few hundred keys, written each time)."""
+
+
+def _key(key: str) -> str:
+    text = _KEYS.get(key)
+    if text is None:
+        text = encode_basestring(key) + ": "
+        if len(_KEYS) < 4096:
+            _KEYS[key] = text
+    return text
+
+
 class _Unusual(Exception):
     """A value ``_emit`` does not lay out itself (``json.dumps`` does it instead)."""
 
@@ -70,7 +83,7 @@ def _emit(value: Any, depth: int, out: list[str]) -> None:
             if kind is dict:
                 if type(key) is not str:
                     raise _Unusual
-                out.append(encode_basestring(key) + ": ")
+                out.append(_KEYS.get(key) or _key(key))
                 child = value[key]
             else:
                 child = key

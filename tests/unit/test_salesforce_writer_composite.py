@@ -134,14 +134,16 @@ def test_a_locked_upsert_is_sent_again_as_an_upsert_on_its_external_id() -> None
     assert all(r.success for r in logs)
 
 
-def test_a_subrequest_refused_whole_fails_each_of_its_records() -> None:
-    def script(subrequests: list[Subrequest]) -> Any:
-        reply = answer(subrequests)
-        reply["compositeResponse"][0].update(httpStatusCode=400, body=[
-            {"errorCode": "INVALID_TYPE", "message": "sObject type 'Nope' is not supported"}])
-        return reply
+def first_refused_whole(subrequests: list[Subrequest]) -> Any:
+    """Salesforce's answer with the first subrequest refused whole (an unknown sObject)."""
+    reply = answer(subrequests)
+    reply["compositeResponse"][0].update(httpStatusCode=400, body=[
+        {"errorCode": "INVALID_TYPE", "message": "sObject type 'Nope' is not supported"}])
+    return reply
 
-    write, client = writer(script)
+
+def test_a_subrequest_refused_whole_fails_each_of_its_records() -> None:
+    write, client = writer(first_refused_whole)
     bad, good = write.write_many([updates("Nope", 2),
                                   WriteOp("insert", "Sync_Log__c", [{"Order__c": "1"}])])
     assert len(client.calls) == 1
@@ -151,13 +153,7 @@ def test_a_subrequest_refused_whole_fails_each_of_its_records() -> None:
 
 
 def test_updates_sharing_a_collection_refused_whole_all_fail_and_are_reported() -> None:
-    def script(subrequests: list[Subrequest]) -> Any:
-        reply = answer(subrequests)
-        reply["compositeResponse"][0].update(httpStatusCode=400, body=[
-            {"errorCode": "INVALID_TYPE", "message": "sObject type 'Nope' is not supported"}])
-        return reply
-
-    write, client = writer(script)
+    write, client = writer(first_refused_whole)
     bad, shared = write.write_many([updates("Nope", 2), updates("Order", 1)])
     assert len(client.calls[0]["compositeRequest"]) == 1
     assert [r.success for r in bad + shared] == [False, False, False]

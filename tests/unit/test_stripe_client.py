@@ -8,7 +8,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,11 +20,12 @@ from sf_stripe_sync.errors import ConfigError, TransientError
 from sf_stripe_sync.stripe.client import build_client
 from sf_stripe_sync.stripe.gateway import StripeGateway
 from sf_stripe_sync.stripe.retry import RetryPolicy
+from tests.loopback import JsonHandler, serving
 
 SECRET = "sk_test_client_secret_value"
 
 
-class Recorder(BaseHTTPRequestHandler):
+class Recorder(JsonHandler):
     seen: ClassVar[list[dict[str, str]]] = []
     status = 200
 
@@ -38,33 +38,18 @@ class Recorder(BaseHTTPRequestHandler):
             body = {"object": "search_result", "data": [], "has_more": False, "url": "/"}
         else:
             body = {"error": {"type": "api_error", "message": "boom"}}
-        raw = json.dumps(body).encode()
-        self.send_response(self.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Request-Id", "req_local")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        self.send_json(self.status, json.dumps(body).encode(), {"Request-Id": "req_local"})
 
     do_GET = _answer
     do_POST = _answer
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
 
 
 @pytest.fixture()
 def server() -> Iterator[str]:
     Recorder.seen = []
     Recorder.status = 200
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(Recorder) as url:
+        yield url
 
 
 def _account(url: str, connected: str | None = None) -> StripeAccountSettings:
@@ -178,30 +163,23 @@ def test_many_requests_in_flight_reuse_their_connections(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     SlowKeepAlive.connections = set()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), SlowKeepAlive)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    client = build_client(_account(f"http://127.0.0.1:{httpd.server_address[1]}"),
-                          SecretStr(SECRET))
     workers, rounds = 30, 4
     start = threading.Barrier(workers)
     answered: list[int] = []
 
-    def work() -> None:
+    def work(client: stripe.StripeClient) -> None:
         start.wait()
         for _ in range(rounds):
             client.v1.customers.search(params={"query": "x"})
             answered.append(1)
 
-    threads = [threading.Thread(target=work) for _ in range(workers)]
-    try:
-        with caplog.at_level(logging.WARNING, logger="urllib3"):
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(SlowKeepAlive) as url, caplog.at_level(logging.WARNING, logger="urllib3"):
+        client = build_client(_account(url), SecretStr(SECRET))
+        threads = [threading.Thread(target=work, args=(client,)) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     assert len(answered) == workers * rounds
     # One connection per worker at most, each kept for the next request: none dropped.
     assert len(SlowKeepAlive.connections) <= workers

@@ -8,7 +8,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
@@ -23,11 +23,12 @@ from sf_stripe_sync.stripe.client import build_client
 from sf_stripe_sync.stripe.http import PooledHTTPClient
 from sf_stripe_sync.stripe.retry import RetryPolicy
 from sf_stripe_sync.stripe.session import StripeSession
+from tests.loopback import JsonHandler, serving
 
 SECRET = "sk_test_transport_secret"
 
 
-class Answers(BaseHTTPRequestHandler):
+class Answers(JsonHandler):
     """Answers one customer, gzip-compressed when asked; notes each request."""
 
     protocol_version = "HTTP/1.1"
@@ -42,32 +43,18 @@ class Answers(BaseHTTPRequestHandler):
         gzipped = "gzip" in (self.headers.get("Accept-Encoding") or "")
         if gzipped:
             raw = gzip.compress(raw)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        if gzipped:
-            self.send_header("Content-Encoding", "gzip")
-        self.send_header("request-id", "req_wire")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        encoding = {"Content-Encoding": "gzip"} if gzipped else {}
+        self.send_json(200, raw, {**encoding, "request-id": "req_wire"})
 
     do_GET = _answer
     do_POST = _answer
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
 
 
 @pytest.fixture()
 def server() -> Iterator[str]:
     Answers.seen = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Answers)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(Answers) as url:
+        yield url
 
 
 def _session(url: str, **account: Any) -> StripeSession:

@@ -102,6 +102,31 @@ def test_composite_over_two_hundred_records_is_refused_whole(org: LocalOrg, sf: 
     assert _by_id(org, "Order")[O1].get("Stripe_Sync_Status__c") is None
 
 
+def test_a_mixed_collection_of_more_than_ten_chunks_is_refused_whole() -> None:
+    accounts = [to_18(f"0010000000001{n:02d}") for n in range(6)]
+    orders = [to_18(f"8010000000001{n:02d}") for n in range(6)]
+    org = LocalOrg({
+        "Account": [{"Id": a, "Name": f"A{n}"} for n, a in enumerate(accounts)],
+        "Order": [{"Id": o, "AccountId": accounts[n], "Status": "Activated",
+                   "EffectiveDate": "2027-01-01"} for n, o in enumerate(orders)],
+    })
+    # Order, Account, Order, Account, ...: 11 runs of one type are 11 chunks.
+    interleaved = [record for pair in zip(orders, accounts, strict=True) for record in (
+        {"attributes": {"type": "Order"}, "Id": pair[0], "Stripe_Sync_Status__c": "x"},
+        {"attributes": {"type": "Account"}, "Id": pair[1], "Name": "Renamed"})][:11]
+    with org.running() as running:
+        sf = Salesforce(instance_url=running.instance_url, session_id=running.session_id,
+                        session=running.requests_session())
+        with pytest.raises(SalesforceMalformedRequest) as caught:
+            sf.restful("composite/sobjects", method="PATCH", json={"records": interleaved})
+        assert "10 chunks" in caught.value.content[0]["message"]
+        assert all(r.get("Stripe_Sync_Status__c") is None for r in running.records("Order"))
+
+        grouped = sorted(interleaved, key=lambda r: r["attributes"]["type"])  # 2 chunks
+        results = sf.restful("composite/sobjects", method="PATCH", json={"records": grouped})
+        assert [r["success"] for r in results] == [True] * 11, results
+
+
 def test_composite_insert_creates_sync_logs_with_their_key_prefix(
     org: LocalOrg, sf: Salesforce
 ) -> None:

@@ -48,7 +48,11 @@ from sf_stripe_sync.sandbox.salesforce_org.pages import QueryPages
 from sf_stripe_sync.sandbox.salesforce_org.soql.ast import SoqlError
 from sf_stripe_sync.sandbox.salesforce_org.soql.evaluator import Evaluator
 from sf_stripe_sync.sandbox.salesforce_org.store import OrgClock, OrgStore
-from sf_stripe_sync.sandbox.salesforce_org.writes import MAX_COLLECTION_SIZE, RecordWriter
+from sf_stripe_sync.sandbox.salesforce_org.writes import (
+    MAX_CHUNKS,
+    MAX_COLLECTION_SIZE,
+    RecordWriter,
+)
 
 DEFAULT_DAILY_API_LIMIT = 15000
 _DATA_PATH = re.compile(r"^/services/data/v(\d+\.\d)(?:/(.*))?$")
@@ -337,7 +341,8 @@ def _call_kind(method: str, parts: list[str]) -> str:
 
 def _collection_refusal(body: Any) -> OrgResponse | None:
     """Why an sObject Collections body is refused as a whole, or None when it is not:
-    it must be an object with a ``records`` list of at most 200 records."""
+    it must be an object with a ``records`` list of at most 200 records, in at most
+    ``MAX_CHUNKS`` runs of one sObject type."""
     if not isinstance(body, dict) or not isinstance(body.get("records"), list):
         return sf_error(400, "JSON_PARSER_ERROR",
                         "The request body must be an object with a records list")
@@ -345,4 +350,18 @@ def _collection_refusal(body: Any) -> OrgResponse | None:
         return sf_error(400, "EXCEEDED_ID_LIMIT",
                         "record limit reached. cannot submit more than 200 records into "
                         "this call")
+    if _chunks(body["records"]) > MAX_CHUNKS:
+        # Salesforce documents the limit ("a single request can process up to 10
+        # chunks"), not the error code: the one its Apex DML gives is used here.
+        return sf_error(400, "INVALID_BATCH_REQUEST",
+                        "Cannot have more than 10 chunks in a single operation. Please "
+                        "rearrange the data to reduce chunking.")
     return None
+
+
+def _chunks(records: list[Any]) -> int:
+    """How many runs of one sObject type the records make, in their order (Salesforce
+    processes a mixed collection chunk by chunk)."""
+    types = [r.get("attributes", {}).get("type") if isinstance(r, dict) else None
+             for r in records]
+    return sum(1 for i, kind in enumerate(types) if i == 0 or kind != types[i - 1])

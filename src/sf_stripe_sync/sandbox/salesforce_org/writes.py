@@ -34,6 +34,8 @@ from sf_stripe_sync.sandbox.salesforce_org.soql.values import NUMBER_TYPES
 from sf_stripe_sync.sandbox.salesforce_org.store import OrgStore, format_datetime
 
 MAX_COLLECTION_SIZE = 200
+MAX_CHUNKS = 10
+"""Runs of one sObject type a mixed collection may hold (Salesforce: "up to 10 chunks")."""
 ROLLED_BACK = {
     "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
     "message": "Record rolled back because not all records were valid and the request was "

@@ -116,7 +116,6 @@ class StripeGateway:
         list_page_size: int = 100,
     ) -> None:
         self.session = session
-        self._client = session.client
         self._schedules = ScheduleLists()
         self.customers = Customers(session, self._schedules)
         self.account_name = session.account_name

@@ -61,16 +61,7 @@ def _check_kind(kind: str) -> None:
 
 def put_id(conn: Connection, account: str, kind: str, salesforce_id: str,
            stripe_id: str, now: datetime) -> None:
-    _check_kind(kind)
-    if not (account and salesforce_id and stripe_id):
-        raise StateUsageError("an id mapping needs a non-empty account, salesforce_id "
-                              "and stripe_id")
-    conn.execute(
-        "INSERT INTO id_map (account, kind, salesforce_id, stripe_id, updated_at) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, kind, salesforce_id) DO UPDATE SET "
-        "stripe_id = excluded.stripe_id, updated_at = excluded.updated_at",
-        (account, kind, salesforce_id, stripe_id, encode_dt(now)),
-    )
+    put_ids(conn, [IdLink(account, kind, salesforce_id, stripe_id)], now)
 
 
 def put_ids(conn: Connection, links: Sequence[IdLink], now: datetime) -> None:

@@ -168,7 +168,9 @@ class ActiveSet:
         self.spans, self.groups, self.depths, self.issues = spans, groups, depths, issues
         first = spans[0].properties if spans else None
         shared = all(s.properties is first for s in spans)  # (an order's lines share one)
-        self.values = [] if shared else [
+        inherit = any(s.inherit_properties for s in spans)
+        # Only compared when the spans may disagree.
+        self.values = [] if shared and not inherit else [
             tuple(getattr(s.properties, n) for n in PROPERTY_NAMES) for s in spans]
         self.by_price: dict[str, dict[int, dict[int, None]]] = {}
         self.dirty: set[str] = set()
@@ -179,11 +181,7 @@ class ActiveSet:
         self.agreed: tuple[PhaseProperties | None, bool] = (None, True)
         self.properties_changed = False
         self.size = 0
-        uniform = (shared or len(set(self.values)) <= 1) and not any(
-            s.inherit_properties for s in spans)
-        if not uniform and shared:
-            self.values = [tuple(getattr(s.properties, n) for n in PROPERTY_NAMES)
-                           for s in spans]
+        uniform = not inherit and (shared or len(set(self.values)) <= 1)
         self.track_properties = not uniform
         self.uniform_properties = spans[0].properties if uniform and spans else None
 
